@@ -1,0 +1,165 @@
+"""Accuracy families: the concave curves ``a(work)`` the solvers maximise.
+
+The nested-constraints sweep (:mod:`app.solver.fractional`) only talks to a family through
+three operations, so another concave family can be added without touching it:
+
+- ``value(work, idx)`` and ``derivative(work, idx)``: the curve and its slope;
+- ``work_at(x, idx)``: the work ``argmax_{0 <= w <= u} a(w) - exp(x) * w`` each task takes
+  when a unit of work costs ``exp(x)`` (``x`` is the *log-price*; ``-inf`` is price 0);
+- ``block_price(idx, starts, cap, x0)``: for contiguous segments of ``idx``, the log-price at
+  which each segment's tasks take exactly ``cap`` work in total (or ``-inf`` when they
+  cannot use ``cap`` even for free).
+
+Prices are handled as logarithms because the exponential family's price spans hundreds of
+orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e-6 to 1e6).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from .problem import Problem
+
+_MAX_NEWTON = 200
+
+
+class AccuracyFamily(Protocol):
+    def value(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray: ...
+
+    def derivative(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray: ...
+
+    def work_at(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray: ...
+
+    def block_price(
+        self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None
+    ) -> np.ndarray: ...
+
+
+def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` over contiguous segments beginning at ``starts`` (all non-empty)."""
+    if values.shape[0] == 0:
+        return np.zeros(starts.shape[0])
+    return np.add.reduceat(values, starts)
+
+
+class ExponentialFamily:
+    """``a(w) = a_min + da (1 - exp(-theta w))`` on ``0 <= w <= u`` (section IV-B).
+
+    In log-price space the optimal work of one task at log-price ``x`` is piecewise linear:
+    ``w(x) = clip((ln(da theta) - x) / theta, 0, u)``, so the total work of a block is a
+    non-increasing piecewise-linear function of ``x`` with two breakpoints per task. Its root
+    is found by Newton steps on that function, which are exactly the paper's closed form
+    (eq. 9) for the current set of unconstrained tasks; a step that keeps the set unchanged
+    lands on the exact root. A bracket keeps the iteration safe.
+    """
+
+    def __init__(self, theta: np.ndarray, delta_a: np.ndarray, a_min: np.ndarray, u: np.ndarray):
+        self.theta = np.asarray(theta, dtype=np.float64)
+        self.delta_a = np.asarray(delta_a, dtype=np.float64)
+        self.a_min = np.asarray(a_min, dtype=np.float64)
+        self.u = np.asarray(u, dtype=np.float64)
+        self.inv_theta = 1.0 / self.theta
+        #: log of the marginal gain at zero work: above it a task takes nothing
+        self.lk = np.log(self.delta_a) + np.log(self.theta)
+        #: log of the marginal gain at full work u: below it a task takes u
+        with np.errstate(invalid="ignore"):
+            self.lo = np.where(np.isinf(self.u), -np.inf, self.lk - self.theta * self.u)
+
+    @classmethod
+    def of(cls, problem: Problem) -> ExponentialFamily:
+        return cls(problem.theta, problem.delta_a, problem.a_min, problem.t_max)
+
+    def _pick(self, name: str, idx: np.ndarray | None) -> np.ndarray:
+        arr = getattr(self, name)
+        return arr if idx is None else arr[idx]
+
+    def value(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        w = np.maximum(work, 0.0)
+        return self._pick("a_min", idx) + self._pick("delta_a", idx) * -np.expm1(
+            -self._pick("theta", idx) * w
+        )
+
+    def derivative(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        th = self._pick("theta", idx)
+        return self._pick("delta_a", idx) * th * np.exp(-th * np.maximum(work, 0.0))
+
+    def work_at(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Optimal work of tasks ``idx`` at log-prices ``x`` (one per task). O(len(idx))."""
+        u = self.u[idx]
+        with np.errstate(invalid="ignore"):
+            w = (self.lk[idx] - x) * self.inv_theta[idx]
+        w = np.where(np.isneginf(x), u, w)
+        return np.clip(w, 0.0, u)
+
+    def block_price(
+        self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Log-price per segment at which its tasks take exactly ``cap`` work.
+
+        Segments are the contiguous runs of ``idx`` starting at ``starts``. Returns ``-inf``
+        where the segment's whole ``sum(u) <= cap`` (price 0, every task uncompressed), and
+        a root otherwise (for ``cap == 0``: ``max ln(da theta)``, where every task takes zero).
+        Cost: O(len(idx)) per Newton round; rounds are few (the piecewise-linear total has
+        2 breakpoints per task and each Newton step is the exact closed form on its piece).
+        """
+        nseg = starts.shape[0]
+        lk = self.lk[idx]
+        lo = self.lo[idx]
+        u = self.u[idx]
+        inv = self.inv_theta[idx]
+        seg_of = np.repeat(np.arange(nseg), np.diff(np.append(starts, idx.shape[0])))
+
+        sum_u = _seg_sum(u, starts)
+        hi = np.maximum.reduceat(lk, starts) if idx.shape[0] else np.zeros(0)
+        x = np.empty(nseg)
+        free = sum_u <= cap  # price 0: everything fits uncompressed
+        zero = (cap <= 0) & ~free
+        x[free] = -np.inf
+        x[zero] = hi[zero]
+        todo = ~(free | zero)
+        if not todo.any():
+            return x
+
+        # start: parent's price when given, else the closed form with every task unconstrained
+        if x0 is None:
+            x_init = (_seg_sum(lk * inv, starts) - cap) / _seg_sum(inv, starts)
+        else:
+            x_init = np.where(np.isfinite(x0), x0, hi - 1.0)
+        xl = np.full(nseg, -np.inf)  # total work > cap here
+        xh = hi.copy()  # total work == 0 < cap here
+        x[todo] = np.minimum(x_init[todo], xh[todo])
+        active = todo.copy()
+        eps4 = 4 * np.finfo(float).eps
+        for _ in range(_MAX_NEWTON):
+            xe = x[seg_of]
+            with np.errstate(invalid="ignore"):
+                raw = (lk - xe) * inv
+            at_zero = raw <= 0.0
+            at_top = raw >= u
+            interior = ~(at_zero | at_top)
+            total = _seg_sum(np.where(at_zero, 0.0, np.where(at_top, u, raw)), starts)
+            slope = _seg_sum(np.where(interior, inv, 0.0), starts)
+            fixed = _seg_sum(np.where(at_top, u, 0.0), starts)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # the paper's closed form (eq. 9) on the piece that contains x
+                x_new = (_seg_sum(np.where(interior, lk * inv, 0.0), starts) - (cap - fixed)) / slope
+            hit = active & (total == cap)
+            over = total > cap
+            xl = np.where(active & over, np.maximum(xl, x), xl)
+            xh = np.where(active & ~over, np.minimum(xh, x), xh)
+            newton = active & ~hit & (slope > 0) & (x_new > xl) & (x_new < xh)
+            bisect = np.where(np.isfinite(xl), 0.5 * (xl + xh), xh - 2.0 * (1.0 + np.abs(xh - x)))
+            cand = np.where(newton, x_new, bisect)
+            # a Newton step that stays on its piece has landed on the exact root
+            with np.errstate(invalid="ignore"):
+                raw_new = (lk - cand[seg_of]) * inv
+            moved = ((raw_new <= 0.0) != at_zero) | ((raw_new >= u) != at_top)
+            landed = newton & (_seg_sum(moved.astype(np.float64), starts) == 0)
+            x = np.where(active & ~hit, cand, x)
+            collapsed = np.isfinite(xl) & (xh - xl <= eps4 * np.maximum(1.0, np.abs(xh)))
+            active &= ~(hit | landed | collapsed)
+            if not active.any():
+                break
+        return x

@@ -1,0 +1,153 @@
+"""The fractional relaxation of DSCT, solved exactly (paper: Lemmas 1-2, Algorithms 1-2).
+
+Relaxing "one task, one machine" lets a task spread over all machines. With machines that
+become free at different times, the machines then act as one machine whose capacity up to
+time ``d`` is ``D(d) = sum_r s_r max(0, d - available_at_r)`` work units (Lemma 2 is the case
+``available_at = 0``, ``D(d) = S d``). In deadline order the relaxation is
+
+    maximise  sum_j a_j(w_j)   s.t.  sum_{i <= k} w_i <= D(d_k) for every k,  0 <= w_j <= t_max_j,
+
+a separable concave maximisation under nested (prefix) constraints. Any schedule's works
+satisfy the prefix constraints, so its optimum is an upper bound on every schedule.
+
+We do **not** run the paper's O(n^3 log n) Algorithm 1. Its KKT structure (section V-B) says
+that each task's marginal gain (its *price*) is non-increasing in deadline order and drops
+only where a prefix constraint is tight. Dually the prices solve an isotonic regression with
+separable convex losses, and at a uniform price ``p`` the tasks whose optimal price is at
+least ``p`` are the deadline-ordered prefix minimising the cumulative slack
+``D_k - sum_{i<=k} w_i(p)`` (the threshold theorem of isotonic regression). So:
+
+1. take a segment of consecutive tasks whose boundary constraints are tight, and the one
+   price at which its tasks use exactly its capacity (closed form for the exponential
+   family, eq. 9, found by Newton on a piecewise-linear function: :mod:`app.solver.family`);
+2. if every internal prefix constraint holds at that price, the segment is one block of the
+   optimum; otherwise split it at the prefix of minimum slack (that constraint is tight and
+   the prices on either side separate) and recurse.
+
+Every level is a handful of whole-array numpy passes over the still-open segments
+(``reduceat`` over contiguous runs), so a level costs O(n) and the whole solve
+O(n log n) for the sort plus O(n * levels) for the sweep; the levels are O(log n) when
+splits are balanced (on the paper's generator and the benchmarks they number 15-25 at
+n = 1e6) and O(n) in the adversarial worst case. See Vidal, Jaillet and Maculan, "A
+decomposition algorithm for nested resource allocation problems", SIAM J. Optim. 2016, for
+the same decomposition principle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .family import AccuracyFamily, ExponentialFamily
+from .problem import Problem
+
+__all__ = ["FractionalSolution", "fractional_relaxation", "nested_allocation"]
+
+
+@dataclass(frozen=True, eq=False)
+class FractionalSolution:
+    """Optimal works of the relaxation, in the problem's task order.
+
+    work        work units per task
+    log_price   log of each task's marginal gain at the optimum (the KKT price); ``-inf``
+                where the task runs uncompressed with slack to spare (price 0)
+    upper_bound the optimal value, ``sum_j a_j(work_j)``
+    """
+
+    work: np.ndarray
+    log_price: np.ndarray
+    upper_bound: float
+
+
+def nested_allocation(
+    family: AccuracyFamily,
+    idx: np.ndarray,
+    cap_inc: np.ndarray,
+    group_starts: np.ndarray,
+    rtol: float = 1e-12,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maximise ``sum a_i(w_i)`` under nested prefix constraints, for independent chains.
+
+    ``idx`` lists the tasks (indices into ``family``) chain after chain, each chain in
+    deadline order; chains begin at positions ``group_starts`` (sorted, first 0). Position
+    ``k`` of a chain may use ``cap_inc[k] >= 0`` more work than position ``k - 1``: the
+    constraints are ``sum_{i <= k} w_i <= sum_{i <= k} cap_inc[i]`` within each chain.
+    Returns the works and log-prices per position. Chains are solved together, so one call
+    handles the single aggregated machine of the relaxation or all machines of a schedule.
+
+    Complexity: O(N) per level, O(log N) levels on balanced splits (see module docs).
+    """
+    n_all = idx.shape[0]
+    work = np.zeros(n_all)
+    log_price = np.full(n_all, -np.inf)
+    if n_all == 0:
+        return work, log_price
+    cap_inc = np.maximum(np.asarray(cap_inc, dtype=np.float64), 0.0)
+
+    pos = np.arange(n_all)  # chain positions still open
+    starts = np.unique(np.asarray(group_starts, dtype=np.intp))
+    x0: np.ndarray | None = None
+    while pos.shape[0]:
+        n = pos.shape[0]
+        lengths = np.diff(np.append(starts, n))
+        seg_of = np.repeat(np.arange(starts.shape[0]), lengths)
+        ci = cap_inc[pos]
+        cap = np.add.reduceat(ci, starts)
+        x = family.block_price(idx[pos], starts, cap, x0)
+        xe = x[seg_of]
+        w = family.work_at(xe, idx[pos])
+
+        # relative prefix slack inside each segment, at the segment's one-block price
+        cs = np.cumsum(ci - w)
+        base = np.zeros(starts.shape[0])
+        base[1:] = cs[starts[1:] - 1]
+        rel = cs - base[seg_of]
+        last = starts + lengths - 1
+        rel[last] = np.inf  # the segment's own end is not an internal constraint
+        seg_min = np.minimum.reduceat(rel, starts)
+        scale = cap + np.add.reduceat(w, starts)
+        split = seg_min < -rtol * np.where(np.isfinite(scale), scale, 0.0) - 1e-300
+
+        done = ~split[seg_of]
+        work[pos[done]] = w[done]
+        log_price[pos[done]] = xe[done]
+        if not split.any():
+            break
+
+        # split each violating segment just after its prefix of minimum slack
+        cand = np.flatnonzero(split[seg_of] & (rel == seg_min[seg_of]))
+        _, first = np.unique(seg_of[cand], return_index=True)
+        cut = cand[first] + 1  # first position of each right half
+        keep = split[seg_of]
+        new_index = np.cumsum(keep) - 1  # position in the compacted arrays
+        left_starts = new_index[starts[split]]
+        right_starts = new_index[cut]
+        starts = np.sort(np.concatenate((left_starts, right_starts)))
+        # warm start both halves at the parent's price
+        parent_x = x[split]
+        x0 = np.empty(starts.shape[0])
+        order = np.argsort(np.concatenate((left_starts, right_starts)), kind="stable")
+        x0[:] = np.concatenate((parent_x, parent_x))[order]
+        pos = pos[keep]
+    return work, log_price
+
+
+def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None) -> FractionalSolution:
+    """Exact optimum of the fractional relaxation (paper: Algorithm 2, Lemma 2).
+
+    Sorts the tasks by deadline (stable), computes the aggregate capacity ``D(d_k)`` and solves
+    the single nested chain with :func:`nested_allocation`. O(n log n + m log m) plus the
+    sweep's levels.
+    """
+    fam = family if family is not None else ExponentialFamily.of(problem)
+    order = problem.order
+    cap = problem.capacity(problem.deadline[order])
+    cap_inc = np.diff(cap, prepend=0.0)
+    w_sorted, x_sorted = nested_allocation(fam, order, cap_inc, np.zeros(1, dtype=np.intp))
+    work = np.empty(problem.n)
+    log_price = np.empty(problem.n)
+    work[order] = w_sorted
+    log_price[order] = x_sorted
+    upper = float(np.sum(fam.value(work))) if problem.n else 0.0
+    return FractionalSolution(work=work, log_price=log_price, upper_bound=upper)

@@ -1,0 +1,190 @@
+"""The DSCT model as arrays: a :class:`Problem` in, a :class:`Solution` out.
+
+The model (shared/papers/dsct-ccgrid2024.txt, section IV, generalised to busy machines):
+
+Work units: a task's uncompressed size ``t_max`` is its processing time on a machine of
+speed 1 (may be infinite: no cap). A machine of speed ``s`` that runs a task for
+``duration`` does ``work = s * duration``. Accuracy is
+``a(work) = a_min + (a_max - a_min) * (1 - exp(-theta * work))``. Each task runs on at most
+one machine, in one piece, inside ``[available_at of its machine, its deadline]``; one task
+at a time per machine; maximise the sum of accuracies. Machines may be busy until
+``available_at`` (a generalisation of the paper, where all are free at 0). On one machine,
+running its tasks in deadline order is optimal.
+
+A task given no work scores ``a_min`` and counts as unscheduled (``machine == -1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Problem", "Solution", "DomainError", "UNSCHEDULED"]
+
+UNSCHEDULED = -1
+
+
+class DomainError(ValueError):
+    """Invalid problem data. ``field`` names the array, ``index`` the offending entry."""
+
+    def __init__(self, field: str, index: int | None, message: str):
+        self.field = field
+        self.index = index
+        self.message = message
+        where = field if index is None else f"{field}[{index}]"
+        super().__init__(f"{where}: {message}")
+
+
+def _array(name: str, values, length: int | None = None) -> np.ndarray:
+    try:
+        arr = np.array(values, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise DomainError(name, None, f"must be an array of numbers ({exc})") from None
+    if arr.ndim != 1:
+        raise DomainError(name, None, f"must be one-dimensional, got shape {arr.shape}")
+    if length is not None and arr.shape[0] != length:
+        raise DomainError(name, None, f"must have length {length}, got {arr.shape[0]}")
+    arr.setflags(write=False)
+    return arr
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _require(name: str, arr: np.ndarray, bad: np.ndarray, message: str) -> None:
+    if bad.any():
+        raise DomainError(name, _first(bad), message)
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """One DSCT instance: per-task arrays (length n) and per-machine arrays (length m).
+
+    deadline      seconds from time zero, finite, >= 0
+    theta         efficiency in 1/work-second, finite, > 0
+    a_min, a_max  accuracy range, finite, a_max > a_min
+    t_max         uncompressed size in work units, > 0, ``inf`` for no cap
+    speed         work units per second, finite, > 0
+    available_at  seconds from time zero when the machine becomes free, finite, >= 0
+
+    Validated once on construction; a :class:`DomainError` names the field and index.
+    Arrays are copied and made read-only.
+    """
+
+    deadline: np.ndarray
+    theta: np.ndarray
+    a_min: np.ndarray
+    a_max: np.ndarray
+    t_max: np.ndarray
+    speed: np.ndarray
+    available_at: np.ndarray
+    order: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        deadline = _array("deadline", self.deadline)
+        n = deadline.shape[0]
+        theta = _array("theta", self.theta, n)
+        a_min = _array("a_min", self.a_min, n)
+        a_max = _array("a_max", self.a_max, n)
+        t_max = _array("t_max", self.t_max, n)
+        speed = _array("speed", self.speed)
+        m = speed.shape[0]
+        available_at = _array("available_at", self.available_at, m)
+        if m < 1:
+            raise DomainError("speed", None, "at least one machine is required")
+        for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
+                          ("a_max", a_max), ("speed", speed), ("available_at", available_at)):
+            _require(name, arr, ~np.isfinite(arr), "must be a finite number")
+        _require("t_max", t_max, np.isnan(t_max) | (t_max == -np.inf), "must be a number or inf")
+        _require("deadline", deadline, deadline < 0, "must be >= 0")
+        _require("theta", theta, theta <= 0, "must be > 0")
+        _require("a_max", a_max, a_max <= a_min, "must be > a_min")
+        _require("a_max", a_max, ~np.isfinite(a_max - a_min), "a_max - a_min overflows")
+        _require("t_max", t_max, t_max <= 0, "must be > 0")
+        _require("speed", speed, speed <= 0, "must be > 0")
+        _require("available_at", available_at, available_at < 0, "must be >= 0")
+        for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
+                          ("a_max", a_max), ("t_max", t_max), ("speed", speed),
+                          ("available_at", available_at)):
+            object.__setattr__(self, name, arr)
+        order = np.argsort(deadline, kind="stable")
+        order.setflags(write=False)
+        object.__setattr__(self, "order", order)
+
+    @property
+    def n(self) -> int:
+        return int(self.deadline.shape[0])
+
+    @property
+    def m(self) -> int:
+        return int(self.speed.shape[0])
+
+    @property
+    def delta_a(self) -> np.ndarray:
+        """Accuracy range ``a_max - a_min`` per task."""
+        return self.a_max - self.a_min
+
+    def accuracy(self, work: np.ndarray) -> np.ndarray:
+        """Accuracy of each task when it receives ``work`` units (``work`` clipped at >= 0)."""
+        work = np.maximum(np.asarray(work, dtype=np.float64), 0.0)
+        return self.a_min + self.delta_a * -np.expm1(-self.theta * work)
+
+    def capacity(self, t: np.ndarray) -> np.ndarray:
+        """Aggregate work all machines can do in ``[0, t]``: ``sum_r s_r max(0, t - available_at_r)``.
+
+        O((n + m) log m) through sorted availability times and prefix sums.
+        """
+        t = np.asarray(t, dtype=np.float64)
+        idx = np.argsort(self.available_at, kind="stable")
+        a = self.available_at[idx]
+        s = self.speed[idx]
+        cs = np.concatenate(([0.0], np.cumsum(s)))
+        csa = np.concatenate(([0.0], np.cumsum(s * a)))
+        k = np.searchsorted(a, t, side="right")  # machines free before t
+        return np.maximum(cs[k] * t - csa[k], 0.0)
+
+    def guarantee(self) -> float:
+        """Theorem 3's absolute guarantee ``G = m A (1 + ln(theta_max/theta_min) / e)``."""
+        if self.n == 0:
+            return 0.0
+        big_a = float(np.max(self.delta_a))
+        ratio = float(np.log(np.max(self.theta)) - np.log(np.min(self.theta)))
+        return float(self.m * big_a * (1.0 + ratio / np.e))
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """A schedule: per-task arrays, in the problem's task order.
+
+    machine   index of the machine that runs the task, -1 when unscheduled
+    start     start time in seconds (0 when unscheduled)
+    duration  seconds on that machine (0 when unscheduled)
+    work      ``speed[machine] * duration`` work units (0 when unscheduled)
+    accuracy  ``a(work)``
+    total_accuracy  sum of ``accuracy``
+    upper_bound     optimum of the fractional relaxation (no schedule can beat it)
+    guarantee       Theorem 3's bound G on ``upper_bound - total_accuracy`` for dsct-approx
+    algorithm       registry name that produced it
+    status          "ok" for heuristics, "optimal" or "time_limit" for the exact solver
+    reason          per task: "" when scheduled, otherwise a short machine-readable code
+    """
+
+    machine: np.ndarray
+    start: np.ndarray
+    duration: np.ndarray
+    work: np.ndarray
+    accuracy: np.ndarray
+    total_accuracy: float
+    upper_bound: float
+    guarantee: float
+    algorithm: str
+    status: str = "ok"
+    reason: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("machine", "start", "duration", "work", "accuracy"):
+            arr = np.array(getattr(self, name), copy=True)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)

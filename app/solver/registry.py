@@ -1,0 +1,46 @@
+"""One registry of algorithms: a dict from name to function, and the single entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .problem import DomainError, Problem, Solution
+
+Algorithm = Callable[..., Solution]
+
+ALGORITHMS: dict[str, Algorithm] = {}
+DEFAULT_ALGORITHM = "dsct-approx"
+
+
+class UnknownAlgorithmError(DomainError):
+    """An algorithm name that is not in the registry; the message lists the known ones."""
+
+    def __init__(self, name: str):
+        known = ", ".join(sorted(ALGORITHMS))
+        super().__init__("algorithm", None, f"unknown algorithm {name!r}; known: {known}")
+        self.name = name
+        self.known = sorted(ALGORITHMS)
+
+
+def register(name: str) -> Callable[[Algorithm], Algorithm]:
+    def deco(fn: Algorithm) -> Algorithm:
+        if name in ALGORITHMS:
+            raise RuntimeError(f"algorithm {name!r} registered twice")
+        ALGORITHMS[name] = fn
+        return fn
+
+    return deco
+
+
+def solve(problem: Problem, algorithm: str = DEFAULT_ALGORITHM, **options) -> Solution:
+    """Solve ``problem`` with the registered ``algorithm``.
+
+    ``options`` are passed to algorithms that take them (``time_limit`` for ``exact``);
+    algorithms that take none ignore them. Deterministic: the same problem gives the same
+    arrays, ties broken by input order.
+    """
+    try:
+        fn = ALGORITHMS[algorithm]
+    except KeyError:
+        raise UnknownAlgorithmError(algorithm) from None
+    return fn(problem, **options)
