@@ -11,6 +11,6 @@ fi
 stamp=".venv/.installed-$(sha256sum "$lock" pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
-    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
     touch "$stamp"
 fi

@@ -1,0 +1,36 @@
+"""The DSCT solver core: pure numpy/scipy, no web imports.
+
+Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
+
+- :mod:`.problem`     the model (section IV), ``Problem`` and ``Solution``
+- :mod:`.family`      the exponential accuracy function and its closed forms (IV-B, eq. 9)
+- :mod:`.fractional`  the exact fractional relaxation (V-B, VI-C: Algorithms 1-2, Lemmas 1-2)
+- :mod:`.approx`      DSCT-APPROX (Algorithm 3, Theorem 3) and ``dsct-refined``
+- :mod:`.baselines`   EDF-NOCOMPRESSION and EDF-3COMPRESSIONLEVELS (section VII)
+- :mod:`.check`       an independent feasibility and objective checker
+- :mod:`.registry`    the algorithm registry and ``solve``
+"""
+
+from . import approx as _approx  # noqa: F401  (registers the algorithms)
+from . import baselines as _baselines  # noqa: F401
+from .check import CheckReport, check
+from .fractional import FractionalSolution, fractional_relaxation
+from .problem import UNSCHEDULED, DomainError, Problem, Solution
+from .registry import ALGORITHMS, DEFAULT_ALGORITHM, UnknownAlgorithmError, solve
+from .schedule import REASONS
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "REASONS",
+    "UNSCHEDULED",
+    "CheckReport",
+    "DomainError",
+    "FractionalSolution",
+    "Problem",
+    "Solution",
+    "UnknownAlgorithmError",
+    "check",
+    "fractional_relaxation",
+    "solve",
+]

@@ -1,0 +1,118 @@
+"""Shared pieces for turning per-task decisions into a :class:`Solution`.
+
+Reason codes for unscheduled tasks (``Solution.reason``), stable on the wire:
+
+- ``deadline_before_available``: no machine is free before the task's deadline;
+- ``compressed_to_zero``: the algorithm gave the task no work (its time was worth more to
+  other tasks, or, for the baselines, no level or machine fitted before the deadline);
+- ``cut_at_deadline``: dsct-approx's rounding pushed the task entirely past its deadline;
+- ``no_fit``: a baseline found no machine where the task fits before its deadline;
+- ``unbounded_t_max``: ``edf-nocompression`` cannot run a task without ``t_max`` uncompressed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .family import ExponentialFamily
+from .problem import UNSCHEDULED, Problem, Solution
+
+SCHEDULED = ""
+DEADLINE_BEFORE_AVAILABLE = "deadline_before_available"
+COMPRESSED_TO_ZERO = "compressed_to_zero"
+CUT_AT_DEADLINE = "cut_at_deadline"
+NO_FIT = "no_fit"
+UNBOUNDED_T_MAX = "unbounded_t_max"
+
+REASONS = (DEADLINE_BEFORE_AVAILABLE, COMPRESSED_TO_ZERO, CUT_AT_DEADLINE, NO_FIT, UNBOUNDED_T_MAX)
+
+
+def unreachable(problem: Problem) -> np.ndarray:
+    """Tasks whose deadline is not after any machine's ``available_at`` (no capacity at all)."""
+    return problem.capacity(problem.deadline) <= 0.0
+
+
+def make_solution(
+    problem: Problem,
+    *,
+    machine: np.ndarray,
+    start: np.ndarray,
+    duration: np.ndarray,
+    work: np.ndarray,
+    upper_bound: float,
+    algorithm: str,
+    reason_if_empty: np.ndarray | str = COMPRESSED_TO_ZERO,
+    status: str = "ok",
+) -> Solution:
+    """Normalise a schedule (no time -> unscheduled, with zeros) and compute accuracies.
+
+    ``reason_if_empty`` is the reason code (one string, or one per task) for tasks that end
+    up with no work; tasks that no machine can reach before their deadline always get
+    ``deadline_before_available``. O(n).
+    """
+    machine = np.asarray(machine, dtype=np.int64).copy()
+    start = np.asarray(start, dtype=np.float64).copy()
+    duration = np.asarray(duration, dtype=np.float64).copy()
+    work = np.asarray(work, dtype=np.float64).copy()
+    empty = (machine == UNSCHEDULED) | ~(duration > 0.0) | ~(work > 0.0)
+    machine[empty] = UNSCHEDULED
+    start[empty] = 0.0
+    duration[empty] = 0.0
+    work[empty] = 0.0
+    accuracy = ExponentialFamily.of(problem).value(work)
+    reasons = np.full(problem.n, SCHEDULED, dtype=object)
+    reasons[empty] = reason_if_empty if isinstance(reason_if_empty, str) else np.asarray(
+        reason_if_empty, dtype=object
+    )[empty]
+    reasons[empty & unreachable(problem)] = DEADLINE_BEFORE_AVAILABLE
+    return Solution(
+        machine=machine,
+        start=start,
+        duration=duration,
+        work=work,
+        accuracy=accuracy,
+        total_accuracy=float(np.sum(accuracy)) if problem.n else 0.0,
+        upper_bound=float(upper_bound),
+        guarantee=problem.guarantee(),
+        algorithm=algorithm,
+        status=status,
+        reason=tuple(str(r) for r in reasons),
+    )
+
+
+def machine_chains(problem: Problem, machine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tasks grouped by machine, each group in deadline order (ties by input order).
+
+    Returns ``(idx, group_starts)`` for :func:`app.solver.fractional.nested_allocation`;
+    unassigned tasks (-1) are left out. O(n log n).
+    """
+    rank = np.empty(problem.n, dtype=np.int64)
+    rank[problem.order] = np.arange(problem.n)
+    assigned = np.flatnonzero(machine >= 0)
+    idx = assigned[np.lexsort((rank[assigned], machine[assigned]))]
+    mach = machine[idx]
+    group_starts = np.flatnonzero(np.diff(mach, prepend=-2) != 0) if idx.shape[0] else np.zeros(0, dtype=np.intp)
+    return idx, group_starts
+
+
+def sequence_on_machines(
+    problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine: np.ndarray, work: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Back-to-back start times and durations for chains of tasks, from each machine's
+    ``available_at``: ``start_k = available_at + sum_{i<k} work_i / speed``. O(n)."""
+    start = np.zeros(problem.n)
+    duration = np.zeros(problem.n)
+    if idx.shape[0] == 0:
+        return start, duration
+    mach = machine[idx]
+    dur = work[idx] / problem.speed[mach]
+    before = np.empty_like(dur)
+    bounds = np.append(group_starts, idx.shape[0])
+    # one cumsum per machine (m is bounded by the service limits): a single global cumsum
+    # would carry the rounding error of every earlier machine into later ones
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        seg = dur[lo:hi]
+        before[lo:hi] = np.cumsum(seg) - seg
+    start[idx] = problem.available_at[mach] + before
+    duration[idx] = dur
+    return start, duration
