@@ -63,9 +63,6 @@ class ExponentialFamily:
         self.inv_theta = 1.0 / self.theta
         #: log of the marginal gain at zero work: above it a task takes nothing
         self.lk = np.log(self.delta_a) + np.log(self.theta)
-        #: log of the marginal gain at full work u: below it a task takes u
-        with np.errstate(invalid="ignore"):
-            self.lo = np.where(np.isinf(self.u), -np.inf, self.lk - self.theta * self.u)
 
     @classmethod
     def of(cls, problem: Problem) -> ExponentialFamily:
@@ -106,7 +103,6 @@ class ExponentialFamily:
         """
         nseg = starts.shape[0]
         lk = self.lk[idx]
-        lo = self.lo[idx]
         u = self.u[idx]
         inv = self.inv_theta[idx]
         seg_of = np.repeat(np.arange(nseg), np.diff(np.append(starts, idx.shape[0])))
