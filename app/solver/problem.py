@@ -169,6 +169,8 @@ class Solution:
     algorithm       registry name that produced it
     status          "ok" for heuristics, "optimal" or "time_limit" for the exact solver
     reason          per task: "" when scheduled, otherwise a short machine-readable code
+    proven_bound    a proven upper bound on the integral optimum, tighter than upper_bound
+                    (the exact solver's; None for heuristics)
     """
 
     machine: np.ndarray
@@ -182,6 +184,7 @@ class Solution:
     algorithm: str
     status: str = "ok"
     reason: tuple[str, ...] = ()
+    proven_bound: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("machine", "start", "duration", "work", "accuracy"):

@@ -43,6 +43,7 @@ def make_solution(
     algorithm: str,
     reason_if_empty: np.ndarray | str = COMPRESSED_TO_ZERO,
     status: str = "ok",
+    proven_bound: float | None = None,
 ) -> Solution:
     """Normalise a schedule (no time -> unscheduled, with zeros) and compute accuracies.
 
@@ -77,6 +78,7 @@ def make_solution(
         algorithm=algorithm,
         status=status,
         reason=tuple(str(r) for r in reasons),
+        proven_bound=proven_bound,
     )
 
 
