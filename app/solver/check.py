@@ -81,7 +81,7 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     # overlaps: on each machine, sorted by start, each task starts after the previous one ends
     busy = np.flatnonzero(on & (dur > 0))
     if busy.size > 1:
-        o = busy[np.lexsort((start[busy], mach[busy]))]
+        o = busy[np.lexsort((start[busy] + dur[busy], start[busy], mach[busy]))]
         same = mach[o][1:] == mach[o][:-1]
         gap = start[o][1:] - (start[o][:-1] + dur[o][:-1])
         bad = np.flatnonzero(same & (gap < -tol))

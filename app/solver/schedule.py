@@ -113,8 +113,8 @@ def sequence_on_machines(
     # one cumsum per machine (m is bounded by the service limits): a single global cumsum
     # would carry the rounding error of every earlier machine into later ones
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        seg = dur[lo:hi]
-        before[lo:hi] = np.cumsum(seg) - seg
+        before[lo] = 0.0
+        np.cumsum(dur[lo:hi - 1], out=before[lo + 1:hi])
     start[idx] = problem.available_at[mach] + before
     duration[idx] = dur
     return start, duration
