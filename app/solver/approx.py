@@ -47,36 +47,41 @@ def list_schedule(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, np.nd
     uncompressed load ends first (ties: lowest index). Returns ``machine``, ``start``,
     ``duration`` and ``cut`` (True where the deadline cut the task) per task. O(n log m).
     """
-    n, m = problem.n, problem.m
+    m = problem.m
+    order = problem.order
     inv_speed = (1.0 / problem.speed).tolist()
     avail = problem.available_at.tolist()
     heap = [(avail[r], r) for r in range(m)]
     heapq.heapify(heap)
     end = list(avail)  # actual (cut and shifted) end of each machine
-    order = problem.order.tolist()
-    w_l = work.tolist()
-    d_l = problem.deadline.tolist()
-    mach = [0] * n
-    st = [0.0] * n
-    du = [0.0] * n
-    cut = [False] * n
+    mach: list[int] = []
+    st: list[float] = []
+    fin_l: list[float] = []
+    put_m, put_s, put_f = mach.append, st.append, fin_l.append
     replace = heapq.heapreplace
-    # Inherently sequential (each choice depends on all earlier loads): one tight loop.
-    for j in order:
+    # Inherently sequential (each choice depends on all earlier loads): one tight loop over
+    # plain Python floats, about 0.5 us a task.
+    for w, d in zip(work[order].tolist(), problem.deadline[order].tolist(), strict=True):
         load, r = heap[0]
-        p = w_l[j] * inv_speed[r]
+        p = w * inv_speed[r]
         replace(heap, (load + p, r))
         e = end[r]
         fin = e + p
-        d = d_l[j]
         if fin > d:  # cut at the deadline; the following tasks shift by the cut
             fin = d if d > e else e
-            cut[j] = True
         end[r] = fin
-        mach[j] = r
-        st[j] = e
-        du[j] = fin - e
-    return (np.array(mach, dtype=np.int64), np.array(st), np.array(du), np.array(cut, dtype=bool))
+        put_m(r)
+        put_s(e)
+        put_f(fin)
+    machine = np.empty(problem.n, dtype=np.int64)
+    start = np.empty(problem.n)
+    finish = np.empty(problem.n)
+    machine[order] = mach
+    start[order] = st
+    finish[order] = fin_l
+    duration = finish - start
+    cut = finish != start + work * (1.0 / problem.speed)[machine]  # same float ops as the loop
+    return machine, start, duration, cut
 
 
 def approx_from(problem: Problem, frac: FractionalSolution, name: str = "dsct-approx") -> Solution:

@@ -145,7 +145,7 @@ class ExponentialFamily:
             over = total > cap
             xl = np.where(active & over, np.maximum(xl, x), xl)
             xh = np.where(active & ~over, np.minimum(xh, x), xh)
-            newton = active & ~hit & (slope > 0) & (x_new > xl) & (x_new < xh)
+            newton = active & ~hit & (slope > 0) & (((x_new > xl) & (x_new < xh)) | (x_new == x))
             bisect = np.where(np.isfinite(xl), 0.5 * (xl + xh), xh - 2.0 * (1.0 + np.abs(xh - x)))
             cand = np.where(newton, x_new, bisect)
             # a Newton step that stays on its piece has landed on the exact root

@@ -65,7 +65,8 @@ def make_solution(
     reasons[empty] = reason_if_empty if isinstance(reason_if_empty, str) else np.asarray(
         reason_if_empty, dtype=object
     )[empty]
-    reasons[empty & unreachable(problem)] = DEADLINE_BEFORE_AVAILABLE
+    if empty.any():
+        reasons[empty & unreachable(problem)] = DEADLINE_BEFORE_AVAILABLE
     return Solution(
         machine=machine,
         start=start,
@@ -77,7 +78,7 @@ def make_solution(
         guarantee=problem.guarantee(),
         algorithm=algorithm,
         status=status,
-        reason=tuple(str(r) for r in reasons),
+        reason=tuple(reasons.tolist()),
         proven_bound=proven_bound,
     )
 

@@ -1,0 +1,97 @@
+"""Solver speed: median seconds of the fractional solve and of dsct-approx, against Clarabel.
+
+    .venv/bin/python benchmarks/bench_solver.py                # the full table (several minutes)
+    .venv/bin/python benchmarks/bench_solver.py --quick        # n <= 1e5
+    /usr/bin/time -v .venv/bin/python benchmarks/bench_solver.py --single 1000000 1000   # peak memory
+
+Instances: the paper's generator shape (section VII): theta ~ U[0.1, 2], a in [0.001, 0.82],
+t_max where a reaches 0.82, deadlines ~ U[0, d_max] with rho = m d_max / sum t_max = 0.35,
+machine speeds ~ U[0.5, 4] and a quarter of the machines busy until ~U[0, d_max / 4].
+Prints a markdown table; a benchmark, not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from app.solver import Problem, fractional_relaxation, solve
+
+
+def instance(n: int, m: int, seed: int = 0) -> Problem:
+    rng = np.random.default_rng(seed)
+    theta = rng.uniform(0.1, 2.0, n)
+    a_min, a_max = np.full(n, 0.001), np.full(n, 0.821)
+    t_max = -np.log1p(-(0.82 - 0.001) / (a_max - a_min)) / theta
+    speed = rng.uniform(0.5, 4.0, m)
+    d_max = 0.35 * t_max.sum() / speed.sum()
+    avail = np.where(rng.random(m) < 0.25, rng.uniform(0, d_max / 4, m), 0.0)
+    deadline = rng.uniform(0.0, d_max, n)
+    return Problem(deadline, theta, a_min, a_max, t_max, speed, avail)
+
+
+def median_time(fn, repeat: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def clarabel(p: Problem) -> float:
+    import cvxpy as cp
+
+    o = p.order
+    cap = p.capacity(p.deadline[o])
+    w = cp.Variable(p.n)
+    da, th = (p.a_max - p.a_min)[o], p.theta[o]
+    cons = [w >= 0, w <= p.t_max[o], cp.cumsum(w) <= cap]
+    prob = cp.Problem(cp.Minimize(cp.sum(cp.multiply(da, cp.exp(-cp.multiply(th, w))))), cons)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prob.solve(solver=cp.CLARABEL)
+    return float(np.sum(p.a_max) - prob.value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="n up to 1e5 only")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--single", nargs=2, type=int, metavar=("N", "M"), help="one dsct-approx solve")
+    args = ap.parse_args(argv)
+    if args.single:
+        p = instance(*args.single)
+        t0 = time.perf_counter()
+        sol = solve(p, "dsct-approx")
+        print(f"n={p.n} m={p.m} dsct-approx {time.perf_counter() - t0:.3f} s total={sol.total_accuracy:.6f}")
+        return 0
+    sizes = [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
+    print("| n | m | fractional (s) | dsct-approx (s) | dsct-refined (s) | Clarabel (s) | Clarabel / fractional | rel. diff |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        for m in (10, 1000):
+            p = instance(n, m)
+            rep = args.repeat if n <= 10**5 else max(3, args.repeat // 2)
+            tf, frac = median_time(lambda p=p: fractional_relaxation(p), rep)
+            ta, _ = median_time(lambda p=p: solve(p, "dsct-approx"), rep)
+            tr, _ = median_time(lambda p=p: solve(p, "dsct-refined"), rep)
+            cl = "-"
+            ratio = "-"
+            diff = "-"
+            if n <= 10**4:
+                tc, val = median_time(lambda p=p: clarabel(p), 3)
+                cl = f"{tc:.3f}"
+                ratio = f"{tc / tf:.0f}x"
+                diff = f"{abs(val - frac.upper_bound) / abs(val):.1e}"
+            print(f"| {n:.0e} | {m} | {tf:.4f} | {ta:.4f} | {tr:.4f} | {cl} | {ratio} | {diff} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
