@@ -8,7 +8,8 @@ three operations, so another concave family can be added without touching it:
   when a unit of work costs ``exp(x)`` (``x`` is the *log-price*; ``-inf`` is price 0);
 - ``block_price(idx, starts, cap, x0)``: for contiguous segments of ``idx``, the log-price at
   which each segment's tasks take exactly ``cap`` work in total (or ``-inf`` when they
-  cannot use ``cap`` even for free).
+  cannot use ``cap`` even for free);
+- ``sensitivity(x, idx)``: ``-d work / d x`` per task, used to spread a rounding residual.
 
 Prices are handled as logarithms because the exponential family's price spans hundreds of
 orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e-6 to 1e6).
@@ -35,6 +36,8 @@ class AccuracyFamily(Protocol):
     def block_price(
         self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None
     ) -> np.ndarray: ...
+
+    def sensitivity(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray: ...
 
 
 def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -89,6 +92,12 @@ class ExponentialFamily:
             w = (self.lk[idx] - x) * self.inv_theta[idx]
         w = np.where(np.isneginf(x), u, w)
         return np.clip(w, 0.0, u)
+
+    def sensitivity(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """``-dw/dx``: ``1/theta`` for tasks strictly between 0 and ``u`` at log-price ``x``, else 0."""
+        with np.errstate(invalid="ignore"):
+            raw = (self.lk[idx] - x) * self.inv_theta[idx]
+        return np.where((raw > 0.0) & (raw < self.u[idx]), self.inv_theta[idx], 0.0)
 
     def block_price(
         self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None = None

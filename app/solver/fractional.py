@@ -109,6 +109,17 @@ def nested_allocation(
         scale = cap + np.add.reduceat(w, starts)
         split = seg_min < -rtol * np.where(np.isfinite(scale), scale, 0.0) - 1e-300
 
+        # A tight block must use its capacity exactly. Works come from log-prices, whose
+        # rounding is ~1e-16 |ln price| / theta in absolute work: negligible unless a block's
+        # capacity is tiny. Spread the residual over the unconstrained tasks in work space.
+        tight = np.isfinite(x) & ~split
+        if tight.any():
+            sens = np.where(tight[seg_of], family.sensitivity(xe, idx[pos]), 0.0)
+            total_sens = np.add.reduceat(sens, starts)
+            resid = cap - np.add.reduceat(w, starts)
+            share = np.divide(resid, total_sens, out=np.zeros_like(resid), where=total_sens > 0)
+            w = np.clip(w + sens * share[seg_of], 0.0, family_u(family, idx[pos]))
+
         done = ~split[seg_of]
         work[pos[done]] = w[done]
         log_price[pos[done]] = xe[done]
@@ -131,6 +142,11 @@ def nested_allocation(
         x0[:] = np.concatenate((parent_x, parent_x))[order]
         pos = pos[keep]
     return work, log_price
+
+
+def family_u(family: AccuracyFamily, idx: np.ndarray) -> np.ndarray:
+    """Upper bounds on work (``t_max``) of tasks ``idx``: the work at price 0."""
+    return family.work_at(np.full(idx.shape[0], -np.inf), idx)
 
 
 def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None) -> FractionalSolution:

@@ -105,6 +105,12 @@ class Problem:
         _require("t_max", t_max, t_max <= 0, "must be > 0")
         _require("speed", speed, speed <= 0, "must be > 0")
         _require("available_at", available_at, available_at < 0, "must be >= 0")
+        # numbers that are valid one by one but make the arithmetic meaningless
+        with np.errstate(over="ignore", divide="ignore"):
+            _require("theta", theta, ~np.isfinite(1.0 / theta), "too small: 1/theta overflows")
+            _require("speed", speed, ~np.isfinite(1.0 / speed), "too small: 1/speed overflows")
+            _require("deadline", deadline, ~np.isfinite(deadline * np.max(speed) * m),
+                     "too large: deadline x total speed overflows")
         for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
                           ("a_max", a_max), ("t_max", t_max), ("speed", speed),
                           ("available_at", available_at)):

@@ -61,3 +61,42 @@ def test_capacity_matches_definition() -> None:
 def test_guarantee_formula() -> None:
     p = Problem(**GOOD)
     assert p.guarantee() == pytest.approx(2 * 0.9 * (1 + np.log(2.0) / np.e))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [("theta", 5e-324, "1/theta overflows"), ("deadline", 1e308, "overflows")],
+)
+def test_meaningless_extremes_are_named(field: str, value: float, words: str) -> None:
+    kwargs = {k: list(v) for k, v in GOOD.items()}
+    kwargs[field][1] = value
+    with pytest.raises(DomainError) as err:
+        Problem(**kwargs)
+    assert err.value.field == field and err.value.index == 1 and words in err.value.message
+
+
+@pytest.mark.parametrize("value", [1e308, 5e-324, 1e-300, 1e300])
+@pytest.mark.parametrize("field", ["deadline", "theta", "t_max", "speed", "available_at", "a_min", "a_max"])
+def test_extreme_but_valid_numbers_solve_finitely(field: str, value: float) -> None:
+    from app.solver import ALGORITHMS, check, solve
+
+    kwargs = {k: list(v) for k, v in GOOD.items()}
+    if field in ("a_min", "a_max"):
+        value = min(value, 1.0)
+        kwargs["a_min"] = [0.0, 0.0]
+        kwargs[field][0] = value if field == "a_max" else 0.0
+    else:
+        kwargs[field][0] = value
+    try:
+        p = Problem(**kwargs)
+    except DomainError as err:
+        # refused, naming the field (or the deadline whose capacity overflows): acceptable
+        assert err.field in (field, "deadline"), err
+        return
+    for algo in sorted(ALGORITHMS):
+        sol = solve(p, algo, time_limit=2.0)
+        for name in ("start", "duration", "work", "accuracy"):
+            assert np.all(np.isfinite(getattr(sol, name))), (algo, name)
+        assert np.isfinite(sol.total_accuracy) and np.isfinite(sol.upper_bound)
+        assert np.isfinite(sol.guarantee)
+        assert check(p, sol).ok, (algo, check(p, sol).violations)
