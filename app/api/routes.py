@@ -1,0 +1,99 @@
+"""The HTTP routes: read the body, run the pipeline off the event loop, answer."""
+
+from __future__ import annotations
+
+import importlib.resources
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from app import __version__, metrics
+from app.api import service
+from app.api.deps import AuthDep, RunDep, RunnerDep, SettingsDep, read_body
+from app.solver import ALGORITHMS
+from schemas import ErrorResponse, Liveness, Readiness, ScheduleResponse, ValidationReport
+
+router = APIRouter()
+
+JSON = "application/json"
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {401: "Missing or wrong API key (only when DSCT_API_KEYS is set).",
+            413: "Body, task count or machine count over the server's limits.",
+            415: "Content-Type is not application/json.",
+            422: "Invalid input: every offending field is in error.details.",
+            503: "Overloaded, or the solve passed the server's time cap."}
+    return {c: {"model": ErrorResponse, "description": text[c]} for c in codes}
+
+
+def _body(ref: str) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}}
+
+
+@router.post(
+    "/schedule",
+    summary="Schedule a batch of tasks on machines",
+    response_model=ScheduleResponse,
+    responses=_errors(401, 413, 415, 422, 503),
+    openapi_extra=_body("ScheduleRequest"),
+    tags=["scheduling"],
+)
+async def schedule(request: Request, settings: SettingsDep, runner: RunnerDep, run: RunDep,
+                   _auth: AuthDep) -> Response:
+    """Parse, map, solve with the chosen algorithm, map back. The body is read here (not by
+    FastAPI) so that its size is checked while streaming and parsing runs off the event loop."""
+    body = await read_body(request, settings.max_body_bytes)
+    out = await runner.run(service.schedule_json, body, settings, run)
+    return Response(out, media_type=JSON)
+
+
+@router.post(
+    "/schedule/validate",
+    summary="Check a batch without solving it (dry run)",
+    response_model=ValidationReport,
+    responses=_errors(401, 413, 415, 503),
+    openapi_extra=_body("ScheduleRequest"),
+    tags=["scheduling"],
+)
+async def validate(request: Request, settings: SettingsDep, runner: RunnerDep, run: RunDep,
+                   _auth: AuthDep) -> Response:
+    """Every problem POST /schedule would report, found without solving: 200 with
+    ``valid`` and ``errors`` for anything about the content; 401/413/415 as for /schedule."""
+    body = await read_body(request, settings.max_body_bytes)
+    report = await runner.run(service.validate_report, body, settings, run)
+    return Response(service.dumps(report), media_type=JSON)
+
+
+@router.get("/livez", response_model=Liveness, summary="The process is up", tags=["operations"])
+async def livez() -> Response:
+    return Response(b'{"status":"ok"}', media_type=JSON)
+
+
+@router.get("/readyz", response_model=Readiness, responses=_errors(503),
+            summary="The service can solve (solves the bundled example batch)", tags=["operations"])
+async def readyz(settings: SettingsDep, runner: RunnerDep) -> Response:
+    body = example_batch()
+    await runner.run(service.schedule_json, body, settings, service.RunInfo("/readyz"))
+    out = {"status": "ready", "algorithms": sorted(ALGORITHMS), "version": __version__}
+    return Response(service.dumps(out), media_type=JSON)
+
+
+@router.get("/metrics", summary="Prometheus metrics (text format)", tags=["operations"],
+            response_class=Response,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "Prometheus text exposition format"}})
+async def metrics_endpoint() -> Response:
+    data, content_type = metrics.render()
+    return Response(data, media_type=content_type)
+
+
+_EXAMPLE: bytes | None = None
+
+
+def example_batch() -> bytes:
+    """The bundled example batch (app/data/example.json)."""
+    global _EXAMPLE
+    if _EXAMPLE is None:
+        _EXAMPLE = importlib.resources.files("app.data").joinpath("example.json").read_bytes()
+    return _EXAMPLE

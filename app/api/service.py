@@ -1,0 +1,128 @@
+"""The request pipeline without HTTP: body bytes in, response bytes out.
+
+``schedule_json`` is what ``POST /schedule`` runs (in a solver thread) and what
+``dsct solve`` runs, so both print exactly the same JSON. It parses, checks, maps to the
+solver's arrays, solves, maps back and serialises; every failure is an :class:`ApiError`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from app import metrics
+from app.errors import ApiError, Issue, issues_from_domain, issues_from_validation
+from app.mapping import check_batch, finite_solution, to_problem, to_response
+from app.settings import Settings
+from app.solver import DomainError, solve
+from schemas import ScheduleRequest
+
+__all__ = ["RunInfo", "parse", "schedule_json", "validate_report", "dumps"]
+
+
+@dataclass
+class RunInfo:
+    """What the access log and the metrics learn about one request as it goes."""
+
+    endpoint: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.perf_counter)
+    algorithm: str | None = None
+    n: int | None = None
+    m: int | None = None
+    solve_seconds: float | None = None
+    code: str | None = None
+
+
+def dumps(obj: Any) -> bytes:
+    """Strict, compact JSON (``allow_nan=False``: a NaN or infinity here is a bug, never sent)."""
+    return json.dumps(obj, allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def parse(body: bytes | str) -> ScheduleRequest:
+    try:
+        return ScheduleRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise ApiError.from_issues(issues_from_validation(exc.errors(include_url=False))) from None
+
+
+def solve_options(req: ScheduleRequest, settings: Settings) -> dict[str, Any]:
+    """``time_limit`` for the algorithms that search: the request's, capped by the server."""
+    cap = min(settings.max_time_limit, settings.solve_timeout)
+    limit = cap if req.time_limit is None else min(req.time_limit, cap)
+    return {"time_limit": limit}
+
+
+def schedule_json(body: bytes | str, settings: Settings, run: RunInfo | None = None) -> bytes:
+    """The whole of ``POST /schedule`` after the body is read. Raises :class:`ApiError`."""
+    run = run or RunInfo("/schedule")
+    t0 = time.perf_counter()
+    req = parse(body)
+    run.algorithm, run.n, run.m = req.algorithm, len(req.tasks), len(req.machines)
+    issues = check_batch(req, settings.max_tasks, settings.max_machines)
+    if issues:
+        raise ApiError.from_issues(issues)
+    try:
+        problem = to_problem(req)
+    except DomainError as exc:
+        raise ApiError.from_issues(issues_from_domain(exc)) from None
+    t1 = time.perf_counter()
+    metrics.IN_FLIGHT.inc()
+    try:
+        sol = solve(problem, req.algorithm, **solve_options(req, settings))
+    except DomainError as exc:
+        raise ApiError.from_issues(issues_from_domain(exc)) from None
+    finally:
+        metrics.IN_FLIGHT.dec()
+    t2 = time.perf_counter()
+    run.solve_seconds = t2 - t1
+    if not finite_solution(sol):
+        raise ApiError("numeric_range", "these numbers overflow double precision during the solve; "
+                       "rescale times, speeds or theta", (Issue("numeric_range", (), "non-finite schedule"),))
+    metrics.observe_solution(req.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
+                             sol.upper_bound, sol.reason)
+    timings = {"parse_seconds": t1 - t0, "solve_seconds": t2 - t1, "total_seconds": 0.0}
+    out = to_response(req, problem, sol, run.run_id, timings)
+    timings["total_seconds"] = time.perf_counter() - min(run.started, t0)
+    return dumps(out)
+
+
+def _counts(body: bytes | str) -> tuple[int | None, int | None, str | None]:
+    """Best-effort sizes of a body that failed validation (for the report only)."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError, TypeError):
+        return None, None, None
+    if not isinstance(doc, dict):
+        return None, None, None
+    t, mc, a = doc.get("tasks"), doc.get("machines"), doc.get("algorithm", "dsct-approx")
+    return (len(t) if isinstance(t, list) else None, len(mc) if isinstance(mc, list) else None,
+            a if isinstance(a, str) else None)
+
+
+def validate_report(body: bytes | str, settings: Settings, run: RunInfo | None = None) -> dict[str, Any]:
+    """``POST /schedule/validate``: every problem found, nothing solved."""
+    try:
+        req = ScheduleRequest.model_validate_json(body)
+    except ValidationError as exc:
+        issues = issues_from_validation(exc.errors(include_url=False))
+        n, m, algorithm = _counts(body)
+    else:
+        n, m, algorithm = len(req.tasks), len(req.machines), req.algorithm
+        issues = check_batch(req, settings.max_tasks, settings.max_machines)
+        if not issues:
+            try:
+                to_problem(req)
+            except DomainError as exc:
+                issues = issues_from_domain(exc)
+    if run is not None:
+        run.algorithm, run.n, run.m = algorithm, n, m
+    return {
+        "valid": not issues, "tasks": n, "machines": m, "algorithm": algorithm,
+        "errors": [{"code": i.code, "loc": list(i.loc), "msg": i.msg} for i in issues],
+    }

@@ -1,0 +1,1 @@
+"""Bundled data: the example batch used by /readyz and the README."""

@@ -1,0 +1,76 @@
+"""The ASGI application: ``create_app()`` wires settings, routes, errors, metrics and logs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic.json_schema import models_json_schema
+
+from app import __version__, errors, metrics
+from app import logging as dsct_logging
+from app.api.middleware import AccessMiddleware
+from app.api.routes import router
+from app.api.runner import Runner
+from app.settings import Settings, from_env
+from schemas import ScheduleRequest
+
+DESCRIPTION = """\
+Schedules batches of deep-learning inference tasks with compressible models on machines of
+different speeds (the DSCT problem): for every machine, which task runs when, for how long,
+at what compression, maximising the total accuracy under deadlines.
+
+Errors always have the body `{"error": {"code", "message", "details": [{"loc", "msg", "type"}]}}`;
+the README lists the codes. Unknown fields are rejected (422 invalid_request)."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or from_env()
+    dsct_logging.setup(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            app.state.runner.shutdown()
+            metrics.process_exit()
+
+    app = FastAPI(
+        title="dsct",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.runner = Runner(settings.solver_threads, settings.max_in_flight, settings.solve_timeout)
+    app.include_router(router)
+    errors.install(app)
+    app.add_middleware(AccessMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the request model, which the routes parse themselves."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        _, defs = models_json_schema([(ScheduleRequest, "validation")],
+                                     ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, sub in defs.get("$defs", {}).items():
+            if name in components and components[name] != sub:
+                raise RuntimeError(f"OpenAPI component {name!r} defined twice, differently")
+            components[name] = sub
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+app = create_app()

@@ -1,0 +1,165 @@
+"""The thin layer between the wire models (:mod:`schemas`) and the solver's arrays.
+
+``to_problem``: a validated :class:`schemas.ScheduleRequest` -> :class:`app.solver.Problem`.
+``check_batch``: every problem with a parsed request that the schema alone cannot see
+(limits, duplicate ids, the algorithm name, numbers whose combination overflows).
+``to_response``: a :class:`app.solver.Solution` -> the response body of shared/spec/API.md,
+as plain dicts and lists ready for ``json.dumps``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from app.errors import Issue
+from app.solver import ALGORITHMS, UNSCHEDULED, Problem, Solution
+from schemas import ScheduleRequest
+
+__all__ = ["check_batch", "to_problem", "to_response", "finite_solution"]
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def check_limits(n: int, m: int, max_tasks: int, max_machines: int) -> list[Issue]:
+    out = []
+    if n > max_tasks:
+        out.append(Issue("too_many_tasks", ("tasks",), f"{n} tasks, over the limit of {max_tasks}"))
+    if m > max_machines:
+        out.append(Issue("too_many_machines", ("machines",), f"{m} machines, over the limit of {max_machines}"))
+    return out
+
+
+def _duplicates(kind: str, ids: Sequence[str]) -> list[Issue]:
+    first: dict[str, int] = {}
+    out = []
+    for i, x in enumerate(ids):
+        j = first.setdefault(x, i)
+        if j != i:
+            out.append(Issue("duplicate_id", (kind, i, "id"), f"duplicate {kind[:-1]} id {x!r} (first at {kind}[{j}])"))
+    return out
+
+
+def check_batch(req: ScheduleRequest, max_tasks: int, max_machines: int) -> list[Issue]:
+    """Every problem with ``req`` beyond its schema, in a stable order. O(n + m)."""
+    issues = check_limits(len(req.tasks), len(req.machines), max_tasks, max_machines)
+    if issues:
+        return issues
+    issues += _duplicates("machines", [mc.id for mc in req.machines])
+    issues += _duplicates("tasks", [t.id for t in req.tasks])
+    if req.algorithm not in ALGORITHMS:
+        known = ", ".join(sorted(ALGORITHMS))
+        issues.append(Issue("unknown_algorithm", ("algorithm",), f"unknown algorithm {req.algorithm!r}; known: {known}"))
+    issues += _numeric_range(req)
+    return issues
+
+
+def _numeric_range(req: ScheduleRequest) -> list[Issue]:
+    """Finite inputs whose combination is not: the schedule's arithmetic would overflow.
+
+    The solver works with ``speed * time`` (work) and sums of it over machines; when the
+    largest deadline times the total speed is not a finite double, no schedule can be
+    computed meaningfully. Those batches are answered 422 ``numeric_range``.
+    """
+    if not req.tasks:
+        return []
+    speed = np.array([mc.speed for mc in req.machines])
+    avail = np.array([mc.available_at for mc in req.machines])
+    deadline = np.array([t.deadline for t in req.tasks])
+    out = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        total_speed = float(np.sum(speed))
+        if not np.isfinite(total_speed):
+            out.append(Issue("numeric_range", ("machines",), "the sum of the machines' speeds overflows"))
+            return out
+        j = int(np.argmax(deadline))
+        if not np.isfinite(deadline[j] * total_speed):
+            out.append(Issue("numeric_range", ("tasks", j, "deadline"),
+                             f"deadline * total machine speed ({deadline[j]!r} * {total_speed!r}) overflows"))
+        if not np.isfinite(np.sum(speed * avail)):
+            r = int(np.argmax(speed * avail))
+            out.append(Issue("numeric_range", ("machines", r, "available_at"),
+                             "available_at * speed summed over machines overflows"))
+        # the slowest machine must turn the largest possible work back into a finite duration
+        big_work = deadline[j] * total_speed
+        r = int(np.argmin(speed))
+        if np.isfinite(big_work) and not np.isfinite(avail[r] + big_work / speed[r]):
+            out.append(Issue("numeric_range", ("machines", r, "speed"),
+                             f"speed {speed[r]!r} is too small for these deadlines: durations overflow"))
+    return out
+
+
+def to_problem(req: ScheduleRequest) -> Problem:
+    """Wire request -> solver arrays (``t_max`` null becomes ``inf``). O(n + m)."""
+    tasks = req.tasks
+    return Problem(
+        deadline=np.fromiter((t.deadline for t in tasks), np.float64, len(tasks)),
+        theta=np.fromiter((t.theta for t in tasks), np.float64, len(tasks)),
+        a_min=np.fromiter((t.a_min for t in tasks), np.float64, len(tasks)),
+        a_max=np.fromiter((t.a_max for t in tasks), np.float64, len(tasks)),
+        t_max=np.fromiter((np.inf if t.t_max is None else t.t_max for t in tasks), np.float64, len(tasks)),
+        speed=np.fromiter((mc.speed for mc in req.machines), np.float64, len(req.machines)),
+        available_at=np.fromiter((mc.available_at for mc in req.machines), np.float64, len(req.machines)),
+    )
+
+
+def finite_solution(sol: Solution) -> bool:
+    """Every number that reaches the response is a finite double."""
+    arrays_ok = all(bool(np.isfinite(a).all()) for a in (sol.start, sol.duration, sol.work, sol.accuracy))
+    if not arrays_ok:
+        return False
+    end_ok = bool(np.isfinite(sol.start + sol.duration).all()) if sol.start.size else True
+    return end_ok and all(np.isfinite(x) for x in (sol.total_accuracy, sol.upper_bound, sol.guarantee))
+
+
+def to_response(req: ScheduleRequest, problem: Problem, sol: Solution, run_id: str,
+                timings: dict[str, float]) -> dict[str, Any]:
+    """Solution arrays -> the response body. Machines in request order, assignments in start
+    order (ties by input order), unscheduled tasks in input order. O(n log n)."""
+    n = problem.n
+    machine = sol.machine
+    ids = [t.id for t in req.tasks]
+    start = sol.start.tolist()
+    duration = sol.duration.tolist()
+    work = sol.work.tolist()
+    accuracy = sol.accuracy.tolist()
+    t_max = problem.t_max
+    with np.errstate(divide="ignore", invalid="ignore"):
+        comp = np.where(np.isfinite(t_max), np.clip(1.0 - sol.work / t_max, 0.0, 1.0), np.nan).tolist()
+    placed = np.flatnonzero(machine != UNSCHEDULED)
+    order = placed[np.lexsort((placed, sol.start[placed], machine[placed]))].tolist()
+    per_machine: list[list[dict[str, Any]]] = [[] for _ in range(problem.m)]
+    mach_l = machine.tolist()
+    for j in order:
+        c = comp[j]
+        s = start[j]
+        d = duration[j]
+        per_machine[mach_l[j]].append({
+            "task_id": ids[j], "start": s, "end": s + d, "duration": d, "work": work[j],
+            "compression": None if c != c else c, "accuracy": accuracy[j],
+        })
+    reasons = sol.reason
+    a_min = problem.a_min.tolist()
+    unscheduled = [
+        {"task_id": ids[j], "reason": (reasons[j] if j < len(reasons) and reasons[j] else "compressed_to_zero"),
+         "accuracy": a_min[j]}
+        for j in np.flatnonzero(machine == UNSCHEDULED).tolist()
+    ]
+    total = float(sol.total_accuracy)
+    return {
+        "run_id": run_id,
+        "label": req.label,
+        "algorithm": sol.algorithm,
+        "status": sol.status,
+        "objective": {
+            "total_accuracy": total,
+            "mean_accuracy": total / n if n else 0.0,
+            "upper_bound": float(sol.upper_bound),
+            "guarantee": float(sol.guarantee),
+        },
+        "machines": [{"id": mc.id, "assignments": per_machine[r]} for r, mc in enumerate(req.machines)],
+        "unscheduled": unscheduled,
+        "timings": timings,
+    }

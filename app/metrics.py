@@ -1,0 +1,122 @@
+"""Every Prometheus metric of the service, in one place.
+
+Names are fixed (the Grafana dashboard and the alert rules use them). When the environment
+variable ``PROMETHEUS_MULTIPROC_DIR`` is set before this module is imported, prometheus-client
+keeps the values in files there and :func:`render` sums them over every worker process
+(``dsct serve --workers N`` sets it up).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import platform
+from collections.abc import Sequence
+
+import numpy as np
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+
+from app import __version__
+
+disable_created_metrics()
+
+ENDPOINTS = ("/schedule", "/schedule/validate")
+OUTCOMES = ("ok", "invalid", "too_large", "unauthorized", "unavailable", "error")
+SIZE_BUCKETS = (0, 1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
+
+REQUESTS = Counter(
+    "dsct_requests_total", "Requests to the scheduling endpoints, by endpoint and outcome.",
+    ["endpoint", "outcome"],
+)
+REQUEST_DURATION = Histogram(
+    "dsct_request_duration_seconds", "Wall-clock time to answer a scheduling request, seconds.",
+    ["endpoint"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+SOLVE_DURATION = Histogram(
+    "dsct_solve_duration_seconds", "Time spent in the algorithm, seconds.", ["algorithm"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+             1, 2.5, 5, 10, 30, 60),
+)
+BATCH_TASKS = Histogram("dsct_batch_tasks", "Tasks per solved batch.", buckets=SIZE_BUCKETS)
+BATCH_MACHINES = Histogram("dsct_batch_machines", "Machines per solved batch.", buckets=SIZE_BUCKETS)
+MEAN_ACCURACY = Histogram(
+    "dsct_solution_mean_accuracy", "Mean accuracy of a solved batch's tasks (unitless).", ["algorithm"],
+    buckets=(0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99, 1),
+)
+GAP_RATIO = Histogram(
+    "dsct_solution_gap_ratio",
+    "Relative gap to the fractional upper bound: (upper_bound - total) / upper_bound.", ["algorithm"],
+    buckets=(0, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+UNSCHEDULED = Counter(
+    "dsct_unscheduled_tasks_total", "Tasks given no time, by reason code.", ["reason"],
+)
+IN_FLIGHT = Gauge(
+    "dsct_solves_in_flight", "Solves running now (abandoned timed-out ones included).",
+    multiprocess_mode="livesum",
+)
+BUILD_INFO = Gauge(
+    "dsct_build_info", "Always 1; the labels say what runs.", ["version", "python"],
+    multiprocess_mode="max",
+)
+BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+
+
+def status_outcome(status: int) -> str:
+    """The ``outcome`` label for an HTTP status."""
+    if status < 400:
+        return "ok"
+    return {401: "unauthorized", 403: "unauthorized", 413: "too_large", 503: "unavailable"}.get(
+        status, "error" if status >= 500 else "invalid"
+    )
+
+
+def observe_request(endpoint: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(endpoint=endpoint, outcome=status_outcome(status)).inc()
+    REQUEST_DURATION.labels(endpoint=endpoint).observe(seconds)
+
+
+def observe_solution(algorithm: str, n: int, m: int, seconds: float, total: float,
+                     upper_bound: float, reasons: Sequence[str]) -> None:
+    """Record one finished solve (called from the solver thread)."""
+    SOLVE_DURATION.labels(algorithm=algorithm).observe(seconds)
+    BATCH_TASKS.observe(n)
+    BATCH_MACHINES.observe(m)
+    if n:
+        MEAN_ACCURACY.labels(algorithm=algorithm).observe(min(max(total / n, 0.0), 1.0))
+    gap = (upper_bound - total) / max(abs(upper_bound), 1e-12)
+    if np.isfinite(gap):
+        GAP_RATIO.labels(algorithm=algorithm).observe(max(gap, 0.0))
+    for r, c in collections.Counter(reasons).items():
+        if r:
+            UNSCHEDULED.labels(reason=r).inc(c)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text (summed over worker processes in multiprocess mode) and its type."""
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def process_exit() -> None:
+    """Drop this process's live gauges from the multiprocess files (at worker shutdown)."""
+    if multiprocess_dir():
+        multiprocess.mark_process_dead(os.getpid())

@@ -1,0 +1,359 @@
+"""The wire models of shared/spec/API.md (pydantic v2): request, response, errors.
+
+Only models live here: no solver, no FastAPI. :mod:`app.mapping` converts them to and from
+the solver's arrays. Field names are fixed by the contract; fields may be added, never
+renamed.
+
+Parsing is strict on purpose: numbers must be JSON numbers (no strings, no booleans), every
+number must be finite, and unknown fields are rejected (``extra="forbid"``) so that nothing
+a caller sends is silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "Assignment",
+    "ErrorBody",
+    "ErrorDetail",
+    "ErrorResponse",
+    "Liveness",
+    "Machine",
+    "MachineSchedule",
+    "Objective",
+    "Readiness",
+    "ScheduleRequest",
+    "ScheduleResponse",
+    "Task",
+    "Timings",
+    "Unscheduled",
+    "ValidationProblem",
+    "ValidationReport",
+]
+
+ID_MAX = 256
+LABEL_MAX = 256
+
+Id = Annotated[
+    str,
+    Field(min_length=1, max_length=ID_MAX, description="Identifier, unique in the batch: 1 to 256 characters."),
+]
+
+
+class _Wire(BaseModel):
+    """Request side: strict types, finite numbers, unknown fields rejected."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class _Out(BaseModel):
+    """Response side."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# --------------------------------------------------------------------------- request
+
+
+class Machine(_Wire):
+    """A machine the batch may use."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": "a2000-b", "speed": 3.5, "available_at": 0.02}]}
+    )
+
+    id: Id
+    speed: float = Field(
+        1.0,
+        gt=0,
+        description="Work units per second (1 = the reference machine on which t_max is measured). Finite, > 0.",
+    )
+    available_at: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds from the batch's time zero at which the machine becomes free. Finite, >= 0.",
+    )
+
+
+class Task(_Wire):
+    """An inference request: deadline, accuracy curve and uncompressed size."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"id": "cam3/1182", "deadline": 0.25, "theta": 40.0, "a_min": 0.001, "a_max": 0.82, "t_max": 0.115}
+            ]
+        }
+    )
+
+    id: Id
+    deadline: float = Field(ge=0, description="Seconds from the batch's time zero. Finite, >= 0.")
+    theta: float = Field(
+        gt=0,
+        description="Efficiency of the accuracy curve, in 1/work-second: "
+        "a(work) = a_min + (a_max - a_min) * (1 - exp(-theta * work)). Finite, > 0.",
+    )
+    a_min: float = Field(0.0, ge=0, le=1, description="Accuracy with no work (unitless, in [0, 1]).")
+    a_max: float = Field(
+        1.0, gt=0, le=1, description="Accuracy approached with unbounded work (unitless, in (a_min, 1])."
+    )
+    t_max: float | None = Field(
+        None,
+        gt=0,
+        description="Uncompressed size in work units (seconds on a speed-1 machine); "
+        "work never exceeds it. Finite, > 0, or null for no upper bound.",
+    )
+
+    @field_validator("a_max")
+    @classmethod
+    def _a_max_above_a_min(cls, v: float, info: ValidationInfo) -> float:
+        a_min = info.data.get("a_min")
+        if a_min is not None and not v > a_min:
+            raise PydanticCustomError(
+                "a_max_not_above_a_min", "must be > a_min ({a_min})", {"a_min": a_min}
+            )
+        return v
+
+
+class ScheduleRequest(_Wire):
+    """A batch: the tasks to schedule and the machines they may use."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "label": "cell-17 batch 8812",
+                    "algorithm": "dsct-approx",
+                    "machines": [
+                        {"id": "jetson-a", "speed": 1.0, "available_at": 0.0},
+                        {"id": "a2000-b", "speed": 3.5, "available_at": 0.020},
+                    ],
+                    "tasks": [
+                        {"id": "cam3/1182", "deadline": 0.250, "theta": 40.0, "a_min": 0.001,
+                         "a_max": 0.82, "t_max": 0.115}
+                    ],
+                }
+            ]
+        }
+    )
+
+    label: str | None = Field(None, max_length=LABEL_MAX, description="Free text, at most 256 characters; echoed back.")
+    algorithm: str = Field(
+        "dsct-approx",
+        min_length=1,
+        max_length=64,
+        description="Name of a registered algorithm (default dsct-approx). An unknown name is a 422 "
+        "(code unknown_algorithm) whose message lists the known ones; see GET /readyz for the list.",
+        examples=["dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels"],
+    )
+    time_limit: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds, for algorithms that search (the exact one); others ignore it. "
+        "Capped by the server's DSCT_MAX_TIME_LIMIT.",
+    )
+    machines: list[Machine] = Field(min_length=1, description="At least one machine.")
+    tasks: list[Task] = Field(description="The tasks; may be empty.")
+
+
+# --------------------------------------------------------------------------- response
+
+
+class Assignment(_Out):
+    """One task placed on a machine."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"task_id": "cam3/1182", "start": 0.0, "end": 0.115, "duration": 0.115, "work": 0.115,
+                 "compression": 0.0, "accuracy": 0.8118}
+            ]
+        }
+    )
+
+    task_id: str = Field(description="The task's id.")
+    start: float = Field(description="Start, seconds from time zero.")
+    end: float = Field(description="End (start + duration), seconds from time zero.")
+    duration: float = Field(description="Seconds on this machine.")
+    work: float = Field(description="Work units done: speed * duration.")
+    compression: float | None = Field(
+        description="1 - work / t_max (0 runs the full model); null when the task's t_max is null."
+    )
+    accuracy: float = Field(description="a(work), unitless.")
+
+
+class MachineSchedule(_Out):
+    """A request machine and what it runs, in start order (never overlapping)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "a2000-b", "assignments": []}]})
+
+    id: str = Field(description="The machine's id.")
+    assignments: list[Assignment] = Field(description="Tasks on this machine, in start order.")
+
+
+class Unscheduled(_Out):
+    """A task given no time."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"task_id": "cam9/7", "reason": "deadline_before_available", "accuracy": 0.001}]
+        }
+    )
+
+    task_id: str = Field(description="The task's id.")
+    reason: str = Field(
+        description="Machine-readable code: deadline_before_available, compressed_to_zero, "
+        "cut_at_deadline, no_fit or unbounded_t_max (see README)."
+    )
+    accuracy: float = Field(description="The accuracy it scores: its a_min.")
+
+
+class Objective(_Out):
+    """The schedule's value and its bounds."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"total_accuracy": 0.8118, "mean_accuracy": 0.8118, "upper_bound": 0.8118, "guarantee": 1.638}]
+        }
+    )
+
+    total_accuracy: float = Field(description="Sum of the tasks' accuracies (unscheduled ones count a_min).")
+    mean_accuracy: float = Field(description="total_accuracy / number of tasks; 0 when there are no tasks.")
+    upper_bound: float = Field(description="Optimum of the fractional relaxation: no schedule can beat it.")
+    guarantee: float = Field(
+        description="The paper's absolute bound G on upper_bound - total_accuracy for dsct-approx."
+    )
+
+
+class Timings(_Out):
+    """Server-side wall-clock times, in seconds."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"parse_seconds": 0.0002, "solve_seconds": 0.0004, "total_seconds": 0.0009}]}
+    )
+
+    parse_seconds: float = Field(description="Parsing and validating the body, seconds.")
+    solve_seconds: float = Field(description="The algorithm itself, seconds.")
+    total_seconds: float = Field(description="Parse, solve and building the response, seconds.")
+
+
+class ScheduleResponse(_Out):
+    """A schedule for the batch. Every task appears exactly once: in an assignment or in unscheduled."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "run_id": "5f0c2b1e9d8a4c7f8e6d5c4b3a291807",
+                    "label": "cell-17 batch 8812",
+                    "algorithm": "dsct-approx",
+                    "status": "ok",
+                    "objective": {"total_accuracy": 0.8118, "mean_accuracy": 0.8118, "upper_bound": 0.8118,
+                                  "guarantee": 1.638},
+                    "machines": [
+                        {"id": "jetson-a", "assignments": [
+                            {"task_id": "cam3/1182", "start": 0.0, "end": 0.115, "duration": 0.115,
+                             "work": 0.115, "compression": 0.0, "accuracy": 0.8118}]},
+                        {"id": "a2000-b", "assignments": []},
+                    ],
+                    "unscheduled": [],
+                    "timings": {"parse_seconds": 0.0002, "solve_seconds": 0.0004, "total_seconds": 0.0009},
+                }
+            ]
+        }
+    )
+
+    run_id: str = Field(description="Unique id of this run (32 hex digits), also in the server's log line.")
+    label: str | None = Field(description="The request's label, echoed (null when none was sent).")
+    algorithm: str = Field(description="The algorithm that produced the schedule.")
+    status: str = Field(
+        description='"ok" for the heuristics; the exact algorithm reports "optimal" or "time_limit".'
+    )
+    objective: Objective
+    machines: list[MachineSchedule] = Field(description="One entry per request machine, in request order.")
+    unscheduled: list[Unscheduled] = Field(description="Every task given no time, in request order.")
+    timings: Timings
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ErrorDetail(_Out):
+    """One offending field."""
+
+    loc: list[str | int] = Field(description='Path to the field, e.g. ["tasks", 3, "theta"]; [] for the whole body.')
+    msg: str = Field(description="What is wrong with it.")
+    type: str | None = Field(None, description="Machine-readable kind of problem (e.g. greater_than, duplicate_id).")
+
+
+class ErrorBody(_Out):
+    code: str = Field(description="Stable machine-readable code; see the README's error table.")
+    message: str = Field(description="Human-readable summary.")
+    details: list[ErrorDetail] = Field(description="The offending fields; may be empty.")
+
+
+class ErrorResponse(_Out):
+    """Every error answer has this body."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"error": {"code": "invalid_request", "message": "1 invalid field",
+                           "details": [{"loc": ["tasks", 3, "theta"], "msg": "Input should be greater than 0",
+                                        "type": "greater_than"}]}}
+            ]
+        }
+    )
+
+    error: ErrorBody
+
+
+# --------------------------------------------------------------------------- validate-only and ops
+
+
+class ValidationProblem(_Out):
+    """One problem found by POST /schedule/validate."""
+
+    code: str = Field(description="The error code POST /schedule would answer for it (e.g. invalid_request).")
+    loc: list[str | int] = Field(description="Path to the field; [] for the whole body.")
+    msg: str = Field(description="What is wrong.")
+
+
+class ValidationReport(_Out):
+    """Result of a dry run: every problem found, nothing solved."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"valid": False, "tasks": 2, "machines": 1, "algorithm": "dsct-approx",
+                 "errors": [{"code": "duplicate_id", "loc": ["tasks", 1, "id"],
+                             "msg": "duplicate task id 'cam3/1182' (first at tasks[0])"}]},
+                {"valid": True, "tasks": 1, "machines": 2, "algorithm": "dsct-approx", "errors": []},
+            ]
+        }
+    )
+
+    valid: bool = Field(description="True when POST /schedule would accept the batch (errors is then empty).")
+    tasks: int | None = Field(None, description="Number of tasks, when the body is a JSON object with a tasks array.")
+    machines: int | None = Field(None, description="Number of machines, likewise.")
+    algorithm: str | None = Field(None, description="The algorithm that would run, when known.")
+    errors: list[ValidationProblem] = Field(description="Every problem found (empty when valid).")
+
+
+class Liveness(_Out):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(_Out):
+    status: Literal["ready"] = "ready"
+    algorithms: list[str] = Field(description="Names of the registered algorithms.")
+    version: str = Field(description="Service version.")
+
+
+def example(model: type[BaseModel]) -> Any:
+    """The first documented example of ``model``."""
+    return model.model_config["json_schema_extra"]["examples"][0]

@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""Write openapi/openapi.json from the app (never edit that file by hand).
+
+Usage: .venv/bin/python scripts/export_openapi.py [OUTPUT|-]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.api.openapi import DEFAULT_PATH, write  # noqa: E402
+
+if __name__ == "__main__":
+    raise SystemExit(write(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_PATH))
