@@ -9,7 +9,9 @@ three operations, so another concave family can be added without touching it:
 - ``block_price(idx, starts, cap, x0)``: for contiguous segments of ``idx``, the log-price at
   which each segment's tasks take exactly ``cap`` work in total (or ``-inf`` when they
   cannot use ``cap`` even for free);
-- ``sensitivity(x, idx)``: ``-d work / d x`` per task, used to spread a rounding residual.
+- ``sensitivity(x, idx)``: ``-d work / d x`` per task, used to spread a rounding residual;
+- ``take(idx)``: the same family for tasks ``idx`` in that order (so the sweep reads its
+  arrays sequentially instead of gathering through a random permutation).
 
 Prices are handled as logarithms because the exponential family's price spans hundreds of
 orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e-6 to 1e6).
@@ -39,6 +41,8 @@ class AccuracyFamily(Protocol):
 
     def sensitivity(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray: ...
 
+    def take(self, idx: np.ndarray) -> AccuracyFamily: ...
+
 
 def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Sum of ``values`` over contiguous segments beginning at ``starts`` (all non-empty)."""
@@ -66,6 +70,12 @@ class ExponentialFamily:
         self.inv_theta = 1.0 / self.theta
         #: log of the marginal gain at zero work: above it a task takes nothing
         self.lk = np.log(self.delta_a) + np.log(self.theta)
+
+    def take(self, idx: np.ndarray) -> ExponentialFamily:
+        out = object.__new__(ExponentialFamily)
+        for name in ("theta", "delta_a", "a_min", "u", "inv_theta", "lk"):
+            setattr(out, name, getattr(self, name)[idx])
+        return out
 
     @classmethod
     def of(cls, problem: Problem) -> ExponentialFamily:
@@ -137,19 +147,21 @@ class ExponentialFamily:
         x[todo] = np.minimum(x_init[todo], xh[todo])
         active = todo.copy()
         eps4 = 4 * np.finfo(float).eps
+        lk_inv = lk * inv
+        u_fin = np.where(np.isinf(u), 0.0, u)
+        with np.errstate(invalid="ignore"):
+            raw = (lk - x[seg_of]) * inv
         for _ in range(_MAX_NEWTON):
-            xe = x[seg_of]
-            with np.errstate(invalid="ignore"):
-                raw = (lk - xe) * inv
             at_zero = raw <= 0.0
             at_top = raw >= u
             interior = ~(at_zero | at_top)
-            total = _seg_sum(np.where(at_zero, 0.0, np.where(at_top, u, raw)), starts)
-            slope = _seg_sum(np.where(interior, inv, 0.0), starts)
-            fixed = _seg_sum(np.where(at_top, u, 0.0), starts)
+            slope = np.add.reduceat(inv * interior, starts)
+            lin = np.add.reduceat(lk_inv * interior, starts)
+            fixed = np.add.reduceat(u_fin * at_top, starts)
             with np.errstate(divide="ignore", invalid="ignore"):
                 # the paper's closed form (eq. 9) on the piece that contains x
-                x_new = (_seg_sum(np.where(interior, lk * inv, 0.0), starts) - (cap - fixed)) / slope
+                x_new = (lin - (cap - fixed)) / slope
+                total = fixed + lin - np.where(slope > 0, x * slope, 0.0)
             hit = active & (total == cap)
             over = total > cap
             xl = np.where(active & over, np.maximum(xl, x), xl)
@@ -159,9 +171,9 @@ class ExponentialFamily:
             cand = np.where(newton, x_new, bisect)
             # a Newton step that stays on its piece has landed on the exact root
             with np.errstate(invalid="ignore"):
-                raw_new = (lk - cand[seg_of]) * inv
-            moved = ((raw_new <= 0.0) != at_zero) | ((raw_new >= u) != at_top)
-            landed = newton & (_seg_sum(moved.astype(np.float64), starts) == 0)
+                raw = (lk - cand[seg_of]) * inv
+            moved = ((raw <= 0.0) != at_zero) | ((raw >= u) != at_top)
+            landed = newton & ~np.logical_or.reduceat(moved, starts)
             x = np.where(active & ~hit, cand, x)
             collapsed = np.isfinite(xl) & (xh - xl <= eps4 * np.maximum(1.0, np.abs(xh)))
             active &= ~(hit | landed | collapsed)

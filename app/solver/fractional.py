@@ -84,6 +84,9 @@ def nested_allocation(
     if n_all == 0:
         return work, log_price
     cap_inc = np.maximum(np.asarray(cap_inc, dtype=np.float64), 0.0)
+    # chain order once, so every later pass reads memory sequentially
+    family = family.take(idx)
+    idx = np.arange(n_all)
 
     pos = np.arange(n_all)  # chain positions still open
     starts = np.unique(np.asarray(group_starts, dtype=np.intp))
