@@ -1,0 +1,58 @@
+"""docker-compose.yml: valid for Compose (Debian's docker-compose parses and validates it
+without a Docker engine), pinned images, mounts of files that exist."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.deploy import promql
+
+DOCKER_COMPOSE = promql.tool("docker-compose")
+
+
+@pytest.mark.skipif(
+    DOCKER_COMPOSE is None,
+    reason="docker-compose not found: install Debian's docker-compose package (scripts/test does, as root)",
+)
+def test_docker_compose_config_validates():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "COMPOSE_"))}
+    r = subprocess.run(
+        [DOCKER_COMPOSE, "--project-directory", str(promql.REPO), "-f", str(promql.COMPOSE),
+         "config", "-q"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_services_and_pinned_images():
+    services = promql.load_yaml(promql.COMPOSE)["services"]
+    assert set(services) == {"dsct", "prometheus", "grafana"}
+    assert services["dsct"]["build"] == "."
+    for name, official in (("prometheus", "prom/prometheus"), ("grafana", "grafana/grafana")):
+        image, _, tag = services[name]["image"].partition(":")
+        assert image == official
+        assert tag and tag != "latest" and any(c.isdigit() for c in tag), f"{name}: pin a version"
+
+
+def test_bind_mounts_exist_and_are_read_only():
+    services = promql.load_yaml(promql.COMPOSE)["services"]
+    for name, svc in services.items():
+        for v in svc.get("volumes", []):
+            if v.startswith("./"):
+                src, _, rest = v.partition(":")
+                assert (promql.REPO / src).exists(), f"{name}: {src} missing"
+                assert rest.endswith(":ro"), f"{name}: mount {src} read-only"
+
+
+def test_service_settings_come_from_the_environment():
+    dsct = promql.load_yaml(promql.COMPOSE)["services"]["dsct"]
+    env = dsct["environment"]
+    assert env["DSCT_HOST"] == "0.0.0.0"
+    # Multiprocess metrics need a folder the unprivileged user can write: under /tmp.
+    assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+    published = [p for s in promql.load_yaml(promql.COMPOSE)["services"].values()
+                 for p in s.get("ports", [])]
+    assert all(p.startswith("127.0.0.1:") for p in published), "publish on loopback by default"
