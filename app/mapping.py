@@ -77,9 +77,10 @@ def _numeric_range(req: ScheduleRequest) -> list[Issue]:
         j = int(np.argmax(deadline))
         if not np.isfinite(deadline[j] * total_speed):
             out.append(Issue("numeric_range", ("tasks", j, "deadline"),
-                             f"deadline * total machine speed ({deadline[j]!r} * {total_speed!r}) overflows"))
-        if not np.isfinite(np.sum(speed * avail)):
-            r = int(np.argmax(speed * avail))
+                             f"deadline * total machine speed ({float(deadline[j])!r} * {total_speed!r}) overflows"))
+        useful = avail < deadline[j]  # machines free before some deadline
+        if not np.isfinite(np.sum(speed[useful] * avail[useful])):
+            r = int(np.argmax(np.where(useful, speed * avail, 0.0)))
             out.append(Issue("numeric_range", ("machines", r, "available_at"),
                              "available_at * speed summed over machines overflows"))
         # the slowest machine must turn the largest possible work back into a finite duration
@@ -87,7 +88,7 @@ def _numeric_range(req: ScheduleRequest) -> list[Issue]:
         r = int(np.argmin(speed))
         if np.isfinite(big_work) and not np.isfinite(avail[r] + big_work / speed[r]):
             out.append(Issue("numeric_range", ("machines", r, "speed"),
-                             f"speed {speed[r]!r} is too small for these deadlines: durations overflow"))
+                             f"speed {float(speed[r])!r} is too small for these deadlines: durations overflow"))
     return out
 
 
