@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -46,6 +47,9 @@ def serve(args: argparse.Namespace) -> int:
     _prepare_multiproc_dir(workers)
     import uvicorn
 
+    # uvicorn finishes the requests in flight on SIGTERM, then re-raises the signal to the
+    # previous handler: make that a clean exit (status 0) rather than death by signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run(
             "app.main:app",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,6 +43,6 @@ class AccessMiddleware:
             seconds = time.perf_counter() - run.started
             if path in metrics.ENDPOINTS:
                 metrics.observe_request(path, status, seconds)
-            access(run_id=run.run_id, method=scope.get("method"), endpoint=path,
+            access(run_id=run.run_id, pid=os.getpid(), method=scope.get("method"), endpoint=path,
                    algorithm=run.algorithm, n=run.n, m=run.m, outcome=metrics.status_outcome(status),
                    status=status, solve_seconds=run.solve_seconds, seconds=round(seconds, 6))

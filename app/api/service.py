@@ -44,6 +44,29 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _dump_list(items: list, step: int = 1_000) -> str:
+    parts = [json.dumps(items[i:i + step], allow_nan=False, separators=(",", ":"), ensure_ascii=False)[1:-1]
+             for i in range(0, len(items), step)]
+    return "[" + ",".join(parts) + "]"
+
+
+def dumps_response(out: dict[str, Any]) -> bytes:
+    """:func:`dumps` for a schedule, the big lists a slice at a time: one ``json.dumps`` over
+    100,000 assignments holds the GIL for ~0.3 s and would stall the event loop."""
+    fields = []
+    for key, value in out.items():
+        if key == "machines":
+            text = "[" + ",".join(
+                '{"id":' + json.dumps(mc["id"], ensure_ascii=False) + ',"assignments":'
+                + _dump_list(mc["assignments"]) + "}" for mc in value) + "]"
+        elif key == "unscheduled":
+            text = _dump_list(value)
+        else:
+            text = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+        fields.append(json.dumps(key) + ":" + text)
+    return ("{" + ",".join(fields) + "}").encode()
+
+
 def parse(body: bytes | str) -> ScheduleRequest:
     try:
         return ScheduleRequest.model_validate_json(body)
@@ -89,7 +112,18 @@ def schedule_json(body: bytes | str, settings: Settings, run: RunInfo | None = N
     timings = {"parse_seconds": t1 - t0, "solve_seconds": t2 - t1, "total_seconds": 0.0}
     out = to_response(req, problem, sol, run.run_id, timings)
     timings["total_seconds"] = time.perf_counter() - min(run.started, t0)
-    return dumps(out)
+    data = dumps_response(out)
+    _release(req.tasks, req.machines, out["unscheduled"], *(mc["assignments"] for mc in out["machines"]))
+    return data
+
+
+def _release(*lists: list, step: int = 2_000) -> None:
+    """Free big lists a slice at a time. Dropping a 100,000-item list of models or dicts in
+    one go is a single C call that holds the GIL for a few hundred milliseconds and stalls
+    the event loop; slices let other threads run in between."""
+    for lst in lists:
+        while len(lst) > step:
+            del lst[-step:]
 
 
 def _counts(body: bytes | str) -> tuple[int | None, int | None, str | None]:
