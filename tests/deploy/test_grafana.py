@@ -31,6 +31,8 @@ def test_dashboard_is_a_valid_grafana_dashboard():
     panels = promql.dashboard_panels(dash)
     ids = [p["id"] for p in panels]
     assert len(ids) == len(set(ids)), "panel ids are unique"
+    titles = [p["title"] for p in panels]
+    assert len(titles) == len(set(titles)), "panel titles are unique"
     cells = set()
     for p in panels:
         assert p["type"] in {"timeseries", "stat", "row", "table", "gauge", "bargauge", "text"}
