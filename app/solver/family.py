@@ -11,7 +11,10 @@ three operations, so another concave family can be added without touching it:
   cannot use ``cap`` even for free);
 - ``sensitivity(x, idx)``: ``-d work / d x`` per task, used to spread a rounding residual;
 - ``take(idx)``: the same family for tasks ``idx`` in that order (so the sweep reads its
-  arrays sequentially instead of gathering through a random permutation).
+  arrays sequentially instead of gathering through a random permutation);
+- ``range_price(a, b, cap)`` and ``range_work(a, b, x)``: scalar versions of ``block_price``
+  and ``work_at`` for tasks ``a..b-1``, in plain Python, for small problems where numpy's
+  per-call overhead dominates.
 
 Prices are handled as logarithms because the exponential family's price spans hundreds of
 orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e-6 to 1e6).
@@ -19,6 +22,8 @@ orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import Protocol
 
 import numpy as np
@@ -26,6 +31,7 @@ import numpy as np
 from .problem import Problem
 
 _MAX_NEWTON = 200
+_EPS = float(np.finfo(float).eps)
 
 
 class AccuracyFamily(Protocol):
@@ -42,6 +48,10 @@ class AccuracyFamily(Protocol):
     def sensitivity(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray: ...
 
     def take(self, idx: np.ndarray) -> AccuracyFamily: ...
+
+    def range_price(self, a: int, b: int, cap: float) -> tuple[float, int]: ...
+
+    def range_work(self, a: int, b: int, x: float) -> list[float]: ...
 
 
 def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -76,6 +86,75 @@ class ExponentialFamily:
         for name in ("theta", "delta_a", "a_min", "u", "inv_theta", "lk"):
             setattr(out, name, getattr(self, name)[idx])
         return out
+
+    def _lists(self) -> tuple[list[float], list[float], list[float]]:
+        cached = getattr(self, "_py", None)
+        if cached is None:
+            cached = (self.lk.tolist(), self.inv_theta.tolist(), self.u.tolist())
+            self._py = cached
+        return cached
+
+    def range_price(self, a: int, b: int, cap: float) -> tuple[float, int]:
+        """``block_price`` for the one segment ``a..b-1``, in plain Python.
+
+        Returns the log-price and the number of task evaluations it took (callers budget
+        them). Same method: Newton on the piecewise-linear total, each step the closed form
+        (eq. 9) on the current piece, safeguarded by a bracket. O(b - a) per round.
+        """
+        lk, inv, u = self._lists()
+        if b - a == 1:  # one task: its work is min(cap, u), its price follows in closed form
+            if u[a] <= cap:
+                return -math.inf, 1
+            return (lk[a] - cap / inv[a] if cap > 0.0 else lk[a]), 1
+        if sum(u[a:b]) <= cap:
+            return -math.inf, b - a
+        hi = max(lk[a:b])
+        if cap <= 0.0:
+            return hi, b - a
+        lk_r, inv_r = lk[a:b], inv[a:b]
+        x = min((sum(map(operator.mul, lk_r, inv_r)) - cap) / sum(inv_r), hi)
+        xl, xh = -math.inf, hi
+        evals = 2 * (b - a)
+        for _ in range(_MAX_NEWTON):
+            slope = lin = fixed = 0.0
+            for i in range(a, b):
+                raw = (lk[i] - x) * inv[i]
+                if raw <= 0.0:
+                    continue
+                if raw >= u[i]:
+                    fixed += u[i]
+                else:
+                    slope += inv[i]
+                    lin += lk[i] * inv[i]
+            evals += b - a
+            total = fixed + lin - x * slope
+            if total == cap:
+                return x, evals
+            if total > cap:
+                xl = max(xl, x)
+            else:
+                xh = min(xh, x)
+            if slope > 0.0:
+                x_new = (lin - (cap - fixed)) / slope
+                if x_new == x:
+                    return x, evals  # the closed form reproduces x: exact root
+                if xl < x_new < xh:
+                    x = x_new
+                    continue
+            if math.isfinite(xl):
+                if xh - xl <= 4 * _EPS * max(1.0, abs(xh)):
+                    return xh, evals
+                x = 0.5 * (xl + xh)
+            else:
+                x = xh - 2.0 * (1.0 + abs(xh - x))
+        return x, evals
+
+    def range_work(self, a: int, b: int, x: float) -> list[float]:
+        """``work_at`` for tasks ``a..b-1`` at one log-price ``x``, in plain Python."""
+        lk, inv, u = self._lists()
+        if x == -math.inf:
+            return u[a:b]
+        return [min(max((lk[i] - x) * inv[i], 0.0), u[i]) for i in range(a, b)]
 
     @classmethod
     def of(cls, problem: Problem) -> ExponentialFamily:

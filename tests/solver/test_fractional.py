@@ -16,7 +16,11 @@ CASES = [(kind, seed) for kind in KINDS for seed in range(22)]  # 220 instances
 
 
 @pytest.mark.parametrize(("kind", "seed"), CASES)
-def test_matches_convex_solver(kind: str, seed: int) -> None:
+def test_matches_convex_solver(kind: str, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.solver.fractional as fractional
+
+    if seed % 2:  # odd seeds: the vectorised sweep; even seeds: the small-problem PAV
+        monkeypatch.setattr(fractional, "SMALL_N", 0)
     rng = np.random.default_rng(10_000 * KINDS.index(kind) + seed)
     p = make_instance(rng, kind, int(rng.integers(1, 40)), int(rng.integers(1, 5)))
     with warnings.catch_warnings():
@@ -90,3 +94,19 @@ def test_everything_fits_uncompressed() -> None:
     sol = fractional_relaxation(p)
     assert np.array_equal(sol.work, [1.0, 2.0])
     assert np.all(sol.log_price == -np.inf)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_small_path_matches_vectorised_sweep(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plain-Python PAV used below SMALL_N and the vectorised sweep agree."""
+    import app.solver.fractional as fractional
+
+    for seed in range(8):
+        rng = np.random.default_rng(seed + 500 * KINDS.index(kind))
+        p = make_instance(rng, kind, int(rng.integers(1, 300)), int(rng.integers(1, 6)))
+        monkeypatch.setattr(fractional, "SMALL_N", 10**9)
+        small = fractional.fractional_relaxation(p)
+        monkeypatch.setattr(fractional, "SMALL_N", 0)
+        big = fractional.fractional_relaxation(p)
+        assert small.upper_bound == pytest.approx(big.upper_bound, rel=1e-12, abs=1e-12)
+        assert np.allclose(small.work, big.work, rtol=1e-7, atol=1e-9)
