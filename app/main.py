@@ -49,6 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runner = Runner(settings.solver_threads, settings.max_in_flight, settings.solve_timeout)
     app.include_router(router)
+    if settings.bench_routes:
+        from app.api.bench import router as bench_router
+
+        app.include_router(bench_router)
     errors.install(app)
     app.add_middleware(AccessMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -38,6 +38,8 @@ class Settings(BaseModel):
     max_in_flight: Annotated[int, Field(ge=1, le=10_000)] = 32
     api_keys: tuple[str, ...] = ()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # benchmarks/bench_load.py only: POST /bench/echo (app/api/bench.py), never in OpenAPI
+    bench_routes: bool = False
 
     @field_validator("api_keys", mode="before")
     @classmethod
