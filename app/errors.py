@@ -114,7 +114,7 @@ def issues_from_domain(exc: DomainError) -> list[Issue]:
     task_fields = {"deadline", "theta", "a_min", "a_max", "t_max"}
     group = "tasks" if exc.field in task_fields else "machines"
     loc: tuple[str | int, ...] = (group,) if exc.index is None else (group, exc.index, exc.field)
-    code = "numeric_range" if "overflow" in exc.message else "invalid_request"
+    code = "numeric_range" if exc.kind == "overflow" else "invalid_request"
     return [Issue(code, loc, exc.message, "domain_error")]
 
 

@@ -67,7 +67,8 @@ def level_works(problem: Problem, levels: int = 3) -> np.ndarray:
     """Work needed per task (rows) to reach ``k/levels`` of its reachable accuracy range
     (columns, highest first). ``inf`` where unreachable (top level without ``t_max``)."""
     theta = problem.theta[:, None]
-    reach = -np.expm1(-problem.theta * problem.t_max)[:, None]  # fraction of da reachable
+    with np.errstate(over="ignore"):  # theta * t_max may overflow to inf: reach is then 1
+        reach = -np.expm1(-problem.theta * problem.t_max)[:, None]  # fraction of da reachable
     q = np.arange(levels, 0, -1)[None, :] / levels * reach
     with np.errstate(divide="ignore"):
         w = -np.log1p(-q) / theta

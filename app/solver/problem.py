@@ -26,12 +26,17 @@ UNSCHEDULED = -1
 
 
 class DomainError(ValueError):
-    """Invalid problem data. ``field`` names the array, ``index`` the offending entry."""
+    """Invalid problem data. ``field`` names the array, ``index`` the offending entry.
 
-    def __init__(self, field: str, index: int | None, message: str):
+    ``kind`` is ``"invalid"`` for a value outside the model's domain and ``"overflow"`` for
+    values valid one by one whose arithmetic overflows double precision.
+    """
+
+    def __init__(self, field: str, index: int | None, message: str, kind: str = "invalid"):
         self.field = field
         self.index = index
         self.message = message
+        self.kind = kind
         where = field if index is None else f"{field}[{index}]"
         super().__init__(f"{where}: {message}")
 
@@ -53,9 +58,9 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _require(name: str, arr: np.ndarray, bad: np.ndarray, message: str) -> None:
+def _require(name: str, arr: np.ndarray, bad: np.ndarray, message: str, kind: str = "invalid") -> None:
     if bad.any():
-        raise DomainError(name, _first(bad), message)
+        raise DomainError(name, _first(bad), message, kind)
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,16 +106,24 @@ class Problem:
         _require("deadline", deadline, deadline < 0, "must be >= 0")
         _require("theta", theta, theta <= 0, "must be > 0")
         _require("a_max", a_max, a_max <= a_min, "must be > a_min")
-        _require("a_max", a_max, ~np.isfinite(a_max - a_min), "a_max - a_min overflows")
+        _require("a_max", a_max, ~np.isfinite(a_max - a_min), "a_max - a_min overflows", "overflow")
         _require("t_max", t_max, t_max <= 0, "must be > 0")
         _require("speed", speed, speed <= 0, "must be > 0")
         _require("available_at", available_at, available_at < 0, "must be >= 0")
         # numbers that are valid one by one but make the arithmetic meaningless
         with np.errstate(over="ignore", divide="ignore"):
-            _require("theta", theta, ~np.isfinite(1.0 / theta), "too small: 1/theta overflows")
-            _require("speed", speed, ~np.isfinite(1.0 / speed), "too small: 1/speed overflows")
+            _require("theta", theta, ~np.isfinite(1.0 / theta), "too small: 1/theta overflows",
+                     "overflow")
+            _require("speed", speed, ~np.isfinite(1.0 / speed), "too small: 1/speed overflows",
+                     "overflow")
             _require("deadline", deadline, ~np.isfinite(deadline * np.max(speed) * m),
-                     "too large: deadline x total speed overflows")
+                     "too large: deadline x total speed overflows", "overflow")
+            if n:  # machines free before some deadline enter the capacity's prefix sums
+                useful = available_at < np.max(deadline)
+                sa = np.where(useful, speed * available_at, 0.0)
+                _require("available_at", available_at, useful & ~np.isfinite(np.cumsum(sa)),
+                         "too large: available_at x speed summed over machines overflows",
+                         "overflow")
         for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
                           ("a_max", a_max), ("t_max", t_max), ("speed", speed),
                           ("available_at", available_at)):
@@ -147,8 +160,9 @@ class Problem:
         a = self.available_at[idx]
         s = self.speed[idx]
         cs = np.concatenate(([0.0], np.cumsum(s)))
-        csa = np.concatenate(([0.0], np.cumsum(s * a)))
-        k = np.searchsorted(a, t, side="right")  # machines free before t
+        with np.errstate(over="ignore"):  # inf only past every deadline: never indexed
+            csa = np.concatenate(([0.0], np.cumsum(s * a)))
+        k = np.searchsorted(a, t, side="left")  # machines free strictly before t
         return np.maximum(cs[k] * t - csa[k], 0.0)
 
     def guarantee(self) -> float:
