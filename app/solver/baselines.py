@@ -50,7 +50,8 @@ def edf_nocompression(problem: Problem, **_options) -> Solution:
             continue
         d = problem.deadline[j]
         finish = free + t / speed
-        room = np.where(finish <= d, speed * (d - free), -np.inf)
+        with np.errstate(over="ignore"):  # room past a deadline is never chosen
+            room = np.where(finish <= d, speed * (d - free), -np.inf)
         r = int(np.argmax(room))
         if room[r] == -np.inf:
             continue
