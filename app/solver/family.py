@@ -12,9 +12,10 @@ three operations, so another concave family can be added without touching it:
 - ``sensitivity(x, idx)``: ``-d work / d x`` per task, used to spread a rounding residual;
 - ``take(idx)``: the same family for tasks ``idx`` in that order (so the sweep reads its
   arrays sequentially instead of gathering through a random permutation);
-- ``range_price(a, b, cap)`` and ``range_work(a, b, x)``: scalar versions of ``block_price``
-  and ``work_at`` for tasks ``a..b-1``, in plain Python, for small problems where numpy's
-  per-call overhead dominates.
+- ``range_price(a, b, cap)``, ``merge_price(left, right, cap)`` and ``range_work(a, b, x)``:
+  scalar versions of ``block_price`` and ``work_at`` for tasks ``a..b-1``, in plain Python,
+  for small problems where numpy's per-call overhead dominates; ``merge_price`` pools two
+  adjacent blocks in O(1) when no task changes status.
 
 Prices are handled as logarithms because the exponential family's price spans hundreds of
 orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e-6 to 1e6).
@@ -33,6 +34,10 @@ from .problem import Problem
 _MAX_NEWTON = 200
 _EPS = float(np.finfo(float).eps)
 
+#: a block's total work is linear in the log-price x on [xlo, xhi]:
+#: ``total(x) = fixed + lin - x * slope`` (slope, lin, fixed, xlo, xhi)
+Piece = tuple[float, float, float, float, float]
+
 
 class AccuracyFamily(Protocol):
     def value(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray: ...
@@ -49,7 +54,11 @@ class AccuracyFamily(Protocol):
 
     def take(self, idx: np.ndarray) -> AccuracyFamily: ...
 
-    def range_price(self, a: int, b: int, cap: float) -> tuple[float, int]: ...
+    def range_price(self, a: int, b: int, cap: float) -> tuple[float, int, Piece]: ...
+
+    def merge_price(self, left: Piece, right: Piece, cap: float) -> tuple[float, Piece] | None: ...
+
+    def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]: ...
 
     def range_work(self, a: int, b: int, x: float) -> list[float]: ...
 
@@ -94,27 +103,55 @@ class ExponentialFamily:
             self._py = cached
         return cached
 
-    def range_price(self, a: int, b: int, cap: float) -> tuple[float, int]:
+    def range_price(self, a: int, b: int, cap: float) -> tuple[float, int, Piece]:
         """``block_price`` for the one segment ``a..b-1``, in plain Python.
 
-        Returns the log-price and the number of task evaluations it took (callers budget
-        them). Same method: Newton on the piecewise-linear total, each step the closed form
-        (eq. 9) on the current piece, safeguarded by a bracket. O(b - a) per round.
+        Returns the log-price, the number of task evaluations it took (callers budget them)
+        and the linear :data:`Piece` of the segment's total work around that price (for
+        :meth:`merge_price`). Same method as ``block_price``: Newton on the piecewise-linear
+        total, each step the closed form (eq. 9) on the current piece, safeguarded by a
+        bracket. O(b - a) per round.
         """
         lk, inv, u = self._lists()
-        if b - a == 1:  # one task: its work is min(cap, u), its price follows in closed form
+        if b - a == 1:  # one task: its work is min(cap, u), its price in closed form
+            lo = lk[a] - u[a] / inv[a]
             if u[a] <= cap:
-                return -math.inf, 1
-            return (lk[a] - cap / inv[a] if cap > 0.0 else lk[a]), 1
+                return -math.inf, 1, (0.0, 0.0, u[a], -math.inf, lo)
+            if cap <= 0.0:
+                return lk[a], 1, (0.0, 0.0, 0.0, lk[a], math.inf)
+            return lk[a] - cap / inv[a], 1, (inv[a], lk[a] * inv[a], 0.0, lo, lk[a])
         if sum(u[a:b]) <= cap:
-            return -math.inf, b - a
+            x = -math.inf
+        elif cap <= 0.0:
+            x = max(lk[a:b])
+        else:
+            x = self._range_root(a, b, cap)
+        return (x, 3 * (b - a)) + (self._piece(a, b, x),)
+
+    def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]:
+        """``range_price(i, i + 1, cap[i])`` for every task at once (vectorised)."""
+        lk, inv, u = self.lk, self.inv_theta, self.u
+        with np.errstate(invalid="ignore"):
+            lo = np.where(np.isinf(u), -np.inf, lk - u * self.theta)
+        top = u <= cap
+        zero = ~top & (cap <= 0.0)
+        mid = ~(top | zero)
+        x = np.where(top, -np.inf, np.where(zero, lk, lk - cap * self.theta))
+        pieces = zip(
+            np.where(mid, inv, 0.0).tolist(),
+            np.where(mid, lk * inv, 0.0).tolist(),
+            np.where(top, u, 0.0).tolist(),
+            np.where(top, -np.inf, np.where(zero, lk, lo)).tolist(),
+            np.where(top, lo, np.where(zero, np.inf, lk)).tolist(),
+            strict=True,
+        )
+        return x.tolist(), list(pieces)
+
+    def _range_root(self, a: int, b: int, cap: float) -> float:
+        lk, inv, u = self._lists()
         hi = max(lk[a:b])
-        if cap <= 0.0:
-            return hi, b - a
-        lk_r, inv_r = lk[a:b], inv[a:b]
-        x = min((sum(map(operator.mul, lk_r, inv_r)) - cap) / sum(inv_r), hi)
+        x = min((sum(map(operator.mul, lk[a:b], inv[a:b])) - cap) / sum(inv[a:b]), hi)
         xl, xh = -math.inf, hi
-        evals = 2 * (b - a)
         for _ in range(_MAX_NEWTON):
             slope = lin = fixed = 0.0
             for i in range(a, b):
@@ -126,10 +163,9 @@ class ExponentialFamily:
                 else:
                     slope += inv[i]
                     lin += lk[i] * inv[i]
-            evals += b - a
             total = fixed + lin - x * slope
             if total == cap:
-                return x, evals
+                return x
             if total > cap:
                 xl = max(xl, x)
             else:
@@ -137,17 +173,56 @@ class ExponentialFamily:
             if slope > 0.0:
                 x_new = (lin - (cap - fixed)) / slope
                 if x_new == x:
-                    return x, evals  # the closed form reproduces x: exact root
+                    return x  # the closed form reproduces x: exact root
                 if xl < x_new < xh:
                     x = x_new
                     continue
             if math.isfinite(xl):
                 if xh - xl <= 4 * _EPS * max(1.0, abs(xh)):
-                    return xh, evals
+                    return xh
                 x = 0.5 * (xl + xh)
             else:
                 x = xh - 2.0 * (1.0 + abs(xh - x))
-        return x, evals
+        return x
+
+    def _piece(self, a: int, b: int, x: float) -> Piece:
+        """The linear piece of the total work of ``a..b-1`` that contains log-price ``x``."""
+        lk, inv, u = self._lists()
+        slope = lin = fixed = 0.0
+        xlo, xhi = -math.inf, math.inf
+        for i in range(a, b):
+            raw = (lk[i] - x) * inv[i]
+            if raw <= 0.0:  # takes nothing until the price drops below lk
+                xlo = max(xlo, lk[i])
+            elif raw >= u[i]:  # takes u until the price rises above lk - theta u
+                fixed += u[i]
+                xhi = min(xhi, lk[i] - u[i] / inv[i])
+            else:
+                slope += inv[i]
+                lin += lk[i] * inv[i]
+                xlo = max(xlo, lk[i] - u[i] / inv[i])
+                xhi = min(xhi, lk[i])
+        return slope, lin, fixed, xlo, xhi
+
+    @staticmethod
+    def merge_price(left: Piece, right: Piece, cap: float) -> tuple[float, Piece] | None:
+        """Price of two adjacent blocks pooled, in O(1) when no task changes status.
+
+        The pooled total is the sum of the two linear pieces wherever both hold; if the root
+        of that sum lies inside both pieces it is the exact pooled price (eq. 9 again).
+        Returns ``None`` when it does not, and the caller re-prices the pooled range.
+        """
+        slope = left[0] + right[0]
+        if not slope > 0.0:
+            return None
+        fixed = left[2] + right[2]
+        lin = left[1] + right[1]
+        x = (lin - (cap - fixed)) / slope
+        xlo = max(left[3], right[3])
+        xhi = min(left[4], right[4])
+        if xlo <= x <= xhi:
+            return x, (slope, lin, fixed, xlo, xhi)
+        return None
 
     def range_work(self, a: int, b: int, x: float) -> list[float]:
         """``work_at`` for tasks ``a..b-1`` at one log-price ``x``, in plain Python."""
