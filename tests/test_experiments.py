@@ -56,6 +56,9 @@ def test_command_writes_every_figure(tmp_path: Path) -> None:
         key = (r["rho"], r["algorithm"])
         sums[key] = sums.get(key, 0.0) + float(r["fraction"])
     assert all(s == pytest.approx(1.0) for s in sums.values())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fig5_rho0.7_dsct-approx"]["below_0.3"] >= 0.0
+    assert 0.0 <= summary["fig2_dsct-approx_mean_gap_over_G_avg"] < 1.0
     meta = json.loads((out / "run.json").read_text())
     assert meta["instances"] == 2 and set(meta["seconds"]) >= {"fig2", "fig3", "fig4_5", "total"}
 

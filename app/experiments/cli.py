@@ -118,5 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             "fig2_time_limit": args.fig2_time_limit, "workers": args.workers,
             "seconds": {k: round(v, 1) for k, v in timings.items()}}
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    from .summary import summarize
+
+    (out / "summary.json").write_text(json.dumps(summarize(out), indent=2) + "\n")
     print(json.dumps(meta["seconds"]))
     return 0
