@@ -33,6 +33,7 @@ from .problem import Problem
 
 _MAX_NEWTON = 200
 _EPS = float(np.finfo(float).eps)
+_SATURATION = 746.0  # exp(-746) underflows to 0.0
 
 #: a block's total work is linear in the log-price x on [xlo, xhi]:
 #: ``total(x) = fixed + lin - x * slope`` (slope, lin, fixed, xlo, xhi)
@@ -85,7 +86,11 @@ class ExponentialFamily:
         self.theta = np.asarray(theta, dtype=np.float64)
         self.delta_a = np.asarray(delta_a, dtype=np.float64)
         self.a_min = np.asarray(a_min, dtype=np.float64)
-        self.u = np.asarray(u, dtype=np.float64)
+        # Past theta * w = 746, exp(-theta w) is 0 in double precision: more work adds no
+        # representable accuracy, so cap it there. This keeps theta * work finite (no -inf
+        # log-prices from overflow) without changing any value.
+        with np.errstate(over="ignore"):
+            self.u = np.minimum(np.asarray(u, dtype=np.float64), _SATURATION / self.theta)
         self.inv_theta = 1.0 / self.theta
         #: log of the marginal gain at zero work: above it a task takes nothing
         self.lk = np.log(self.delta_a) + np.log(self.theta)
@@ -136,7 +141,8 @@ class ExponentialFamily:
         top = u <= cap
         zero = ~top & (cap <= 0.0)
         mid = ~(top | zero)
-        x = np.where(top, -np.inf, np.where(zero, lk, lk - cap * self.theta))
+        with np.errstate(over="ignore"):  # overflow only where another branch is taken
+            x = np.where(top, -np.inf, np.where(zero, lk, lk - cap * self.theta))
         pieces = zip(
             np.where(mid, inv, 0.0).tolist(),
             np.where(mid, lk * inv, 0.0).tolist(),
