@@ -1,4 +1,10 @@
-"""Named dependency types and the request-side helpers shared by the routes."""
+"""Named dependency types and the request-side helpers shared by the routes.
+
+The dependencies are ``async def`` on purpose: they never block, and FastAPI runs a plain
+``def`` dependency in its thread pool, a thread hop per dependency per request (about 15% of
+the server's CPU per small /schedule request and a p99 of tens of ms on a busy 2-core
+machine, measured with benchmarks/bench_load.py; docs/robustness.md).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +19,15 @@ from app.errors import ApiError
 from app.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_runner(request: Request) -> Runner:
+async def get_runner(request: Request) -> Runner:
     return request.app.state.runner
 
 
-def get_run(request: Request) -> RunInfo:
+async def get_run(request: Request) -> RunInfo:
     """The request's RunInfo (made by the access middleware; a fresh one without it)."""
     run = request.scope.get("dsct.run")
     if run is None:
@@ -29,7 +35,7 @@ def get_run(request: Request) -> RunInfo:
     return run
 
 
-def require_key(request: Request) -> None:
+async def require_key(request: Request) -> None:
     """When ``DSCT_API_KEYS`` is set: ``Authorization: Bearer <key>`` or 401 (constant time)."""
     keys: tuple[str, ...] = request.app.state.settings.api_keys
     if not keys:
