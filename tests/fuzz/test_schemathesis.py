@@ -31,10 +31,12 @@ SPEC = "openapi/openapi.json"
 CONFIG = ROOT / "schemathesis.toml"
 # examples per operation and phase; the default keeps the run to a few seconds
 EXAMPLES = int(os.environ.get("DSCT_FUZZ_EXAMPLES", "100"))
+# ~55 s for 2,000 examples here: allow generously more for larger on-demand runs
+TIMEOUT = max(300, EXAMPLES // 5 + 120)
 CUSTOM_CHECKS = ("schema_valid_rejected_only_for_cross_field_rules", "validate_reports_schema_violations")
 
 
-def _st(url: str, *args: str, config: Path = CONFIG, timeout: float = 600) -> subprocess.CompletedProcess:
+def _st(url: str, *args: str, config: Path = CONFIG, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
     """``st run`` from the repository root (the hooks path in the config is relative to it)."""
     env = {k: v for k, v in os.environ.items() if k != "SCHEMATHESIS_HOOKS"}
     cmd = [ST, "--config-file", str(config), "run", SPEC, "--url", url, "--no-color", *args]
@@ -65,6 +67,7 @@ def _tail(proc: subprocess.CompletedProcess, n: int = 12_000) -> str:
     return (proc.stdout + proc.stderr)[-n:]
 
 
+@pytest.mark.timeout(TIMEOUT + 60)
 def test_openapi_contract_holds_under_fuzzing(tmp_path):
     report = tmp_path / "fuzz.ndjson"
     with running_server(tmp_path, workers=2) as srv:
