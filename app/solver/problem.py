@@ -112,7 +112,10 @@ class Problem:
         _require("available_at", available_at, available_at < 0, "must be >= 0")
         # numbers that are valid one by one but make the arithmetic meaningless
         with np.errstate(over="ignore", divide="ignore"):
-            _require("theta", theta, ~np.isfinite(1.0 / theta), "too small: 1/theta overflows",
+            _require("theta", theta, ~np.isfinite(np.log((a_max - a_min) * theta) / theta),
+                     "too small: ln(theta (a_max - a_min)) / theta overflows", "overflow")
+            _require("speed", speed, ~np.isfinite(np.cumsum(speed)),
+                     "too large: the machines' speeds sum to more than double precision holds",
                      "overflow")
             _require("speed", speed, ~np.isfinite(1.0 / speed), "too small: 1/speed overflows",
                      "overflow")
@@ -159,8 +162,8 @@ class Problem:
         idx = np.argsort(self.available_at, kind="stable")
         a = self.available_at[idx]
         s = self.speed[idx]
-        cs = np.concatenate(([0.0], np.cumsum(s)))
         with np.errstate(over="ignore"):  # inf only past every deadline: never indexed
+            cs = np.concatenate(([0.0], np.cumsum(s)))
             csa = np.concatenate(([0.0], np.cumsum(s * a)))
         k = np.searchsorted(a, t, side="left")  # machines free strictly before t
         return np.maximum(cs[k] * t - csa[k], 0.0)

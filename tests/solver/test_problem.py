@@ -65,7 +65,7 @@ def test_guarantee_formula() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "words"),
-    [("theta", 5e-324, "1/theta overflows"), ("deadline", 1e308, "overflows")],
+    [("theta", 5e-324, "/ theta overflows"), ("deadline", 1e308, "overflows")],
 )
 def test_meaningless_extremes_are_named(field: str, value: float, words: str) -> None:
     kwargs = {k: list(v) for k, v in GOOD.items()}
