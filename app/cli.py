@@ -6,8 +6,10 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 
 
@@ -47,26 +49,120 @@ def serve(args: argparse.Namespace) -> int:
     _prepare_multiproc_dir(workers)
     import uvicorn
 
-    # uvicorn finishes the requests in flight on SIGTERM, then re-raises the signal to the
-    # previous handler: make that a clean exit (status 0) rather than death by signal
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    options = dict(
+        http="httptools",
+        loop="uvloop",
+        log_level=settings.log_level.lower(),
+        access_log=False,  # dsct.access logs one JSON line per request instead
+        timeout_graceful_shutdown=int(settings.solve_timeout) + 5,
+    )
     try:
-        uvicorn.run(
-            "app.main:app",
-            host=host,
-            port=port,
-            workers=workers,
-            http="httptools",
-            loop="uvloop",
-            log_level=settings.log_level.lower(),
-            access_log=False,  # dsct.access logs one JSON line per request instead
-            timeout_graceful_shutdown=int(settings.solve_timeout) + 5,
-        )
+        if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+            return _supervise(host, port, workers, options)
+        # uvicorn finishes the requests in flight on SIGTERM, then re-raises the signal to
+        # the previous handler: make that a clean exit (status 0) rather than death by signal
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        uvicorn.run("app.main:app", host=host, port=port, workers=workers, **options)
     finally:
         path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if created and path and os.path.basename(path).startswith("dsct-metrics-"):
             shutil.rmtree(path, ignore_errors=True)
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket in the port's SO_REUSEPORT group: the kernel spreads incoming
+    connections over the group's sockets, one per worker."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(host: str, port: int, options: dict) -> None:
+    """One worker process: its own socket, its own uvicorn server."""
+    import uvicorn
+
+    sock = _listen(host, port)
+    config = uvicorn.Config("app.main:app", host=host, port=port, **options)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _supervise(host: str, port: int, workers: int, options: dict) -> int:
+    """Run ``workers`` uvicorn processes, each with its own SO_REUSEPORT socket.
+
+    uvicorn's own multi-worker mode shares one listening socket; the first worker to wake
+    accepts every pending connection, so a client with a few keep-alive connections often
+    lands all of them on one worker (seen: 7,849 requests to 0). With one socket per worker
+    the kernel balances connections. SIGTERM and SIGINT are passed to every worker, which
+    finishes its requests in flight; a worker that dies on its own is replaced (exit 1 if
+    workers keep dying right after start). Exit 0 after a requested stop.
+    """
+    import multiprocessing
+
+    holder = None
+    if port == 0:  # pick one port for the whole group, and hold it while the workers bind
+        holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind((host, 0))
+        port = holder.getsockname()[1]
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    stopping = False
+    exit_code = 0
+
+    def start() -> multiprocessing.process.BaseProcess:
+        proc = ctx.Process(target=_worker, args=(host, port, options), daemon=False)
+        proc.start()
+        return proc
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for proc in procs:
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    procs.extend(start() for _ in range(workers))
+    started = [time.monotonic()] * workers
+    quick_deaths = 0
+    print(f"dsct: {workers} workers on http://{host}:{port} (SO_REUSEPORT)", file=sys.stderr, flush=True)
+    while True:
+        for i, proc in enumerate(procs):
+            proc.join(timeout=0.2)
+            if proc.is_alive():
+                continue
+            _mark_dead(proc.pid)
+            if not stopping:
+                quick_deaths += time.monotonic() - started[i] < 5.0
+                if quick_deaths > 2 * workers:  # a crash loop (port taken, broken install)
+                    print("dsct: workers keep dying at start; giving up", file=sys.stderr, flush=True)
+                    stop(signal.SIGTERM, None)
+                    exit_code = 1
+                    continue
+                print(f"dsct: worker {proc.pid} exited ({proc.exitcode}); starting another",
+                      file=sys.stderr, flush=True)
+                procs[i] = start()
+                started[i] = time.monotonic()
+        if stopping and not any(p.is_alive() for p in procs):
+            break
+    if holder is not None:
+        holder.close()
+    return exit_code
+
+
+def _mark_dead(pid: int | None) -> None:
+    """Drop a dead worker's live gauges (in-flight solves) from the shared metrics."""
+    if pid and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 def solve_cmd(args: argparse.Namespace) -> int:

@@ -168,3 +168,23 @@ def test_sigterm_finishes_in_flight_requests(tmp_path):
         assert srv.proc.wait(timeout=30) == 0
         with pytest.raises(httpx.ConnectError):
             httpx.get(srv.url + "/livez", timeout=2)
+
+
+def test_keep_alive_connections_spread_over_workers(tmp_path):
+    """Each worker has its own SO_REUSEPORT socket: 16 keep-alive connections opened at once
+    reach both workers (with one shared socket, the first worker to wake took them all).
+    Chance that the kernel's hash puts all 16 on one worker: 2 / 2**16."""
+    with running_server(tmp_path, workers=2, env={"DSCT_LOG_LEVEL": "INFO"}) as srv:
+        clients = [httpx.Client(base_url=srv.url, timeout=10) for _ in range(16)]
+        try:
+            for c in clients:  # open every connection before any request is served
+                assert c.get("/livez").status_code == 200
+            for c in clients:
+                for _ in range(3):
+                    assert c.post("/schedule", content=SMALL, headers=JSON_HEADERS).status_code == 200
+        finally:
+            for c in clients:
+                c.close()
+        pids = [m.group(1) for m in re.finditer(r'"pid": (\d+), "method": "POST", "endpoint": "/schedule"', srv.logs())]
+        assert len(pids) == 48
+        assert len(set(pids)) == 2, f"all requests on worker(s) {set(pids)}"
