@@ -159,6 +159,7 @@ def to_response(req: ScheduleRequest, problem: Problem, sol: Solution, run_id: s
             "mean_accuracy": total / n if n else 0.0,
             "upper_bound": float(sol.upper_bound),
             "guarantee": float(sol.guarantee),
+            "proven_bound": None if sol.proven_bound is None else float(sol.proven_bound),
         },
         "machines": [{"id": mc.id, "assignments": per_machine[r]} for r, mc in enumerate(req.machines)],
         "unscheduled": unscheduled,

@@ -227,6 +227,12 @@ class Objective(_Out):
     guarantee: float = Field(
         description="The paper's absolute bound G on upper_bound - total_accuracy for dsct-approx."
     )
+    proven_bound: float | None = Field(
+        None,
+        description="A proven upper bound on the best possible total_accuracy, tighter than "
+        "upper_bound: given by the `exact` algorithm (status `optimal` when total_accuracy is "
+        "within its relative gap tolerance, 1e-4); null for the other algorithms.",
+    )
 
 
 class Timings(_Out):
