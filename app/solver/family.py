@@ -59,7 +59,13 @@ class AccuracyFamily(Protocol):
 
     def merge_price(self, left: Piece, right: Piece, cap: float) -> tuple[float, Piece] | None: ...
 
+    def merge_guess(self, left: Piece, right: Piece, cap: float) -> float: ...
+
     def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]: ...
+
+    def range_price_between(
+        self, a: int, b: int, cap: float, lo: float, hi: float, x0: float
+    ) -> tuple[float, int, Piece]: ...
 
     def range_work(self, a: int, b: int, x: float) -> list[float]: ...
 
@@ -153,6 +159,36 @@ class ExponentialFamily:
         )
         return x.tolist(), list(pieces)
 
+    def range_price_between(
+        self, a: int, b: int, cap: float, lo: float, hi: float, x0: float
+    ) -> tuple[float, int, Piece]:
+        """``range_price`` when the price is known to lie in ``[lo, hi]`` (two pooled blocks'
+        prices), starting from the guess ``x0``: each round is one pass that finds the
+        linear piece at ``x`` and its root, exact once the root stays on its piece."""
+        if not (math.isfinite(lo) and math.isfinite(hi)) or cap <= 0.0:
+            return self.range_price(a, b, cap)
+        x = min(max(x0, lo), hi) if math.isfinite(x0) else 0.5 * (lo + hi)
+        evals = 0
+        for _ in range(_MAX_NEWTON):
+            piece = self._piece(a, b, x)
+            evals += b - a
+            slope, lin, fixed, xlo, xhi = piece
+            total = fixed + lin - x * slope
+            if total == cap:
+                return x, evals, piece
+            if slope > 0.0:
+                x_new = (lin - (cap - fixed)) / slope
+                if xlo <= x_new <= xhi:
+                    return x_new, evals, (slope, lin, fixed, xlo, xhi)
+            if total > cap:
+                lo = x
+            else:
+                hi = x
+            if hi - lo <= 4 * _EPS * max(1.0, abs(hi)):
+                return hi, evals, self._piece(a, b, hi)
+            x = x_new if slope > 0.0 and lo < x_new < hi else 0.5 * (lo + hi)
+        return x, evals, self._piece(a, b, x)
+
     def _range_root(self, a: int, b: int, cap: float) -> float:
         lk, inv, u = self._lists()
         hi = max(lk[a:b])
@@ -209,6 +245,14 @@ class ExponentialFamily:
                 xlo = max(xlo, lk[i] - u[i] / inv[i])
                 xhi = min(xhi, lk[i])
         return slope, lin, fixed, xlo, xhi
+
+    @staticmethod
+    def merge_guess(left: Piece, right: Piece, cap: float) -> float:
+        """The root of the two pieces' sum, wherever it lies (``nan`` without slope)."""
+        slope = left[0] + right[0]
+        if not slope > 0.0:
+            return math.nan
+        return (left[1] + right[1] - (cap - left[2] - right[2])) / slope
 
     @staticmethod
     def merge_price(left: Piece, right: Piece, cap: float) -> tuple[float, Piece] | None:

@@ -198,11 +198,13 @@ def _pav_small(
             x, e, piece = family.range_price(a, k, cap)
             evals += e
         while len(blocks) > barrier and blocks[-1][3] < x:
-            a, _, prev_cap, _, prev_piece = blocks.pop()
+            a, _, prev_cap, prev_x, prev_piece = blocks.pop()
             cap += prev_cap
             merged = family.merge_price(prev_piece, piece, cap)
-            if merged is None:  # some task changes status: re-price the pooled range
-                x, e, piece = family.range_price(a, k, cap)
+            if merged is None:  # some task changes status: re-price the pooled range,
+                # whose price lies between the two blocks' prices
+                guess = family.merge_guess(prev_piece, piece, cap)
+                x, e, piece = family.range_price_between(a, k, cap, prev_x, x, guess)
                 evals += e
             else:
                 x, piece = merged
