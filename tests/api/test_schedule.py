@@ -226,20 +226,19 @@ def _sleeper(seconds: float, started: threading.Event | None = None):
 
 
 def test_solve_timeout_then_worker_free(make_client, monkeypatch):
-    monkeypatch.setitem(ALGORITHMS, "sleep", _sleeper(0.6))
+    monkeypatch.setitem(ALGORITHMS, "sleep", _sleeper(2.0))
     c = make_client(solve_timeout=0.1)
     req = spec_request()
     req["algorithm"] = "sleep"
-    t0 = time.perf_counter()
     r = post(c, req)
-    elapsed = time.perf_counter() - t0
+    runner = c.app.state.runner
     assert r.status_code == 503, r.text
     assert r.json()["error"]["code"] == "solve_timeout" and "retry-after" in r.headers
-    assert elapsed < 0.5, elapsed  # answered at the cap, not when the abandoned solve ended
-    # the server keeps answering at once; the abandoned solve still holds its slot until it ends
-    assert post(c, spec_request()).status_code == 200
-    runner = c.app.state.runner
-    deadline = time.monotonic() + 5
+    # answered at the cap, not when the solve ended: the abandoned solve is still running
+    # and holds its admission slot
+    assert runner.in_flight == 1
+    assert post(c, spec_request()).status_code == 200  # the server keeps answering
+    deadline = time.monotonic() + 10
     while runner.in_flight and time.monotonic() < deadline:
         time.sleep(0.02)
     assert runner.in_flight == 0
