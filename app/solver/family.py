@@ -1,7 +1,7 @@
 """Accuracy families: the concave curves ``a(work)`` the solvers maximise.
 
 The nested-constraints sweep (:mod:`app.solver.fractional`) only talks to a family through
-three operations, so another concave family can be added without touching it:
+these operations, so another concave family can be added without touching it:
 
 - ``value(work, idx)`` and ``derivative(work, idx)``: the curve and its slope;
 - ``work_at(x, idx)``: the work ``argmax_{0 <= w <= u} a(w) - exp(x) * w`` each task takes
@@ -12,10 +12,11 @@ three operations, so another concave family can be added without touching it:
 - ``sensitivity(x, idx)``: ``-d work / d x`` per task, used to spread a rounding residual;
 - ``take(idx)``: the same family for tasks ``idx`` in that order (so the sweep reads its
   arrays sequentially instead of gathering through a random permutation);
-- ``range_price(a, b, cap)``, ``merge_price(left, right, cap)`` and ``range_work(a, b, x)``:
-  scalar versions of ``block_price`` and ``work_at`` for tasks ``a..b-1``, in plain Python,
-  for small problems where numpy's per-call overhead dominates; ``merge_price`` pools two
-  adjacent blocks in O(1) when no task changes status.
+- ``singletons(cap)``, ``range_price(a, b, cap)``, ``range_price_between(...)``,
+  ``merge_price(left, right, cap)`` and ``merge_guess(...)``: scalar versions of
+  ``block_price`` for tasks ``a..b-1``, in plain Python, for small problems where numpy's
+  per-call overhead dominates; ``merge_price`` pools two adjacent blocks in O(1) when no
+  task changes status.
 
 Prices are handled as logarithms because the exponential family's price spans hundreds of
 orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e-6 to 1e6).
@@ -66,8 +67,6 @@ class AccuracyFamily(Protocol):
     def range_price_between(
         self, a: int, b: int, cap: float, lo: float, hi: float, x0: float
     ) -> tuple[float, int, Piece]: ...
-
-    def range_work(self, a: int, b: int, x: float) -> list[float]: ...
 
 
 def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -273,13 +272,6 @@ class ExponentialFamily:
         if xlo <= x <= xhi:
             return x, (slope, lin, fixed, xlo, xhi)
         return None
-
-    def range_work(self, a: int, b: int, x: float) -> list[float]:
-        """``work_at`` for tasks ``a..b-1`` at one log-price ``x``, in plain Python."""
-        lk, inv, u = self._lists()
-        if x == -math.inf:
-            return u[a:b]
-        return [min(max((lk[i] - x) * inv[i], 0.0), u[i]) for i in range(a, b)]
 
     @classmethod
     def of(cls, problem: Problem) -> ExponentialFamily:
