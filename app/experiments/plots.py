@@ -19,6 +19,13 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path: Path, tight: bool = True) -> None:
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
 def _sel(rows: list[dict], **kw) -> list[dict]:
     return [r for r in rows if all(r[k] == v for k, v in kw.items())]
 
@@ -40,9 +47,7 @@ def plot_fig2(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("accuracy gap to the fractional bound")
     ax.set_title("Fig. 2: optimality gap (rho = 0.35, m = 2, n = 100)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_fig3(rows: list[dict], path: Path) -> None:
@@ -58,9 +63,7 @@ def plot_fig3(rows: list[dict], path: Path) -> None:
         ax.set_title("m = 5" if sweep == "n" else "n = 50")
         ax.legend(fontsize=7)
     fig.suptitle("Fig. 3: solve times", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_fig4(rows: list[dict], path: Path) -> None:
@@ -74,9 +77,7 @@ def plot_fig4(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("mean accuracy per task")
     ax.set_title("Fig. 4: m = 10, n = 100, theta = 0.1")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_fig5(rows: list[dict], path: Path) -> None:
@@ -96,5 +97,4 @@ def plot_fig5(rows: list[dict], path: Path) -> None:
     axes[0].set_ylabel("task accuracy")
     fig.colorbar(im, ax=axes, label="% of tasks")
     fig.suptitle("Fig. 5: distribution of per-task accuracy", fontsize=10)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    _save(plt, fig, path, tight=False)
