@@ -113,6 +113,19 @@ class ExponentialFamily:
             self._py = cached
         return cached
 
+    def _piece_lists(self) -> tuple[list[float], list[float], list[float], list[float], list[float]]:
+        """Per task, as Python floats: ``lk``, ``1 / theta``, ``lk / theta``, ``u`` and
+        ``lk - theta u`` (the log-price below which the task takes all of ``u``): the
+        operands of :meth:`_piece`, computed once."""
+        cached = getattr(self, "_py_piece", None)
+        if cached is None:
+            lk, inv, u = self._lists()
+            with np.errstate(invalid="ignore"):
+                lo = self.lk - self.u / self.inv_theta
+            cached = (lk, inv, (self.lk * self.inv_theta).tolist(), u, lo.tolist())
+            self._py_piece = cached
+        return cached
+
     def range_price(self, a: int, b: int, cap: float) -> tuple[float, int, Piece]:
         """``block_price`` for the one segment ``a..b-1``, in plain Python.
 
@@ -162,12 +175,20 @@ class ExponentialFamily:
         self, a: int, b: int, cap: float, lo: float, hi: float, x0: float
     ) -> tuple[float, int, Piece]:
         """``range_price`` when the price is known to lie in ``[lo, hi]`` (two pooled blocks'
-        prices), starting from the guess ``x0``: each round is one pass that finds the
-        linear piece at ``x`` and its root, exact once the root stays on its piece."""
-        if not (math.isfinite(lo) and math.isfinite(hi)) or cap <= 0.0:
+        prices; ``lo`` may be ``-inf``: a block with capacity to spare), starting from the
+        guess ``x0``: each round is one pass that finds the linear piece at ``x`` and its
+        root, exact once the root stays on its piece."""
+        if not math.isfinite(hi) or cap <= 0.0:
             return self.range_price(a, b, cap)
-        x = min(max(x0, lo), hi) if math.isfinite(x0) else 0.5 * (lo + hi)
         evals = 0
+        if lo == -math.inf:
+            evals += b - a
+            if sum(self._lists()[2][a:b]) <= cap:  # everything fits uncompressed: price 0
+                return -math.inf, evals + b - a, self._piece(a, b, -math.inf)
+        if math.isfinite(x0):
+            x = min(max(x0, lo), hi)
+        else:
+            x = 0.5 * (lo + hi) if math.isfinite(lo) else hi - 1.0
         for _ in range(_MAX_NEWTON):
             piece = self._piece(a, b, x)
             evals += b - a
@@ -185,7 +206,12 @@ class ExponentialFamily:
                 hi = x
             if hi - lo <= 4 * _EPS * max(1.0, abs(hi)):
                 return hi, evals, self._piece(a, b, hi)
-            x = x_new if slope > 0.0 and lo < x_new < hi else 0.5 * (lo + hi)
+            if slope > 0.0 and lo < x_new < hi:
+                x = x_new
+            elif math.isfinite(lo):
+                x = 0.5 * (lo + hi)
+            else:  # no lower end of the bracket yet: step down, doubling
+                x = hi - 2.0 * (1.0 + abs(hi - x))
         return x, evals, self._piece(a, b, x)
 
     def _range_root(self, a: int, b: int, cap: float) -> float:
@@ -228,21 +254,27 @@ class ExponentialFamily:
 
     def _piece(self, a: int, b: int, x: float) -> Piece:
         """The linear piece of the total work of ``a..b-1`` that contains log-price ``x``."""
-        lk, inv, u = self._lists()
+        lk, inv, lk_inv, u, lo = self._piece_lists()
         slope = lin = fixed = 0.0
         xlo, xhi = -math.inf, math.inf
         for i in range(a, b):
-            raw = (lk[i] - x) * inv[i]
-            if raw <= 0.0:  # takes nothing until the price drops below lk
-                xlo = max(xlo, lk[i])
-            elif raw >= u[i]:  # takes u until the price rises above lk - theta u
+            top = lk[i]
+            if x >= top:  # takes nothing until the price drops below lk
+                if top > xlo:
+                    xlo = top
+                continue
+            bottom = lo[i]
+            if x <= bottom:  # takes u until the price rises above lk - theta u
                 fixed += u[i]
-                xhi = min(xhi, lk[i] - u[i] / inv[i])
+                if bottom < xhi:
+                    xhi = bottom
             else:
                 slope += inv[i]
-                lin += lk[i] * inv[i]
-                xlo = max(xlo, lk[i] - u[i] / inv[i])
-                xhi = min(xhi, lk[i])
+                lin += lk_inv[i]
+                if bottom > xlo:
+                    xlo = bottom
+                if top < xhi:
+                    xhi = top
         return slope, lin, fixed, xlo, xhi
 
     @staticmethod

@@ -35,6 +35,7 @@ the same decomposition principle.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +92,9 @@ def nested_allocation(
     family = family.take(idx)
     idx = np.arange(n_all)
 
-    starts = np.unique(np.asarray(group_starts, dtype=np.intp))
+    starts = np.asarray(group_starts, dtype=np.intp)
+    if starts.shape[0] > 1:
+        starts = np.unique(starts)
     if n_all <= SMALL_N:
         small = _pav_small(family, cap_inc, starts)
         if small is not None:
@@ -168,11 +171,15 @@ def _pav_small(
     a new block whose price exceeds the top's is pooled with it (the dual is an isotonic
     regression with separable convex losses, for which PAV is exact). Consecutive tasks
     whose capacity does not grow start pooled: the constraints before an equal capacity are
-    implied by it. Pooling costs O(1) when no task changes status (the two blocks' linear
-    pieces add up, ``merge_price``) and re-prices the pooled range otherwise, O(its length):
-    O(n) on typical chains, O(n^2) at worst, so the work is budgeted and ``None`` hands
-    over to the vectorised sweep when the budget runs out. Used below ``SMALL_N`` tasks,
-    where numpy's per-call overhead dominates (n = 100: ~230 us instead of ~730 us).
+    implied by it. Each block carries the linear :data:`~app.solver.family.Piece` of its
+    total work around its price (``total(x) = fixed + lin - x * slope`` on ``[xlo, xhi]``).
+    Pooling costs O(1) when no task changes status (the two pieces add up and the root of
+    the sum lies on both: the same algebra as ``family.merge_price``, inlined because this
+    loop is the whole solve for small batches) and re-prices the pooled range otherwise,
+    O(its length): O(n) on typical chains, O(n^2) at worst, so the work is budgeted and
+    ``None`` hands over to the vectorised sweep when the budget runs out. Used below
+    ``SMALL_N`` tasks, where numpy's per-call overhead dominates (n = 100: ~110 us against
+    ~730 us for the sweep).
     """
     n = cap_inc.shape[0]
     ci = cap_inc.tolist()
@@ -180,9 +187,12 @@ def _pav_small(
     for g in group_starts.tolist():
         is_start[g] = True
     single_x, single_piece = family.singletons(cap_inc)
+    range_price, range_price_between = family.range_price, family.range_price_between
     budget = 40 * n + 400
     evals = 0
+    # one tuple per block: (first task, end, capacity, price, slope, lin, fixed, xlo, xhi)
     blocks: list[tuple] = []
+    push, pop = blocks.append, blocks.pop
     barrier = 0
     k = 0
     while k < n:
@@ -193,30 +203,39 @@ def _pav_small(
         while k < n and not is_start[k] and ci[k] == 0.0:
             k += 1
         if k - a == 1:
-            x, piece = single_x[a], single_piece[a]
+            x = single_x[a]
+            slope, lin, fixed, xlo, xhi = single_piece[a]
         else:
-            x, e, piece = family.range_price(a, k, cap)
+            x, e, (slope, lin, fixed, xlo, xhi) = range_price(a, k, cap)
             evals += e
         while len(blocks) > barrier and blocks[-1][3] < x:
-            a, _, prev_cap, prev_x, prev_piece = blocks.pop()
+            a, _, prev_cap, prev_x, p_slope, p_lin, p_fixed, p_xlo, p_xhi = pop()
             cap += prev_cap
-            merged = family.merge_price(prev_piece, piece, cap)
-            if merged is None:  # some task changes status: re-price the pooled range,
-                # whose price lies between the two blocks' prices
-                guess = family.merge_guess(prev_piece, piece, cap)
-                x, e, piece = family.range_price_between(a, k, cap, prev_x, x, guess)
-                evals += e
+            s2 = p_slope + slope
+            evals += 1
+            if s2 > 0.0:
+                lin2 = p_lin + lin
+                fixed2 = p_fixed + fixed
+                x2 = (lin2 - (cap - fixed2)) / s2
+                lo2 = p_xlo if p_xlo > xlo else xlo
+                hi2 = p_xhi if p_xhi < xhi else xhi
+                if lo2 <= x2 <= hi2:  # both pieces hold at the pooled root: exact
+                    x, slope, lin, fixed, xlo, xhi = x2, s2, lin2, fixed2, lo2, hi2
+                    continue
+                guess = x2
             else:
-                x, piece = merged
-                evals += 1
+                guess = math.nan
+            # some task changes status: re-price the pooled range, whose price lies
+            # between the two blocks' prices
+            x, e, (slope, lin, fixed, xlo, xhi) = range_price_between(a, k, cap, prev_x, x, guess)
+            evals += e
         if evals > budget:
             return None
-        blocks.append((a, k, cap, x, piece))
+        push((a, k, cap, x, slope, lin, fixed, xlo, xhi))
     starts = np.array([blk[0] for blk in blocks], dtype=np.intp)
     x = np.array([blk[3] for blk in blocks])
     cap = np.add.reduceat(cap_inc, starts)
-    lengths = np.diff(np.append(starts, n))
-    seg_of = np.repeat(np.arange(starts.shape[0]), lengths)
+    seg_of = np.repeat(np.arange(starts.shape[0]), [blk[1] - blk[0] for blk in blocks])
     xe = x[seg_of]
     idx = np.arange(n)
     w = family.work_at(xe, idx)
@@ -239,11 +258,12 @@ def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None
     fam = family if family is not None else ExponentialFamily.of(problem)
     order = problem.order
     cap = problem.capacity(problem.deadline[order])
-    cap_inc = np.diff(cap, prepend=0.0)
+    cap_inc = cap.copy()
+    cap_inc[1:] -= cap[:-1]
     w_sorted, x_sorted = nested_allocation(fam, order, cap_inc, np.zeros(1, dtype=np.intp))
     work = np.empty(problem.n)
     log_price = np.empty(problem.n)
     work[order] = w_sorted
     log_price[order] = x_sorted
-    upper = float(np.sum(fam.value(work))) if problem.n else 0.0
+    upper = float(np.add.reduce(fam.value(work))) if problem.n else 0.0
     return FractionalSolution(work=work, log_price=log_price, upper_bound=upper)

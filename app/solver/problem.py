@@ -16,7 +16,9 @@ A task given no work scores ``a_min`` and counts as unscheduled (``machine == -1
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -63,6 +65,66 @@ def _require(name: str, arr: np.ndarray, bad: np.ndarray, message: str, kind: st
         raise DomainError(name, _first(bad), message, kind)
 
 
+def _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at) -> bool:
+    """Whether every check of :func:`_diagnose` passes, from a few extremes and sums (about
+    20 numpy calls instead of 45; the common case). Each check is monotone in the extreme
+    taken here (all terms of the sums are positive), and a NaN makes a comparison False.
+    False sends the problem to :func:`_diagnose`, which finds the first failing check."""
+    _min, _max, _sum = np.minimum.reduce, np.maximum.reduce, np.add.reduce  # no dispatch layers
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        s_min, s_max, s_sum = float(_min(speed)), float(_max(speed)), float(_sum(speed))
+        a_lo, a_hi = float(_min(available_at)), float(_max(available_at))
+        if not (s_min > 0.0 and math.isfinite(s_sum) and math.isfinite(1.0 / s_min)
+                and a_lo >= 0.0 and math.isfinite(a_hi)):
+            return False
+        if deadline.shape[0] == 0:
+            return True
+        d_lo, d_hi = float(_min(deadline)), float(_max(deadline))
+        spread = a_max - a_min
+        if not (d_lo >= 0.0 and math.isfinite(d_hi * s_max * speed.shape[0])
+                and float(_min(theta)) > 0.0 and math.isfinite(float(_max(theta)))
+                and float(_min(spread)) > 0.0 and math.isfinite(float(_max(spread)))
+                and math.isfinite(float(_min(a_min))) and float(_min(t_max)) > 0.0):
+            return False
+        if not bool(np.isfinite(np.log(spread * theta) / theta).all()):
+            return False
+        return math.isfinite(float(_sum(np.where(available_at < d_hi, speed * available_at, 0.0))))
+
+
+def _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at) -> None:
+    """Raise :class:`DomainError` for the first failing check, in a fixed order."""
+    n = deadline.shape[0]
+    m = speed.shape[0]
+    for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
+                      ("a_max", a_max), ("speed", speed), ("available_at", available_at)):
+        _require(name, arr, ~np.isfinite(arr), "must be a finite number")
+    _require("t_max", t_max, np.isnan(t_max) | (t_max == -np.inf), "must be a number or inf")
+    _require("deadline", deadline, deadline < 0, "must be >= 0")
+    _require("theta", theta, theta <= 0, "must be > 0")
+    _require("a_max", a_max, a_max <= a_min, "must be > a_min")
+    _require("a_max", a_max, ~np.isfinite(a_max - a_min), "a_max - a_min overflows", "overflow")
+    _require("t_max", t_max, t_max <= 0, "must be > 0")
+    _require("speed", speed, speed <= 0, "must be > 0")
+    _require("available_at", available_at, available_at < 0, "must be >= 0")
+    # numbers that are valid one by one but make the arithmetic meaningless
+    with np.errstate(over="ignore", divide="ignore"):
+        _require("theta", theta, ~np.isfinite(np.log((a_max - a_min) * theta) / theta),
+                 "too small: ln(theta (a_max - a_min)) / theta overflows", "overflow")
+        _require("speed", speed, ~np.isfinite(np.cumsum(speed)),
+                 "too large: the machines' speeds sum to more than double precision holds",
+                 "overflow")
+        _require("speed", speed, ~np.isfinite(1.0 / speed), "too small: 1/speed overflows",
+                 "overflow")
+        _require("deadline", deadline, ~np.isfinite(deadline * np.max(speed) * m),
+                 "too large: deadline x total speed overflows", "overflow")
+        if n:  # machines free before some deadline enter the capacity's prefix sums
+            useful = available_at < np.max(deadline)
+            sa = np.where(useful, speed * available_at, 0.0)
+            _require("available_at", available_at, useful & ~np.isfinite(np.cumsum(sa)),
+                     "too large: available_at x speed summed over machines overflows",
+                     "overflow")
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """One DSCT instance: per-task arrays (length n) and per-machine arrays (length m).
@@ -99,34 +161,8 @@ class Problem:
         available_at = _array("available_at", self.available_at, m)
         if m < 1:
             raise DomainError("speed", None, "at least one machine is required")
-        for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
-                          ("a_max", a_max), ("speed", speed), ("available_at", available_at)):
-            _require(name, arr, ~np.isfinite(arr), "must be a finite number")
-        _require("t_max", t_max, np.isnan(t_max) | (t_max == -np.inf), "must be a number or inf")
-        _require("deadline", deadline, deadline < 0, "must be >= 0")
-        _require("theta", theta, theta <= 0, "must be > 0")
-        _require("a_max", a_max, a_max <= a_min, "must be > a_min")
-        _require("a_max", a_max, ~np.isfinite(a_max - a_min), "a_max - a_min overflows", "overflow")
-        _require("t_max", t_max, t_max <= 0, "must be > 0")
-        _require("speed", speed, speed <= 0, "must be > 0")
-        _require("available_at", available_at, available_at < 0, "must be >= 0")
-        # numbers that are valid one by one but make the arithmetic meaningless
-        with np.errstate(over="ignore", divide="ignore"):
-            _require("theta", theta, ~np.isfinite(np.log((a_max - a_min) * theta) / theta),
-                     "too small: ln(theta (a_max - a_min)) / theta overflows", "overflow")
-            _require("speed", speed, ~np.isfinite(np.cumsum(speed)),
-                     "too large: the machines' speeds sum to more than double precision holds",
-                     "overflow")
-            _require("speed", speed, ~np.isfinite(1.0 / speed), "too small: 1/speed overflows",
-                     "overflow")
-            _require("deadline", deadline, ~np.isfinite(deadline * np.max(speed) * m),
-                     "too large: deadline x total speed overflows", "overflow")
-            if n:  # machines free before some deadline enter the capacity's prefix sums
-                useful = available_at < np.max(deadline)
-                sa = np.where(useful, speed * available_at, 0.0)
-                _require("available_at", available_at, useful & ~np.isfinite(np.cumsum(sa)),
-                         "too large: available_at x speed summed over machines overflows",
-                         "overflow")
+        if not _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at):
+            _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at)
         for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
                           ("a_max", a_max), ("t_max", t_max), ("speed", speed),
                           ("available_at", available_at)):
@@ -159,22 +195,30 @@ class Problem:
         O((n + m) log m) through sorted availability times and prefix sums.
         """
         t = np.asarray(t, dtype=np.float64)
+        a, cs, csa = self._capacity_table
+        k = np.searchsorted(a, t, side="left")  # machines free strictly before t
+        return np.maximum(cs[k] * t - csa[k], 0.0)
+
+    @cached_property
+    def _capacity_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Availability times sorted, with prefix sums of speed and speed x availability."""
         idx = np.argsort(self.available_at, kind="stable")
         a = self.available_at[idx]
         s = self.speed[idx]
+        cs = np.zeros(s.shape[0] + 1)
+        csa = np.zeros(s.shape[0] + 1)
         with np.errstate(over="ignore"):  # inf only past every deadline: never indexed
-            cs = np.concatenate(([0.0], np.cumsum(s)))
-            csa = np.concatenate(([0.0], np.cumsum(s * a)))
-        k = np.searchsorted(a, t, side="left")  # machines free strictly before t
-        return np.maximum(cs[k] * t - csa[k], 0.0)
+            np.cumsum(s, out=cs[1:])
+            np.cumsum(s * a, out=csa[1:])
+        return a, cs, csa
 
     def guarantee(self) -> float:
         """Theorem 3's absolute guarantee ``G = m A (1 + ln(theta_max/theta_min) / e)``."""
         if self.n == 0:
             return 0.0
-        big_a = float(np.max(self.delta_a))
-        ratio = float(np.log(np.max(self.theta)) - np.log(np.min(self.theta)))
-        return float(self.m * big_a * (1.0 + ratio / np.e))
+        big_a = float(np.maximum.reduce(self.a_max - self.a_min))
+        ratio = math.log(float(np.maximum.reduce(self.theta))) - math.log(float(np.minimum.reduce(self.theta)))
+        return self.m * big_a * (1.0 + ratio / math.e)
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .family import ExponentialFamily
 from .problem import UNSCHEDULED, Problem, Solution
 
 SCHEDULED = ""
@@ -25,11 +24,6 @@ NO_FIT = "no_fit"
 UNBOUNDED_T_MAX = "unbounded_t_max"
 
 REASONS = (DEADLINE_BEFORE_AVAILABLE, COMPRESSED_TO_ZERO, CUT_AT_DEADLINE, NO_FIT, UNBOUNDED_T_MAX)
-
-
-def unreachable(problem: Problem) -> np.ndarray:
-    """Tasks whose deadline is not after any machine's ``available_at`` (no capacity at all)."""
-    return problem.capacity(problem.deadline) <= 0.0
 
 
 def make_solution(
@@ -51,34 +45,38 @@ def make_solution(
     up with no work; tasks that no machine can reach before their deadline always get
     ``deadline_before_available``. O(n).
     """
-    machine = np.asarray(machine, dtype=np.int64).copy()
-    start = np.asarray(start, dtype=np.float64).copy()
-    duration = np.asarray(duration, dtype=np.float64).copy()
-    work = np.asarray(work, dtype=np.float64).copy()
-    empty = (machine == UNSCHEDULED) | ~(duration > 0.0) | ~(work > 0.0)
-    machine[empty] = UNSCHEDULED
-    start[empty] = 0.0
-    duration[empty] = 0.0
-    work[empty] = 0.0
-    accuracy = ExponentialFamily.of(problem).value(work)
-    reasons = np.full(problem.n, SCHEDULED, dtype=object)
-    reasons[empty] = reason_if_empty if isinstance(reason_if_empty, str) else np.asarray(
-        reason_if_empty, dtype=object
-    )[empty]
-    if empty.any():
-        reasons[empty & unreachable(problem)] = DEADLINE_BEFORE_AVAILABLE
+    machine = np.array(machine, dtype=np.int64)
+    start = np.array(start, dtype=np.float64)
+    duration = np.array(duration, dtype=np.float64)
+    work = np.array(work, dtype=np.float64)
+    empty = ~((machine != UNSCHEDULED) & (duration > 0.0) & (work > 0.0))
+    gone = np.flatnonzero(empty)
+    reasons = [SCHEDULED] * problem.n
+    if gone.shape[0]:
+        machine[gone] = UNSCHEDULED
+        start[gone] = 0.0
+        duration[gone] = 0.0
+        work[gone] = 0.0
+        if isinstance(reason_if_empty, str):
+            given = [reason_if_empty] * gone.shape[0]
+        else:
+            given = np.asarray(reason_if_empty)[gone].tolist()
+        no_capacity = (problem.capacity(problem.deadline[gone]) <= 0.0).tolist()
+        for j, why, none in zip(gone.tolist(), given, no_capacity, strict=True):
+            reasons[j] = DEADLINE_BEFORE_AVAILABLE if none else str(why)
+    accuracy = problem.accuracy(work)
     return Solution(
         machine=machine,
         start=start,
         duration=duration,
         work=work,
         accuracy=accuracy,
-        total_accuracy=float(np.sum(accuracy)) if problem.n else 0.0,
+        total_accuracy=float(np.add.reduce(accuracy)) if problem.n else 0.0,
         upper_bound=float(upper_bound),
         guarantee=problem.guarantee(),
         algorithm=algorithm,
         status=status,
-        reason=tuple(reasons.tolist()),
+        reason=tuple(reasons),
         proven_bound=proven_bound,
     )
 
