@@ -36,6 +36,9 @@ class Settings(BaseModel):
     max_time_limit: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
     solver_threads: Annotated[int, Field(ge=1, le=64)] = 2
     max_in_flight: Annotated[int, Field(ge=1, le=10_000)] = 32
+    # batches up to this many tasks, with a non-searching algorithm, are parsed and solved on
+    # the event loop (well under a millisecond each) instead of in a solver thread; 0: never
+    inline_max_tasks: Annotated[int, Field(ge=0, le=2_000)] = 512
     api_keys: tuple[str, ...] = ()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # benchmarks/bench_load.py only: POST /bench/echo (app/api/bench.py), never in OpenAPI

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.api.deps import AuthDep, SettingsDep, read_body
+from app.api.deps import accept
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.post("/bench/echo")
-async def echo(request: Request, settings: SettingsDep, _auth: AuthDep) -> Response:
+async def echo(request: Request) -> Response:
     """The body back, unparsed, after the same media-type, key and size checks as /schedule:
     the floor of a request of that size (HTTP, middleware, body in and out)."""
-    body = await read_body(request, settings.max_body_bytes)
-    return Response(body, media_type="application/json")
+    call = await accept(request)
+    return Response(call.body, media_type="application/json")

@@ -1,17 +1,17 @@
-"""Named dependency types and the request-side helpers shared by the routes.
+"""What every scheduling route does before its own work: the API key, the media type and
+the body within its size limit, and the request's settings, runner and run info.
 
-The dependencies are ``async def`` on purpose: they never block, and FastAPI runs a plain
-``def`` dependency in its thread pool, a thread hop per dependency per request (about 15% of
-the server's CPU per small /schedule request and a p99 of tens of ms on a busy 2-core
-machine, measured with benchmarks/bench_load.py; docs/robustness.md).
+Plain functions called by the routes, not FastAPI ``Depends``: resolving four dependencies
+cost FastAPI about 35 us per request, several percent of a small /schedule's CPU
+(docs/robustness.md). Nothing here blocks, so it runs on the event loop.
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from dataclasses import dataclass
 
-from fastapi import Depends, Request
+from fastapi import Request
 
 from app.api.runner import Runner
 from app.api.service import RunInfo
@@ -19,15 +19,17 @@ from app.errors import ApiError
 from app.settings import Settings
 
 
-async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+@dataclass
+class Call:
+    """One accepted request: the server's settings and runner, the run info, the body."""
+
+    settings: Settings
+    runner: Runner
+    run: RunInfo
+    body: bytes
 
 
-async def get_runner(request: Request) -> Runner:
-    return request.app.state.runner
-
-
-async def get_run(request: Request) -> RunInfo:
+def run_info(request: Request) -> RunInfo:
     """The request's RunInfo (made by the access middleware; a fresh one without it)."""
     run = request.scope.get("dsct.run")
     if run is None:
@@ -35,9 +37,8 @@ async def get_run(request: Request) -> RunInfo:
     return run
 
 
-async def require_key(request: Request) -> None:
+def require_key(request: Request, keys: tuple[str, ...]) -> None:
     """When ``DSCT_API_KEYS`` is set: ``Authorization: Bearer <key>`` or 401 (constant time)."""
-    keys: tuple[str, ...] = request.app.state.settings.api_keys
     if not keys:
         return
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -50,10 +51,13 @@ async def require_key(request: Request) -> None:
                        headers={"WWW-Authenticate": 'Bearer realm="dsct"'})
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-RunnerDep = Annotated[Runner, Depends(get_runner)]
-RunDep = Annotated[RunInfo, Depends(get_run)]
-AuthDep = Annotated[None, Depends(require_key)]
+async def accept(request: Request) -> Call:
+    """The API key (401), then the media type (415) and the body's size (413)."""
+    state = request.app.state
+    settings: Settings = state.settings
+    require_key(request, settings.api_keys)
+    body = await read_body(request, settings.max_body_bytes)
+    return Call(settings, state.runner, run_info(request), body)
 
 
 def _media_type(request: Request) -> str:

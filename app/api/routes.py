@@ -9,13 +9,16 @@ from fastapi import APIRouter, Request, Response
 
 from app import __version__, metrics
 from app.api import service
-from app.api.deps import AuthDep, RunDep, RunnerDep, SettingsDep, read_body
+from app.api.deps import accept
 from app.solver import ALGORITHMS
 from schemas import ErrorResponse, Liveness, Readiness, ScheduleResponse, ValidationReport
 
 router = APIRouter()
 
 JSON = "application/json"
+#: a body is parsed on the event loop when it is at most this many bytes per inline task
+#: (DSCT_INLINE_MAX_TASKS): a typical task is 120 to 180 bytes of JSON
+INLINE_BYTES_PER_TASK = 256
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -39,12 +42,21 @@ def _body(ref: str) -> dict[str, Any]:
     openapi_extra=_body("ScheduleRequest"),
     tags=["scheduling"],
 )
-async def schedule(request: Request, settings: SettingsDep, runner: RunnerDep, run: RunDep,
-                   _auth: AuthDep) -> Response:
-    """Parse, map, solve with the chosen algorithm, map back. The body is read here (not by
-    FastAPI) so that its size is checked while streaming and parsing runs off the event loop."""
-    body = await read_body(request, settings.max_body_bytes)
-    out = await runner.run(service.schedule_json, body, settings, run)
+async def schedule(request: Request) -> Response:
+    """Parse, map, solve with the chosen algorithm, map back."""
+    # The body is read here, not by FastAPI, so that its size is checked while streaming. A
+    # small batch for a polynomial heuristic is handled on the event loop (a thread hand-off
+    # costs more than its solve); anything else is solved in a solver thread (app.api.runner).
+    call = await accept(request)
+    settings, run = call.settings, call.run
+    if len(call.body) <= INLINE_BYTES_PER_TASK * settings.inline_max_tasks:
+        prep = service.prepare(call.body, settings, run)
+        if service.is_quick(prep, settings):
+            out = service.finish(prep, settings, run)
+        else:
+            out = await call.runner.run(service.finish, prep, settings, run)
+    else:
+        out = await call.runner.run(service.schedule_json, call.body, settings, run)
     return Response(out, media_type=JSON)
 
 
@@ -56,12 +68,11 @@ async def schedule(request: Request, settings: SettingsDep, runner: RunnerDep, r
     openapi_extra=_body("ScheduleRequest"),
     tags=["scheduling"],
 )
-async def validate(request: Request, settings: SettingsDep, runner: RunnerDep, run: RunDep,
-                   _auth: AuthDep) -> Response:
+async def validate(request: Request) -> Response:
     """Every problem POST /schedule would report, found without solving: 200 with
     ``valid`` and ``errors`` for anything about the content; 401/413/415 as for /schedule."""
-    body = await read_body(request, settings.max_body_bytes)
-    report = await runner.run(service.validate_report, body, settings, run)
+    call = await accept(request)
+    report = await call.runner.run(service.validate_report, call.body, call.settings, call.run)
     return Response(service.dumps(report), media_type=JSON)
 
 
@@ -72,9 +83,9 @@ async def livez() -> Response:
 
 @router.get("/readyz", response_model=Readiness, responses=_errors(503),
             summary="The service can solve (solves the bundled example batch)", tags=["operations"])
-async def readyz(settings: SettingsDep, runner: RunnerDep) -> Response:
-    body = example_batch()
-    await runner.run(service.schedule_json, body, settings, service.RunInfo("/readyz"))
+async def readyz(request: Request) -> Response:
+    state = request.app.state
+    await state.runner.run(service.schedule_json, example_batch(), state.settings, service.RunInfo("/readyz"))
     out = {"status": "ready", "algorithms": sorted(ALGORITHMS), "version": __version__}
     return Response(service.dumps(out), media_type=JSON)
 

@@ -20,10 +20,11 @@ from app import metrics
 from app.errors import ApiError, Issue, issues_from_domain, issues_from_validation
 from app.mapping import check_batch, finite_solution, to_problem, to_response
 from app.settings import Settings
-from app.solver import DomainError, solve
+from app.solver import POLYNOMIAL, DomainError, Problem, solve
 from schemas import ScheduleRequest
 
-__all__ = ["RunInfo", "parse", "schedule_json", "validate_report", "dumps"]
+__all__ = ["Prepared", "RunInfo", "dumps", "finish", "is_quick", "parse", "prepare", "schedule_json",
+           "validate_report"]
 
 
 @dataclass
@@ -69,9 +70,18 @@ def solve_options(req: ScheduleRequest, settings: Settings) -> dict[str, Any]:
     return {"time_limit": limit}
 
 
-def schedule_json(body: bytes | str, settings: Settings, run: RunInfo | None = None) -> bytes:
-    """The whole of ``POST /schedule`` after the body is read. Raises :class:`ApiError`."""
-    run = run or RunInfo("/schedule")
+@dataclass
+class Prepared:
+    """A parsed, checked batch and its solver arrays, ready to solve."""
+
+    req: ScheduleRequest
+    problem: Problem
+    started: float
+    parsed: float
+
+
+def prepare(body: bytes | str, settings: Settings, run: RunInfo) -> Prepared:
+    """Parse, check and map a ``POST /schedule`` body. Raises :class:`ApiError`. O(n + m)."""
     t0 = time.perf_counter()
     req = parse(body)
     run.algorithm, run.n, run.m = req.algorithm, len(req.tasks), len(req.machines)
@@ -82,7 +92,20 @@ def schedule_json(body: bytes | str, settings: Settings, run: RunInfo | None = N
         problem = to_problem(req)
     except DomainError as exc:
         raise ApiError.from_issues(issues_from_domain(exc)) from None
-    t1 = time.perf_counter()
+    return Prepared(req, problem, t0, time.perf_counter())
+
+
+def is_quick(prep: Prepared, settings: Settings) -> bool:
+    """Whether the solve is short enough to run on the event loop: a polynomial heuristic
+    (:data:`app.solver.POLYNOMIAL`) on at most ``DSCT_INLINE_MAX_TASKS`` tasks, about a
+    millisecond at most at the default of 512. Everything else goes to a solver thread,
+    under the time cap and admission control."""
+    return prep.problem.n <= settings.inline_max_tasks and prep.req.algorithm in POLYNOMIAL
+
+
+def finish(prep: Prepared, settings: Settings, run: RunInfo) -> bytes:
+    """Solve a prepared batch and serialise the response. Raises :class:`ApiError`."""
+    req, problem, t1 = prep.req, prep.problem, prep.parsed
     metrics.IN_FLIGHT.inc()
     try:
         sol = solve(problem, req.algorithm, **solve_options(req, settings))
@@ -97,12 +120,18 @@ def schedule_json(body: bytes | str, settings: Settings, run: RunInfo | None = N
                        "rescale times, speeds or theta", (Issue("numeric_range", (), "non-finite schedule"),))
     metrics.observe_solution(req.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
                              sol.upper_bound, sol.reason)
-    timings = {"parse_seconds": t1 - t0, "solve_seconds": t2 - t1, "total_seconds": 0.0}
+    timings = {"parse_seconds": t1 - prep.started, "solve_seconds": t2 - t1, "total_seconds": 0.0}
     out = to_response(req, problem, sol, run.run_id, timings)
-    timings["total_seconds"] = time.perf_counter() - min(run.started, t0)
+    timings["total_seconds"] = time.perf_counter() - min(run.started, prep.started)
     data = dumps_response(out)
     _release(req.tasks, req.machines, out["unscheduled"], *(mc["assignments"] for mc in out["machines"]))
     return data
+
+
+def schedule_json(body: bytes | str, settings: Settings, run: RunInfo | None = None) -> bytes:
+    """The whole of ``POST /schedule`` after the body is read. Raises :class:`ApiError`."""
+    run = run or RunInfo("/schedule")
+    return finish(prepare(body, settings, run), settings, run)
 
 
 def _release(*lists: list, step: int = 2_000) -> None:

@@ -96,7 +96,7 @@ def approx_from(problem: Problem, frac: FractionalSolution, name: str = "dsct-ap
     )
 
 
-@register("dsct-approx")
+@register("dsct-approx", polynomial=True)
 def dsct_approx(problem: Problem, **_options) -> Solution:
     """DSCT-APPROX, Algorithm 3 of the paper (section VI-C).
 
@@ -126,7 +126,7 @@ def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float,
     )
 
 
-@register("dsct-refined")
+@register("dsct-refined", polynomial=True)
 def dsct_refined(problem: Problem, **_options) -> Solution:
     """DSCT-APPROX's assignment, then each machine re-solved exactly.
 

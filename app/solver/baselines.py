@@ -37,7 +37,7 @@ def _empty(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.n
             np.full(n, NO_FIT, dtype=object))
 
 
-@register("edf-nocompression")
+@register("edf-nocompression", polynomial=True)
 def edf_nocompression(problem: Problem, **_options) -> Solution:
     """EDF-NOCOMPRESSION with worst-fit machine choice (section VII). O(n m)."""
     machine, start, duration, work, reason = _empty(problem.n)
@@ -78,7 +78,7 @@ def level_works(problem: Problem, levels: int = 3) -> np.ndarray:
     return w
 
 
-@register("edf-3levels")
+@register("edf-3levels", polynomial=True)
 def edf_3levels(problem: Problem, **_options) -> Solution:
     """EDF-3COMPRESSIONLEVELS (section VII): highest level that fits, earliest finish. O(n m)."""
     machine, start, duration, work, reason = _empty(problem.n)

@@ -9,6 +9,10 @@ from .problem import DomainError, Problem, Solution
 Algorithm = Callable[..., Solution]
 
 ALGORITHMS: dict[str, Algorithm] = {}
+#: the algorithms that are polynomial heuristics of a few passes, O(n log n) to O(n m): their
+#: time is set by the problem's size (the service runs small batches of them on its event
+#: loop); the others search until ``time_limit``
+POLYNOMIAL: set[str] = set()
 DEFAULT_ALGORITHM = "dsct-approx"
 
 
@@ -22,11 +26,13 @@ class UnknownAlgorithmError(DomainError):
         self.known = sorted(ALGORITHMS)
 
 
-def register(name: str) -> Callable[[Algorithm], Algorithm]:
+def register(name: str, *, polynomial: bool = False) -> Callable[[Algorithm], Algorithm]:
     def deco(fn: Algorithm) -> Algorithm:
         if name in ALGORITHMS:
             raise RuntimeError(f"algorithm {name!r} registered twice")
         ALGORITHMS[name] = fn
+        if polynomial:
+            POLYNOMIAL.add(name)
         return fn
 
     return deco

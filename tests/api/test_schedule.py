@@ -244,10 +244,13 @@ def test_solve_timeout_then_worker_free(make_client, monkeypatch):
     assert runner.in_flight == 0
 
 
-def test_overloaded(make_client, monkeypatch):
+@pytest.mark.parametrize("inline_max_tasks", [0, 512])
+def test_overloaded(make_client, monkeypatch, inline_max_tasks):
+    """A full solver pool refuses what would queue for it (503 overloaded); small batches
+    for a polynomial algorithm are answered on the event loop, so they still get through."""
     started = threading.Event()
     monkeypatch.setitem(ALGORITHMS, "sleep", _sleeper(0.5, started))
-    c = make_client(max_in_flight=1, solve_timeout=5.0)
+    c = make_client(max_in_flight=1, solve_timeout=5.0, inline_max_tasks=inline_max_tasks)
     req = spec_request()
     req["algorithm"] = "sleep"
     results = {}
@@ -255,6 +258,9 @@ def test_overloaded(make_client, monkeypatch):
     t.start()
     assert started.wait(5)
     r = post(c, spec_request())
+    if inline_max_tasks:
+        assert r.status_code == 200, r.text
+        r = post(c, {**spec_request(), "algorithm": "dsct-approx", "tasks": random_batch(600, 3)["tasks"]})
     assert r.status_code == 503 and r.json()["error"]["code"] == "overloaded"
     t.join(10)
     assert results["slow"].status_code == 200
