@@ -9,6 +9,7 @@ as plain dicts and lists ready for ``json.dumps``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,9 +21,6 @@ from schemas import ScheduleRequest
 
 __all__ = ["check_batch", "to_problem", "to_response", "finite_solution"]
 
-_FLOAT_MAX = float(np.finfo(np.float64).max)
-
-
 def check_limits(n: int, m: int, max_tasks: int, max_machines: int) -> list[Issue]:
     out = []
     if n > max_tasks:
@@ -33,6 +31,8 @@ def check_limits(n: int, m: int, max_tasks: int, max_machines: int) -> list[Issu
 
 
 def _duplicates(kind: str, ids: Sequence[str]) -> list[Issue]:
+    if len(set(ids)) == len(ids):
+        return []
     first: dict[str, int] = {}
     out = []
     for i, x in enumerate(ids):
@@ -65,54 +65,60 @@ def _numeric_range(req: ScheduleRequest) -> list[Issue]:
     """
     if not req.tasks:
         return []
-    speed = np.array([mc.speed for mc in req.machines])
-    avail = np.array([mc.available_at for mc in req.machines])
-    deadline = np.array([t.deadline for t in req.tasks])
+    # plain floats: a handful of O(n + m) builtins, cheaper than numpy's calls for small batches
+    speed = [mc.speed for mc in req.machines]
+    avail = [mc.available_at for mc in req.machines]
+    deadline = [t.deadline for t in req.tasks]
     out = []
-    with np.errstate(over="ignore", invalid="ignore"):
-        total_speed = float(np.sum(speed))
-        if not np.isfinite(total_speed):
-            out.append(Issue("numeric_range", ("machines",), "the sum of the machines' speeds overflows"))
-            return out
-        j = int(np.argmax(deadline))
-        if not np.isfinite(deadline[j] * total_speed):
-            out.append(Issue("numeric_range", ("tasks", j, "deadline"),
-                             f"deadline * total machine speed ({float(deadline[j])!r} * {total_speed!r}) overflows"))
-        useful = avail < deadline[j]  # machines free before some deadline
-        if not np.isfinite(np.sum(speed[useful] * avail[useful])):
-            r = int(np.argmax(np.where(useful, speed * avail, 0.0)))
-            out.append(Issue("numeric_range", ("machines", r, "available_at"),
-                             "available_at * speed summed over machines overflows"))
-        # the slowest machine must turn the largest possible work back into a finite duration
-        big_work = deadline[j] * total_speed
-        r = int(np.argmin(speed))
-        if np.isfinite(big_work) and not np.isfinite(avail[r] + big_work / speed[r]):
-            out.append(Issue("numeric_range", ("machines", r, "speed"),
-                             f"speed {float(speed[r])!r} is too small for these deadlines: durations overflow"))
+    total_speed = sum(speed)
+    if not math.isfinite(total_speed):
+        out.append(Issue("numeric_range", ("machines",), "the sum of the machines' speeds overflows"))
+        return out
+    d_max = max(deadline)
+    j = deadline.index(d_max)
+    if not math.isfinite(d_max * total_speed):
+        out.append(Issue("numeric_range", ("tasks", j, "deadline"),
+                         f"deadline * total machine speed ({d_max!r} * {total_speed!r}) overflows"))
+    useful = [s * a if a < d_max else 0.0 for s, a in zip(speed, avail, strict=True)]  # free before some deadline
+    if not math.isfinite(sum(useful)):
+        r = useful.index(max(useful))
+        out.append(Issue("numeric_range", ("machines", r, "available_at"),
+                         "available_at * speed summed over machines overflows"))
+    # the slowest machine must turn the largest possible work back into a finite duration
+    big_work = d_max * total_speed
+    r = speed.index(min(speed))
+    if math.isfinite(big_work) and not math.isfinite(avail[r] + big_work / speed[r]):
+        out.append(Issue("numeric_range", ("machines", r, "speed"),
+                         f"speed {speed[r]!r} is too small for these deadlines: durations overflow"))
     return out
 
 
 def to_problem(req: ScheduleRequest) -> Problem:
     """Wire request -> solver arrays (``t_max`` null becomes ``inf``). O(n + m)."""
-    tasks = req.tasks
+    tasks, machines = req.tasks, req.machines
     return Problem(
-        deadline=np.fromiter((t.deadline for t in tasks), np.float64, len(tasks)),
-        theta=np.fromiter((t.theta for t in tasks), np.float64, len(tasks)),
-        a_min=np.fromiter((t.a_min for t in tasks), np.float64, len(tasks)),
-        a_max=np.fromiter((t.a_max for t in tasks), np.float64, len(tasks)),
-        t_max=np.fromiter((np.inf if t.t_max is None else t.t_max for t in tasks), np.float64, len(tasks)),
-        speed=np.fromiter((mc.speed for mc in req.machines), np.float64, len(req.machines)),
-        available_at=np.fromiter((mc.available_at for mc in req.machines), np.float64, len(req.machines)),
+        deadline=np.array([t.deadline for t in tasks], dtype=np.float64),
+        theta=np.array([t.theta for t in tasks], dtype=np.float64),
+        a_min=np.array([t.a_min for t in tasks], dtype=np.float64),
+        a_max=np.array([t.a_max for t in tasks], dtype=np.float64),
+        t_max=np.array([math.inf if t.t_max is None else t.t_max for t in tasks], dtype=np.float64),
+        speed=np.array([mc.speed for mc in machines], dtype=np.float64),
+        available_at=np.array([mc.available_at for mc in machines], dtype=np.float64),
     )
 
 
 def finite_solution(sol: Solution) -> bool:
     """Every number that reaches the response is a finite double."""
-    arrays_ok = all(bool(np.isfinite(a).all()) for a in (sol.start, sol.duration, sol.work, sol.accuracy))
-    if not arrays_ok:
-        return False
-    end_ok = bool(np.isfinite(sol.start + sol.duration).all()) if sol.start.size else True
-    return end_ok and all(np.isfinite(x) for x in (sol.total_accuracy, sol.upper_bound, sol.guarantee))
+    with np.errstate(over="ignore", invalid="ignore"):
+        # a sum is finite only if every term is (an overflowing sum falls back to the test
+        # per element); start + duration is each assignment's end
+        sums = [float(np.add.reduce(a)) for a in (sol.start + sol.duration, sol.start, sol.work, sol.accuracy)]
+        if all(math.isfinite(x) for x in sums):
+            arrays_ok = True
+        else:
+            arrays_ok = all(bool(np.isfinite(a).all())
+                            for a in (sol.start, sol.duration, sol.work, sol.accuracy, sol.start + sol.duration))
+    return arrays_ok and all(math.isfinite(x) for x in (sol.total_accuracy, sol.upper_bound, sol.guarantee))
 
 
 def to_response(req: ScheduleRequest, problem: Problem, sol: Solution, run_id: str,
