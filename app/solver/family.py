@@ -42,17 +42,20 @@ Piece = tuple[float, float, float, float, float]
 
 
 class AccuracyFamily(Protocol):
+    #: per task, the most work it can use (``t_max``, capped where more adds no accuracy)
+    u: np.ndarray
+
     def value(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray: ...
 
     def derivative(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray: ...
 
-    def work_at(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray: ...
+    def work_at(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray: ...
 
     def block_price(
         self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None
     ) -> np.ndarray: ...
 
-    def sensitivity(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray: ...
+    def sensitivity(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray: ...
 
     def take(self, idx: np.ndarray) -> AccuracyFamily: ...
 
@@ -323,19 +326,20 @@ class ExponentialFamily:
         th = self._pick("theta", idx)
         return self._pick("delta_a", idx) * th * np.exp(-th * np.maximum(work, 0.0))
 
-    def work_at(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """Optimal work of tasks ``idx`` at log-prices ``x`` (one per task). O(len(idx))."""
-        u = self.u[idx]
+    def work_at(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+        """Optimal work of tasks ``idx`` (``None``: all) at log-prices ``x`` (one per task).
+        O(len(x)). At ``x = -inf`` (price 0) the raw work is ``inf``, clipped to ``u``."""
+        u = self._pick("u", idx)
         with np.errstate(invalid="ignore"):
-            w = (self.lk[idx] - x) * self.inv_theta[idx]
-        w = np.where(np.isneginf(x), u, w)
-        return np.clip(w, 0.0, u)
+            w = (self._pick("lk", idx) - x) * self._pick("inv_theta", idx)
+        return np.minimum(np.maximum(w, 0.0), u)
 
-    def sensitivity(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    def sensitivity(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         """``-dw/dx``: ``1/theta`` for tasks strictly between 0 and ``u`` at log-price ``x``, else 0."""
+        inv = self._pick("inv_theta", idx)
         with np.errstate(invalid="ignore"):
-            raw = (self.lk[idx] - x) * self.inv_theta[idx]
-        return np.where((raw > 0.0) & (raw < self.u[idx]), self.inv_theta[idx], 0.0)
+            raw = (self._pick("lk", idx) - x) * inv
+        return np.where((raw > 0.0) & (raw < self._pick("u", idx)), inv, 0.0)
 
     def block_price(
         self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None = None

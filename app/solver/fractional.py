@@ -152,14 +152,15 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
     """A tight block must use its capacity exactly. Works come from log-prices, whose
     rounding is ~1e-16 |ln price| / theta in absolute work: negligible unless a block's
     capacity is tiny. Spread the residual over the unconstrained tasks in work space."""
-    tight = np.isfinite(x) & ~split
+    tight = np.isfinite(x) if split is None else np.isfinite(x) & ~split
     if not tight.any():
         return w
-    sens = np.where(tight[seg_of], family.sensitivity(xe, idx), 0.0)
+    sens = family.sensitivity(xe, idx) * tight[seg_of]
     total_sens = np.add.reduceat(sens, starts)
     resid = cap - np.add.reduceat(w, starts)
-    share = np.divide(resid, total_sens, out=np.zeros_like(resid), where=total_sens > 0)
-    return np.clip(w + sens * share[seg_of], 0.0, family_u(family, idx))
+    share = resid / np.where(total_sens > 0.0, total_sens, np.inf)  # 0 where nothing can move
+    u = family.u if idx is None else family.u[idx]
+    return np.minimum(np.maximum(w + sens * share[seg_of], 0.0), u)
 
 
 def _pav_small(
@@ -237,15 +238,9 @@ def _pav_small(
     cap = np.add.reduceat(cap_inc, starts)
     seg_of = np.repeat(np.arange(starts.shape[0]), [blk[1] - blk[0] for blk in blocks])
     xe = x[seg_of]
-    idx = np.arange(n)
-    w = family.work_at(xe, idx)
-    w = _use_capacity(family, idx, w, xe, x, np.zeros(x.shape[0], dtype=bool), starts, seg_of, cap)
+    w = family.work_at(xe, None)
+    w = _use_capacity(family, None, w, xe, x, None, starts, seg_of, cap)
     return w, xe
-
-
-def family_u(family: AccuracyFamily, idx: np.ndarray) -> np.ndarray:
-    """Upper bounds on work (``t_max``) of tasks ``idx``: the work at price 0."""
-    return family.work_at(np.full(idx.shape[0], -np.inf), idx)
 
 
 def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None) -> FractionalSolution:
