@@ -122,19 +122,24 @@ def _respond(err: ApiError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
 
-async def _api_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return _respond(exc)
+def response_for(exc: ApiError | ValidationError | DomainError) -> JSONResponse:
+    """The error response for an exception a route may raise (the registered handlers and
+    the direct dispatch of :mod:`app.api.middleware` both answer through here)."""
+    if isinstance(exc, ApiError):
+        return _respond(exc)
+    if isinstance(exc, ValidationError):
+        return _respond(ApiError.from_issues(issues_from_validation(exc.errors())))
+    return _respond(ApiError.from_issues(issues_from_domain(exc)))
+
+
+async def _route_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError | ValidationError | DomainError)
+    return response_for(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ValidationError | RequestValidationError)
+    assert isinstance(exc, RequestValidationError)
     return _respond(ApiError.from_issues(issues_from_validation(exc.errors())))
-
-
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    return _respond(ApiError.from_issues(issues_from_domain(exc)))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -152,9 +157,9 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Register every handler on ``app``."""
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(ValidationError, _validation_error)
+    app.add_exception_handler(ApiError, _route_error)
+    app.add_exception_handler(ValidationError, _route_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(DomainError, _route_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

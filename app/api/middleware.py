@@ -1,24 +1,47 @@
-"""Pure ASGI middleware: per-request metrics and the JSON access log line."""
+"""Pure ASGI middleware: per-request metrics, the JSON access log line, and the direct
+dispatch of the scheduling endpoints.
+
+Direct dispatch: ``POST /schedule`` and ``POST /schedule/validate`` are answered by calling
+their route functions (:data:`app.api.routes.DIRECT`) from here, with a Starlette
+``Request`` and the errors of :func:`app.errors.response_for`, instead of passing through
+Starlette's exception middleware, the router and FastAPI's request handling. That path cost
+about 110 us of CPU per request, more than a tenth of a 100-task /schedule
+(docs/robustness.md). The FastAPI routes stay registered, with the same functions, for the
+OpenAPI document and for any request the table does not match exactly (another method, a
+``root_path`` prefix): the answer is the same either way (tests/api/test_direct.py).
+Exceptions other than the routes' own go to the outer middleware as before (500
+``internal_error``).
+"""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Awaitable, Callable, Mapping
 
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
 from app.api.service import RunInfo
+from app.errors import ApiError, response_for
 from app.logging import access
+from app.solver import DomainError
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class AccessMiddleware:
     """Counts requests to the scheduling endpoints by outcome, times them, and logs one JSON
     line per HTTP request on ``dsct.access`` (run_id, endpoint, algorithm, n, m, outcome,
-    status, solve_seconds)."""
+    status, solve_seconds). ``direct`` maps ``(method, path)`` to the route function that
+    answers it without the router (see the module's docs)."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, direct: Mapping[tuple[str, str], Endpoint] | None = None):
         self.app = app
+        self.direct = dict(direct or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,12 +56,19 @@ class AccessMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-run-id", run.run_id.encode())]
+                message["headers"] = [*message.get("headers", ()), (b"x-run-id", run.run_id.encode())]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            endpoint = self.direct.get((scope.get("method", ""), path))
+            if endpoint is None:
+                await self.app(scope, receive, send_wrapper)
+            else:
+                try:
+                    response = await endpoint(Request(scope, receive))
+                except (ApiError, ValidationError, DomainError) as exc:
+                    response = response_for(exc)
+                await response(scope, receive, send_wrapper)
         finally:
             seconds = time.perf_counter() - run.started
             if path in metrics.ENDPOINTS:
