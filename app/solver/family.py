@@ -67,6 +67,8 @@ class AccuracyFamily(Protocol):
 
     def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]: ...
 
+    def saturation_prices(self) -> np.ndarray: ...
+
     def range_price_between(
         self, a: int, b: int, cap: float, lo: float, hi: float, x0: float
     ) -> tuple[float, int, Piece]: ...
@@ -123,11 +125,15 @@ class ExponentialFamily:
         cached = getattr(self, "_py_piece", None)
         if cached is None:
             lk, inv, u = self._lists()
-            with np.errstate(invalid="ignore"):
-                lo = self.lk - self.u / self.inv_theta
-            cached = (lk, inv, (self.lk * self.inv_theta).tolist(), u, lo.tolist())
+            cached = (lk, inv, (self.lk * self.inv_theta).tolist(), u, self.saturation_prices().tolist())
             self._py_piece = cached
         return cached
+
+    def saturation_prices(self) -> np.ndarray:
+        """Per task, the log-price at or below which it takes all of ``u``: ``lk - theta u``
+        (``-inf`` without a cap)."""
+        with np.errstate(invalid="ignore"):
+            return self.lk - self.u / self.inv_theta
 
     def range_price(self, a: int, b: int, cap: float) -> tuple[float, int, Piece]:
         """``block_price`` for the one segment ``a..b-1``, in plain Python.

@@ -188,10 +188,12 @@ def _pav_small(
     for g in group_starts.tolist():
         is_start[g] = True
     single_x, single_piece = family.singletons(cap_inc)
+    u_of, lo_of = family.u.tolist(), family.saturation_prices().tolist()  # for price-0 pooling
     range_price, range_price_between = family.range_price, family.range_price_between
     budget = 40 * n + 400
     evals = 0
-    # one tuple per block: (first task, end, capacity, price, slope, lin, fixed, xlo, xhi)
+    # one tuple per block: (first task, end, capacity, price, slope, lin, fixed, xlo, xhi,
+    # sum of u, min saturation price)
     blocks: list[tuple] = []
     push, pop = blocks.append, blocks.pop
     barrier = 0
@@ -206,14 +208,21 @@ def _pav_small(
         if k - a == 1:
             x = single_x[a]
             slope, lin, fixed, xlo, xhi = single_piece[a]
+            usum, lomin = u_of[a], lo_of[a]
         else:
             x, e, (slope, lin, fixed, xlo, xhi) = range_price(a, k, cap)
+            usum, lomin = sum(u_of[a:k]), min(lo_of[a:k])
             evals += e
         while len(blocks) > barrier and blocks[-1][3] < x:
-            a, _, prev_cap, prev_x, p_slope, p_lin, p_fixed, p_xlo, p_xhi = pop()
+            a, _, prev_cap, prev_x, p_slope, p_lin, p_fixed, p_xlo, p_xhi, p_usum, p_lomin = pop()
             cap += prev_cap
-            s2 = p_slope + slope
+            usum += p_usum
+            lomin = p_lomin if p_lomin < lomin else lomin
             evals += 1
+            if usum <= cap:  # every task fits uncompressed: price 0, each takes its u
+                x, slope, lin, fixed, xlo, xhi = -math.inf, 0.0, 0.0, usum, -math.inf, lomin
+                continue
+            s2 = p_slope + slope
             if s2 > 0.0:
                 lin2 = p_lin + lin
                 fixed2 = p_fixed + fixed
@@ -232,7 +241,7 @@ def _pav_small(
             evals += e
         if evals > budget:
             return None
-        push((a, k, cap, x, slope, lin, fixed, xlo, xhi))
+        push((a, k, cap, x, slope, lin, fixed, xlo, xhi, usum, lomin))
     starts = np.array([blk[0] for blk in blocks], dtype=np.intp)
     x = np.array([blk[3] for blk in blocks])
     cap = np.add.reduceat(cap_inc, starts)
