@@ -107,6 +107,17 @@ def test_livez_and_small_schedule_answer_during_a_big_solve(tmp_path):
         assert max(live) < 1.0 and max(small) < 1.0
 
 
+def _schedule_pids(logs: str) -> list[int]:
+    """The worker pid of every POST /schedule access line in the server's log."""
+    out = []
+    for line in logs.splitlines():
+        if line.startswith("{") and '"dsct.access"' in line:
+            rec = json.loads(line)
+            if rec.get("method") == "POST" and rec.get("endpoint") == "/schedule":
+                out.append(rec["pid"])
+    return out
+
+
 def test_metrics_add_up_across_two_workers(tmp_path):
     """prometheus-client's multiprocess mode: the counts of both worker processes are summed."""
     with running_server(tmp_path, workers=2, env={"DSCT_LOG_LEVEL": "INFO"}) as srv:
@@ -125,7 +136,7 @@ def test_metrics_add_up_across_two_workers(tmp_path):
                 t.join(30)
             assert statuses == [200] * 20
             n += 20
-            pids = {m.group(1) for m in re.finditer(r'"pid": (\d+), "method": "POST", "endpoint": "/schedule"', srv.logs())}
+            pids = set(_schedule_pids(srv.logs()))
             if len(pids) >= 2:
                 break
         assert len(pids) == 2, f"only workers {pids} served requests"
@@ -185,10 +196,9 @@ def test_keep_alive_connections_spread_over_workers(tmp_path):
         finally:
             for c in clients:
                 c.close()
-        pattern = r'"pid": (\d+), "method": "POST", "endpoint": "/schedule"'
         deadline = time.monotonic() + 10  # a log line may land just after its response
         while True:
-            pids = [m.group(1) for m in re.finditer(pattern, srv.logs())]
+            pids = _schedule_pids(srv.logs())
             if len(pids) >= 48 or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
