@@ -64,7 +64,9 @@ UNSCHEDULED = Counter(
     "dsct_unscheduled_tasks_total", "Tasks given no time, by reason code.", ["reason"],
 )
 IN_FLIGHT = Gauge(
-    "dsct_solves_in_flight", "Solves running now (abandoned timed-out ones included).",
+    "dsct_solves_in_flight",
+    "Solves admitted to the solver threads: running, queued, or abandoned after a timeout and "
+    "still computing (small batches answered on the event loop, in under a millisecond, are not counted).",
     multiprocess_mode="livesum",
 )
 BUILD_INFO = Gauge(

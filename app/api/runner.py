@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+from app import metrics
 from app.errors import ApiError
 
 T = TypeVar("T")
@@ -45,6 +46,7 @@ class Runner:
     def _release(self, _fut: Future) -> None:
         with self._lock:
             self._in_flight -= 1
+        metrics.IN_FLIGHT.dec()
 
     async def run(self, fn: Callable[..., T], *args: object, timeout: float | None = None) -> T:
         """``fn(*args)`` in a solver thread; 503 ``overloaded`` when full, ``solve_timeout`` when slow."""
@@ -54,11 +56,13 @@ class Runner:
                                f"(limit {self.max_in_flight}); retry later",
                                headers={"Retry-After": "1"})
             self._in_flight += 1
+        metrics.IN_FLIGHT.inc()  # dsct_solves_in_flight: what this runner has admitted
         try:
             fut = self._pool().submit(fn, *args)
         except BaseException:
             with self._lock:
                 self._in_flight -= 1
+            metrics.IN_FLIGHT.dec()
             raise
         fut.add_done_callback(self._release)
         limit = self.timeout if timeout is None else timeout

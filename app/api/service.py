@@ -106,13 +106,10 @@ def is_quick(prep: Prepared, settings: Settings) -> bool:
 def finish(prep: Prepared, settings: Settings, run: RunInfo) -> bytes:
     """Solve a prepared batch and serialise the response. Raises :class:`ApiError`."""
     req, problem, t1 = prep.req, prep.problem, prep.parsed
-    metrics.IN_FLIGHT.inc()
     try:
         sol = solve(problem, req.algorithm, **solve_options(req, settings))
     except DomainError as exc:
         raise ApiError.from_issues(issues_from_domain(exc)) from None
-    finally:
-        metrics.IN_FLIGHT.dec()
     t2 = time.perf_counter()
     run.solve_seconds = t2 - t1
     if not finite_solution(sol):

@@ -73,3 +73,24 @@ def test_inline_and_threaded_answers_agree(make_client):
         doc.pop("run_id")
         doc.pop("timings")
     assert inline == threaded
+
+
+def test_in_flight_gauge_counts_what_the_solver_threads_admitted(make_client, monkeypatch):
+    from app import metrics
+
+    from .conftest import spec_request
+    from .test_schedule import _sleeper
+
+    gauge = metrics.IN_FLIGHT._value  # this process's value (tests run without multiprocess mode)
+    started = threading.Event()
+    monkeypatch.setitem(ALGORITHMS, "sleep", _sleeper(0.5, started))
+    c = make_client()
+    before = gauge.get()
+    slow = threading.Thread(target=lambda: post(c, {**spec_request(), "algorithm": "sleep"}))
+    slow.start()
+    assert started.wait(5)
+    assert gauge.get() == before + 1
+    assert post(c, random_batch(50, 2)).status_code == 200  # inline: not counted
+    assert gauge.get() == before + 1
+    slow.join(10)
+    assert gauge.get() == before
