@@ -12,11 +12,13 @@ these operations, so another concave family can be added without touching it:
 - ``sensitivity(x, idx)``: ``-d work / d x`` per task, used to spread a rounding residual;
 - ``take(idx)``: the same family for tasks ``idx`` in that order (so the sweep reads its
   arrays sequentially instead of gathering through a random permutation);
-- ``singletons(cap)``, ``range_price(a, b, cap)``, ``range_price_between(...)``,
-  ``merge_price(left, right, cap)`` and ``merge_guess(...)``: scalar versions of
-  ``block_price`` for tasks ``a..b-1``, in plain Python, for small problems where numpy's
-  per-call overhead dominates; ``merge_price`` pools two adjacent blocks in O(1) when no
-  task changes status.
+- ``u`` and ``saturation_prices()``: per task, the most work it takes and the log-price
+  at or below which it takes it;
+- ``singletons(cap)``, ``range_price(a, b, cap)`` and ``range_price_between(...)``: scalar
+  versions of ``block_price`` for tasks ``a..b-1``, in plain Python, for small problems
+  where numpy's per-call overhead dominates. They return the linear :data:`Piece` of the
+  block's total work around its price, which the small-problem sweep adds up to pool two
+  blocks in O(1) when no task changes status.
 
 Prices are handled as logarithms because the exponential family's price spans hundreds of
 orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e-6 to 1e6).
@@ -60,10 +62,6 @@ class AccuracyFamily(Protocol):
     def take(self, idx: np.ndarray) -> AccuracyFamily: ...
 
     def range_price(self, a: int, b: int, cap: float) -> tuple[float, int, Piece]: ...
-
-    def merge_price(self, left: Piece, right: Piece, cap: float) -> tuple[float, Piece] | None: ...
-
-    def merge_guess(self, left: Piece, right: Piece, cap: float) -> float: ...
 
     def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]: ...
 
@@ -139,10 +137,10 @@ class ExponentialFamily:
         """``block_price`` for the one segment ``a..b-1``, in plain Python.
 
         Returns the log-price, the number of task evaluations it took (callers budget them)
-        and the linear :data:`Piece` of the segment's total work around that price (for
-        :meth:`merge_price`). Same method as ``block_price``: Newton on the piecewise-linear
-        total, each step the closed form (eq. 9) on the current piece, safeguarded by a
-        bracket. O(b - a) per round.
+        and the linear :data:`Piece` of the segment's total work around that price (the
+        small-problem sweep pools blocks with it). Same method as ``block_price``: Newton on
+        the piecewise-linear total, each step the closed form (eq. 9) on the current piece,
+        safeguarded by a bracket. O(b - a) per round.
         """
         lk, inv, u = self._lists()
         if b - a == 1:  # one task: its work is min(cap, u), its price in closed form
@@ -285,34 +283,6 @@ class ExponentialFamily:
                 if top < xhi:
                     xhi = top
         return slope, lin, fixed, xlo, xhi
-
-    @staticmethod
-    def merge_guess(left: Piece, right: Piece, cap: float) -> float:
-        """The root of the two pieces' sum, wherever it lies (``nan`` without slope)."""
-        slope = left[0] + right[0]
-        if not slope > 0.0:
-            return math.nan
-        return (left[1] + right[1] - (cap - left[2] - right[2])) / slope
-
-    @staticmethod
-    def merge_price(left: Piece, right: Piece, cap: float) -> tuple[float, Piece] | None:
-        """Price of two adjacent blocks pooled, in O(1) when no task changes status.
-
-        The pooled total is the sum of the two linear pieces wherever both hold; if the root
-        of that sum lies inside both pieces it is the exact pooled price (eq. 9 again).
-        Returns ``None`` when it does not, and the caller re-prices the pooled range.
-        """
-        slope = left[0] + right[0]
-        if not slope > 0.0:
-            return None
-        fixed = left[2] + right[2]
-        lin = left[1] + right[1]
-        x = (lin - (cap - fixed)) / slope
-        xlo = max(left[3], right[3])
-        xhi = min(left[4], right[4])
-        if xlo <= x <= xhi:
-            return x, (slope, lin, fixed, xlo, xhi)
-        return None
 
     @classmethod
     def of(cls, problem: Problem) -> ExponentialFamily:
