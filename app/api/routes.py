@@ -72,7 +72,10 @@ async def validate(request: Request) -> Response:
     """Every problem POST /schedule would report, found without solving: 200 with
     ``valid`` and ``errors`` for anything about the content; 401/413/415 as for /schedule."""
     call = await accept(request)
-    report = await call.runner.run(service.validate_report, call.body, call.settings, call.run)
+    if len(call.body) <= INLINE_BYTES_PER_TASK * call.settings.inline_max_tasks:  # as /schedule
+        report = service.validate_report(call.body, call.settings, call.run)
+    else:
+        report = await call.runner.run(service.validate_report, call.body, call.settings, call.run)
     return Response(service.dumps(report), media_type=JSON)
 
 
