@@ -1,8 +1,9 @@
 """Solves off the event loop: a bounded thread pool, admission control and a time cap.
 
 Why threads and not processes: a request's body, parsed model and arrays stay in one
-process (no pickling of 100,000-task batches), small batches cost one thread hop, and
-numpy/scipy release the GIL in their big operations. A thread cannot be killed, so a solve
+process (no pickling of 100,000-task batches), and numpy/scipy release the GIL in their big
+operations. Small batches of a polynomial heuristic do not come here at all: the routes
+answer them on the event loop (:func:`app.api.service.is_quick`). A thread cannot be killed, so a solve
 that passes ``DSCT_SOLVE_TIMEOUT`` is *abandoned*: the client gets 503 ``solve_timeout`` at
 once, the event loop is free, and the computation finishes in the background, still counted
 in its slot until it does (its result is dropped). Admission counts running, queued and

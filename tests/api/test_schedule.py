@@ -157,6 +157,21 @@ def test_invalid_settings_fail_clearly():
     assert (s.host, s.port, s.workers) == ("127.0.0.1", 8000, 2)
 
 
+def test_readme_lists_every_setting():
+    from app.settings import PREFIX, Settings
+
+    readme = (ROOT / "README.md").read_text()
+    for name, info in Settings.model_fields.items():
+        if name == "bench_routes":  # benchmark-only, documented in docs/robustness.md
+            continue
+        var = PREFIX + name.upper()
+        assert f"`{var}`" in readme, var
+        default = info.default
+        if isinstance(default, int | float) and not isinstance(default, bool):
+            row = next(line for line in readme.splitlines() if line.startswith(f"| `{var}`"))
+            assert f"`{default:g}`" in row or f"`{default}`" in row, (var, row)
+
+
 # ---------------------------------------------------------------- validate-only
 
 
