@@ -12,8 +12,8 @@ these operations, so another concave family can be added without touching it:
 - ``sensitivity(x, idx)``: ``-d work / d x`` per task, used to spread a rounding residual;
 - ``take(idx)``: the same family for tasks ``idx`` in that order (so the sweep reads its
   arrays sequentially instead of gathering through a random permutation);
-- ``u`` and ``saturation_prices()``: per task, the most work it takes and the log-price
-  at or below which it takes it;
+- ``u``, and ``bounds()``: per task as Python floats, ``u`` and the log-price at or below
+  which the task takes all of it;
 - ``singletons(cap)``, ``range_price(a, b, cap)`` and ``range_price_between(...)``: scalar
   versions of ``block_price`` for tasks ``a..b-1``, in plain Python, for small problems
   where numpy's per-call overhead dominates. They return the linear :data:`Piece` of the
@@ -65,7 +65,7 @@ class AccuracyFamily(Protocol):
 
     def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]: ...
 
-    def saturation_prices(self) -> np.ndarray: ...
+    def bounds(self) -> tuple[list[float], list[float]]: ...
 
     def range_price_between(
         self, a: int, b: int, cap: float, lo: float, hi: float, x0: float
@@ -123,15 +123,17 @@ class ExponentialFamily:
         cached = getattr(self, "_py_piece", None)
         if cached is None:
             lk, inv, u = self._lists()
-            cached = (lk, inv, (self.lk * self.inv_theta).tolist(), u, self.saturation_prices().tolist())
+            with np.errstate(invalid="ignore"):
+                lo = self.lk - self.u / self.inv_theta  # -inf without a cap
+            cached = (lk, inv, (self.lk * self.inv_theta).tolist(), u, lo.tolist())
             self._py_piece = cached
         return cached
 
-    def saturation_prices(self) -> np.ndarray:
-        """Per task, the log-price at or below which it takes all of ``u``: ``lk - theta u``
-        (``-inf`` without a cap)."""
-        with np.errstate(invalid="ignore"):
-            return self.lk - self.u / self.inv_theta
+    def bounds(self) -> tuple[list[float], list[float]]:
+        """Per task, as Python floats: ``u`` and the log-price at or below which the task
+        takes all of it, ``lk - theta u`` (``-inf`` without a cap). Cached."""
+        pieces = self._piece_lists()
+        return pieces[3], pieces[4]
 
     def range_price(self, a: int, b: int, cap: float) -> tuple[float, int, Piece]:
         """``block_price`` for the one segment ``a..b-1``, in plain Python.

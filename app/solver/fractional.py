@@ -190,7 +190,7 @@ def _pav_small(
     heads[group_starts] = True
     heads = np.flatnonzero(heads).tolist()
     single_x, single_piece = family.singletons(cap_inc)
-    u_of, lo_of = family.u.tolist(), family.saturation_prices().tolist()  # for price-0 pooling
+    u_of, lo_of = family.bounds()  # for pooling at price 0
     range_price, range_price_between = family.range_price, family.range_price_between
     budget = 40 * n + 400
     evals = 0
