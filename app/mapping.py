@@ -1,7 +1,7 @@
 """The thin layer between the wire models (:mod:`schemas`) and the solver's arrays.
 
-``to_problem``: a validated :class:`schemas.ScheduleRequest` -> :class:`app.solver.Problem`.
-``check_batch``: every problem with a parsed request that the schema alone cannot see
+``to_problem``: a parsed :class:`app.batch.Batch` -> :class:`app.solver.Problem`.
+``check_batch``: every problem with a parsed batch that the schema alone cannot see
 (limits, duplicate ids, the algorithm name, numbers whose combination overflows).
 ``to_response``: a :class:`app.solver.Solution` -> the response body of shared/spec/API.md,
 as plain dicts and lists ready for ``json.dumps``.
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from app.batch import Batch
 from app.errors import Issue
 from app.solver import ALGORITHMS, UNSCHEDULED, Problem, Solution
-from schemas import ScheduleRequest
 
 __all__ = ["check_batch", "to_problem", "to_response", "finite_solution"]
 
@@ -42,40 +42,39 @@ def _duplicates(kind: str, ids: Sequence[str]) -> list[Issue]:
     return out
 
 
-def check_batch(req: ScheduleRequest, max_tasks: int, max_machines: int) -> list[Issue]:
-    """Every problem with ``req`` beyond its schema, in a stable order. O(n + m)."""
-    issues = check_limits(len(req.tasks), len(req.machines), max_tasks, max_machines)
+def check_batch(batch: Batch, max_tasks: int, max_machines: int) -> list[Issue]:
+    """Every problem with ``batch`` beyond its schema, in a stable order. O(n + m)."""
+    issues = check_limits(batch.n, batch.m, max_tasks, max_machines)
     if issues:
         return issues
-    issues += _duplicates("machines", [mc.id for mc in req.machines])
-    issues += _duplicates("tasks", [t.id for t in req.tasks])
-    if req.algorithm not in ALGORITHMS:
+    issues += _duplicates("machines", batch.machine_ids)
+    issues += _duplicates("tasks", batch.task_ids)
+    if batch.algorithm not in ALGORITHMS:
         known = ", ".join(sorted(ALGORITHMS))
-        issues.append(Issue("unknown_algorithm", ("algorithm",), f"unknown algorithm {req.algorithm!r}; known: {known}"))
-    issues += _numeric_range(req)
+        issues.append(Issue("unknown_algorithm", ("algorithm",),
+                            f"unknown algorithm {batch.algorithm!r}; known: {known}"))
+    issues += _numeric_range(batch)
     return issues
 
 
-def _numeric_range(req: ScheduleRequest) -> list[Issue]:
+def _numeric_range(batch: Batch) -> list[Issue]:
     """Finite inputs whose combination is not: the schedule's arithmetic would overflow.
 
     The solver works with ``speed * time`` (work) and sums of it over machines; when the
     largest deadline times the total speed is not a finite double, no schedule can be
     computed meaningfully. Those batches are answered 422 ``numeric_range``.
     """
-    if not req.tasks:
+    if not batch.n:
         return []
-    # plain floats: a handful of O(n + m) builtins, cheaper than numpy's calls for small batches
-    speed = [mc.speed for mc in req.machines]
-    avail = [mc.available_at for mc in req.machines]
-    deadline = [t.deadline for t in req.tasks]
+    speed = batch.speed.tolist()
+    avail = batch.available_at.tolist()
     out = []
     total_speed = sum(speed)
     if not math.isfinite(total_speed):
         out.append(Issue("numeric_range", ("machines",), "the sum of the machines' speeds overflows"))
         return out
-    d_max = max(deadline)
-    j = deadline.index(d_max)
+    j = int(np.argmax(batch.deadline))  # the first of the largest
+    d_max = float(batch.deadline[j])
     if not math.isfinite(d_max * total_speed):
         out.append(Issue("numeric_range", ("tasks", j, "deadline"),
                          f"deadline * total machine speed ({d_max!r} * {total_speed!r}) overflows"))
@@ -93,17 +92,12 @@ def _numeric_range(req: ScheduleRequest) -> list[Issue]:
     return out
 
 
-def to_problem(req: ScheduleRequest) -> Problem:
-    """Wire request -> solver arrays (``t_max`` null becomes ``inf``). O(n + m)."""
-    tasks, machines = req.tasks, req.machines
+def to_problem(batch: Batch) -> Problem:
+    """Parsed batch -> the solver's problem (validated again there, for the solver's own
+    domain). O(n + m)."""
     return Problem(
-        deadline=np.array([t.deadline for t in tasks], dtype=np.float64),
-        theta=np.array([t.theta for t in tasks], dtype=np.float64),
-        a_min=np.array([t.a_min for t in tasks], dtype=np.float64),
-        a_max=np.array([t.a_max for t in tasks], dtype=np.float64),
-        t_max=np.array([math.inf if t.t_max is None else t.t_max for t in tasks], dtype=np.float64),
-        speed=np.array([mc.speed for mc in machines], dtype=np.float64),
-        available_at=np.array([mc.available_at for mc in machines], dtype=np.float64),
+        deadline=batch.deadline, theta=batch.theta, a_min=batch.a_min, a_max=batch.a_max,
+        t_max=batch.t_max, speed=batch.speed, available_at=batch.available_at,
     )
 
 
@@ -121,13 +115,13 @@ def finite_solution(sol: Solution) -> bool:
     return arrays_ok and all(math.isfinite(x) for x in (sol.total_accuracy, sol.upper_bound, sol.guarantee))
 
 
-def to_response(req: ScheduleRequest, problem: Problem, sol: Solution, run_id: str,
+def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str,
                 timings: dict[str, float]) -> dict[str, Any]:
     """Solution arrays -> the response body. Machines in request order, assignments in start
     order (ties by input order), unscheduled tasks in input order. O(n log n)."""
     n = problem.n
     machine = sol.machine
-    ids = [t.id for t in req.tasks]
+    ids = batch.task_ids
     start = sol.start.tolist()
     duration = sol.duration.tolist()
     work = sol.work.tolist()
@@ -157,7 +151,7 @@ def to_response(req: ScheduleRequest, problem: Problem, sol: Solution, run_id: s
     total = float(sol.total_accuracy)
     return {
         "run_id": run_id,
-        "label": req.label,
+        "label": batch.label,
         "algorithm": sol.algorithm,
         "status": sol.status,
         "objective": {
@@ -167,7 +161,7 @@ def to_response(req: ScheduleRequest, problem: Problem, sol: Solution, run_id: s
             "guarantee": float(sol.guarantee),
             "proven_bound": None if sol.proven_bound is None else float(sol.proven_bound),
         },
-        "machines": [{"id": mc.id, "assignments": per_machine[r]} for r, mc in enumerate(req.machines)],
+        "machines": [{"id": mid, "assignments": per_machine[r]} for r, mid in enumerate(batch.machine_ids)],
         "unscheduled": unscheduled,
         "timings": timings,
     }

@@ -407,6 +407,7 @@ def profile(args: argparse.Namespace, bodies: dict[str, Path]) -> None:
     import json as _json
 
     from app.api.service import dumps_response
+    from app.batch import from_request, read
     from app.mapping import check_batch, to_problem, to_response
     from app.settings import Settings
     from app.solver import solve
@@ -423,29 +424,31 @@ def profile(args: argparse.Namespace, bodies: dict[str, Path]) -> None:
             t = [time.perf_counter()]
             _json.loads(body)
             t.append(time.perf_counter())
-            req = ScheduleRequest.model_validate_json(body)
+            from_request(ScheduleRequest.model_validate_json(body))
             t.append(time.perf_counter())
-            assert not check_batch(req, settings.max_tasks, settings.max_machines)
+            batch = read(body)
             t.append(time.perf_counter())
-            problem = to_problem(req)
+            assert not check_batch(batch, settings.max_tasks, settings.max_machines)
             t.append(time.perf_counter())
-            sol = solve(problem, req.algorithm, time_limit=settings.max_time_limit)
+            problem = to_problem(batch)
             t.append(time.perf_counter())
-            out = to_response(req, problem, sol, "0" * 32, {"parse_seconds": 0.0, "solve_seconds": 0.0,
-                                                            "total_seconds": 0.0})
+            sol = solve(problem, batch.algorithm, time_limit=settings.max_time_limit)
+            t.append(time.perf_counter())
+            out = to_response(batch, problem, sol, "0" * 32, {"parse_seconds": 0.0, "solve_seconds": 0.0,
+                                                              "total_seconds": 0.0})
             t.append(time.perf_counter())
             dumps_response(out)
             t.append(time.perf_counter())
-            names = ["json.loads (reference only)", "pydantic parse+validate", "check_batch", "to_problem",
-                     "solve (dsct-approx)", "to_response", "dumps_response"]
+            names = ["json.loads (reference only)", "pydantic models (reference only)", "read (orjson + checks)",
+                     "check_batch", "to_problem", "solve (dsct-approx)", "to_response", "dumps_response"]
             for k, name in enumerate(names):
                 stages.setdefault(name, []).append(t[k + 1] - t[k])
         n, m, _ = SIZES[size]
-        total = sum(statistics.median(v) for k, v in stages.items() if not k.startswith("json.loads"))
+        total = sum(statistics.median(v) for k, v in stages.items() if not k.endswith("(reference only)"))
         print(f"\n{n:,} tasks / {m} machines ({len(body):,} bytes), median of {reps}:")
         for name, v in stages.items():
             med = statistics.median(v)
-            share = "" if name.startswith("json.loads") else f"{med / total * 100:5.1f}%"
+            share = "" if name.endswith("(reference only)") else f"{med / total * 100:5.1f}%"
             print(f"  {name:<30}{med * 1e3:9.3f} ms  {share}")
         print(f"  {'pipeline total':<30}{total * 1e3:9.3f} ms")
 
@@ -456,8 +459,8 @@ def profile(args: argparse.Namespace, bodies: dict[str, Path]) -> None:
 STAGES = [
     ("solver", ("app/solver/",)),
     ("mapping (check_batch, to_problem, to_response)", ("app/mapping.py",)),
-    ("pydantic parse + validate", ("schemas/", "pydantic", "parse (app/api/service.py",
-                                   "validate_report (app/api/service.py")),
+    ("parse + validate (orjson, pydantic)", ("app/batch.py", "schemas/", "pydantic", "parse (app/api/service.py",
+                                             "validate_report (app/api/service.py")),
     ("response serialisation (json)", ("dumps_response", "_dump_list", "dumps (app/api/service.py")),
     ("freeing big lists", ("_release (app/api/service.py",)),
     ("logging (JSON access line)", ("app/logging.py", "/logging/")),
@@ -505,6 +508,7 @@ def breakdown(args: argparse.Namespace, server: Server, load: Load, bodies: dict
             for spy in spies:
                 spy.wait(timeout=seconds + 60)
             counts: dict[str, int] = {}
+            leaves: dict[str, int] = {}
             for out in outs:
                 if not out.exists():
                     continue
@@ -512,11 +516,16 @@ def breakdown(args: argparse.Namespace, server: Server, load: Load, bodies: dict
                     stack, _, n = line.rpartition(" ")
                     if n.isdigit() and stack:
                         counts[_stage(stack)] = counts.get(_stage(stack), 0) + int(n)
+                        leaf = stack.rsplit(";", 1)[-1]
+                        leaves[leaf] = leaves.get(leaf, 0) + int(n)
             total = sum(counts.values()) or 1
             print(f"\n{size} batch, POST {path}: {r['rate']:.1f} req/s, p50 {r['p50_ms']:.2f} ms; "
                   f"py-spy --gil samples of {len(workers)} workers at 200 Hz: {total}")
             for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
                 print(f"  {name:<48}{n / total * 100:6.1f}%")
+            print("  innermost Python frames (self time, top 20):")
+            for name, n in sorted(leaves.items(), key=lambda kv: -kv[1])[:20]:
+                print(f"    {n / total * 100:5.1f}%  {name[:110]}")
 
 
 # --------------------------------------------------------------------------- main

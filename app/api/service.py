@@ -17,11 +17,11 @@ import orjson
 from pydantic import ValidationError
 
 from app import metrics
+from app.batch import Batch, read
 from app.errors import ApiError, Issue, issues_from_domain, issues_from_validation
 from app.mapping import check_batch, finite_solution, to_problem, to_response
 from app.settings import Settings
 from app.solver import POLYNOMIAL, DomainError, Problem, solve
-from schemas import ScheduleRequest
 
 __all__ = ["Prepared", "RunInfo", "dumps", "finish", "is_quick", "parse", "prepare", "schedule_json",
            "validate_report"]
@@ -56,17 +56,18 @@ def dumps_response(out: dict[str, Any]) -> bytes:
     return orjson.dumps(out)
 
 
-def parse(body: bytes | str) -> ScheduleRequest:
+def parse(body: bytes | str) -> Batch:
+    """The body as a batch (:func:`app.batch.read`); every schema error as an :class:`ApiError`."""
     try:
-        return ScheduleRequest.model_validate_json(body)
+        return read(body)
     except ValidationError as exc:
         raise ApiError.from_issues(issues_from_validation(exc.errors(include_url=False))) from None
 
 
-def solve_options(req: ScheduleRequest, settings: Settings) -> dict[str, Any]:
+def solve_options(batch: Batch, settings: Settings) -> dict[str, Any]:
     """``time_limit`` for the algorithms that search: the request's, capped by the server."""
     cap = min(settings.max_time_limit, settings.solve_timeout)
-    limit = cap if req.time_limit is None else min(req.time_limit, cap)
+    limit = cap if batch.time_limit is None else min(batch.time_limit, cap)
     return {"time_limit": limit}
 
 
@@ -74,7 +75,7 @@ def solve_options(req: ScheduleRequest, settings: Settings) -> dict[str, Any]:
 class Prepared:
     """A parsed, checked batch and its solver arrays, ready to solve."""
 
-    req: ScheduleRequest
+    batch: Batch
     problem: Problem
     started: float
     parsed: float
@@ -83,16 +84,16 @@ class Prepared:
 def prepare(body: bytes | str, settings: Settings, run: RunInfo) -> Prepared:
     """Parse, check and map a ``POST /schedule`` body. Raises :class:`ApiError`. O(n + m)."""
     t0 = time.perf_counter()
-    req = parse(body)
-    run.algorithm, run.n, run.m = req.algorithm, len(req.tasks), len(req.machines)
-    issues = check_batch(req, settings.max_tasks, settings.max_machines)
+    batch = parse(body)
+    run.algorithm, run.n, run.m = batch.algorithm, batch.n, batch.m
+    issues = check_batch(batch, settings.max_tasks, settings.max_machines)
     if issues:
         raise ApiError.from_issues(issues)
     try:
-        problem = to_problem(req)
+        problem = to_problem(batch)
     except DomainError as exc:
         raise ApiError.from_issues(issues_from_domain(exc)) from None
-    return Prepared(req, problem, t0, time.perf_counter())
+    return Prepared(batch, problem, t0, time.perf_counter())
 
 
 def is_quick(prep: Prepared, settings: Settings) -> bool:
@@ -101,14 +102,14 @@ def is_quick(prep: Prepared, settings: Settings) -> bool:
     tasks, at most about 10 ms at the default of 512 (the slowest found: 512 tasks on 4,000
     machines with ``edf-nocompression``). Everything else goes to a solver thread, under the
     time cap and admission control."""
-    return prep.problem.n <= settings.inline_max_tasks and prep.req.algorithm in POLYNOMIAL
+    return prep.problem.n <= settings.inline_max_tasks and prep.batch.algorithm in POLYNOMIAL
 
 
 def finish(prep: Prepared, settings: Settings, run: RunInfo) -> bytes:
     """Solve a prepared batch and serialise the response. Raises :class:`ApiError`."""
-    req, problem, t1 = prep.req, prep.problem, prep.parsed
+    batch, problem, t1 = prep.batch, prep.problem, prep.parsed
     try:
-        sol = solve(problem, req.algorithm, **solve_options(req, settings))
+        sol = solve(problem, batch.algorithm, **solve_options(batch, settings))
     except DomainError as exc:
         raise ApiError.from_issues(issues_from_domain(exc)) from None
     t2 = time.perf_counter()
@@ -116,13 +117,13 @@ def finish(prep: Prepared, settings: Settings, run: RunInfo) -> bytes:
     if not finite_solution(sol):
         raise ApiError("numeric_range", "these numbers overflow double precision during the solve; "
                        "rescale times, speeds or theta", (Issue("numeric_range", (), "non-finite schedule"),))
-    metrics.observe_solution(req.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
+    metrics.observe_solution(batch.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
                              sol.upper_bound, sol.reason)
     timings = {"parse_seconds": t1 - prep.started, "solve_seconds": t2 - t1, "total_seconds": 0.0}
-    out = to_response(req, problem, sol, run.run_id, timings)
+    out = to_response(batch, problem, sol, run.run_id, timings)
     timings["total_seconds"] = time.perf_counter() - min(run.started, prep.started)
     data = dumps_response(out)
-    _release(req.tasks, req.machines, out["unscheduled"], *(mc["assignments"] for mc in out["machines"]))
+    _release(out["unscheduled"], *(mc["assignments"] for mc in out["machines"]))
     return data
 
 
@@ -157,16 +158,16 @@ def _counts(body: bytes | str) -> tuple[int | None, int | None, str | None]:
 def validate_report(body: bytes | str, settings: Settings, run: RunInfo | None = None) -> dict[str, Any]:
     """``POST /schedule/validate``: every problem found, nothing solved."""
     try:
-        req = ScheduleRequest.model_validate_json(body)
+        batch = read(body)
     except ValidationError as exc:
         issues = issues_from_validation(exc.errors(include_url=False))
         n, m, algorithm = _counts(body)
     else:
-        n, m, algorithm = len(req.tasks), len(req.machines), req.algorithm
-        issues = check_batch(req, settings.max_tasks, settings.max_machines)
+        n, m, algorithm = batch.n, batch.m, batch.algorithm
+        issues = check_batch(batch, settings.max_tasks, settings.max_machines)
         if not issues:
             try:
-                to_problem(req)
+                to_problem(batch)
             except DomainError as exc:
                 issues = issues_from_domain(exc)
     if run is not None:
