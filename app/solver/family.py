@@ -14,11 +14,11 @@ these operations, so another concave family can be added without touching it:
   arrays sequentially instead of gathering through a random permutation);
 - ``u``, and ``bounds()``: per task as Python floats, ``u`` and the log-price at or below
   which the task takes all of it;
-- ``singletons(cap)``, ``range_price(a, b, cap)`` and ``range_price_between(...)``: scalar
-  versions of ``block_price`` for tasks ``a..b-1``, in plain Python, for small problems
-  where numpy's per-call overhead dominates. They return the linear :data:`Piece` of the
-  block's total work around its price, which the small-problem sweep adds up to pool two
-  blocks in O(1) when no task changes status.
+- ``singletons(cap)``, ``range_price(a, b, cap)`` and ``pool_price(...)``: scalar versions
+  of ``block_price`` for tasks ``a..b-1``, in plain Python, for small problems where numpy's
+  per-call overhead dominates. They return the linear :data:`Piece` of the block's total
+  work around its price, which the small-problem sweep adds up to pool two blocks in O(1)
+  when no task changes status, and re-evaluates only on the side where some task does.
 
 Prices are handled as logarithms because the exponential family's price spans hundreds of
 orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e-6 to 1e6).
@@ -67,8 +67,9 @@ class AccuracyFamily(Protocol):
 
     def bounds(self) -> tuple[list[float], list[float]]: ...
 
-    def range_price_between(
-        self, a: int, b: int, cap: float, lo: float, hi: float, x0: float
+    def pool_price(
+        self, a: int, mid: int, b: int, cap: float, lo: float, hi: float, x0: float,
+        left: Piece, right: Piece,
     ) -> tuple[float, int, Piece]: ...
 
 
@@ -123,11 +124,23 @@ class ExponentialFamily:
         cached = getattr(self, "_py_piece", None)
         if cached is None:
             lk, inv, u = self._lists()
-            with np.errstate(invalid="ignore"):
-                lo = self.lk - self.u / self.inv_theta  # -inf without a cap
-            cached = (lk, inv, (self.lk * self.inv_theta).tolist(), u, lo.tolist())
+            cached = (lk, inv, self._lk_inv().tolist(), u, self._saturation().tolist())
             self._py_piece = cached
         return cached
+
+    def _saturation(self) -> np.ndarray:
+        """``lk - theta u`` per task: at or below this log-price the task takes all of ``u``
+        (``-inf`` without a cap). Cached."""
+        lo = getattr(self, "_lo", None)
+        if lo is None:
+            lo = self._lo = self.lk - self.u * self.theta
+        return lo
+
+    def _lk_inv(self) -> np.ndarray:
+        lk_inv = getattr(self, "_lk_inv_arr", None)
+        if lk_inv is None:
+            lk_inv = self._lk_inv_arr = self.lk * self.inv_theta
+        return lk_inv
 
     def bounds(self) -> tuple[list[float], list[float]]:
         """Per task, as Python floats: ``u`` and the log-price at or below which the task
@@ -163,8 +176,7 @@ class ExponentialFamily:
     def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]:
         """``range_price(i, i + 1, cap[i])`` for every task at once (vectorised)."""
         lk, inv, u = self.lk, self.inv_theta, self.u
-        with np.errstate(invalid="ignore"):
-            lo = np.where(np.isinf(u), -np.inf, lk - u * self.theta)
+        lo = self._saturation()
         top = u <= cap
         zero = ~top & (cap <= 0.0)
         mid = ~(top | zero)
@@ -172,7 +184,7 @@ class ExponentialFamily:
             x = np.where(top, -np.inf, np.where(zero, lk, lk - cap * self.theta))
         pieces = zip(
             np.where(mid, inv, 0.0).tolist(),
-            np.where(mid, lk * inv, 0.0).tolist(),
+            np.where(mid, self._lk_inv(), 0.0).tolist(),
             np.where(top, u, 0.0).tolist(),
             np.where(top, -np.inf, np.where(zero, lk, lo)).tolist(),
             np.where(top, lo, np.where(zero, np.inf, lk)).tolist(),
@@ -180,13 +192,20 @@ class ExponentialFamily:
         )
         return x.tolist(), list(pieces)
 
-    def range_price_between(
-        self, a: int, b: int, cap: float, lo: float, hi: float, x0: float
+    def pool_price(
+        self, a: int, mid: int, b: int, cap: float, lo: float, hi: float, x0: float,
+        left: Piece, right: Piece,
     ) -> tuple[float, int, Piece]:
-        """``range_price`` when the price is known to lie in ``[lo, hi]`` (two pooled blocks'
-        prices; ``lo`` may be ``-inf``: a block with capacity to spare), starting from the
-        guess ``x0``: each round is one pass that finds the linear piece at ``x`` and its
-        root, exact once the root stays on its piece."""
+        """``range_price`` for two adjacent blocks ``a..mid-1`` and ``mid..b-1`` pooled into
+        one, whose price is known to lie in ``[lo, hi]`` (the two blocks' prices; ``lo`` may
+        be ``-inf``: a block with capacity to spare), starting from the guess ``x0``.
+
+        ``left`` and ``right`` are the blocks' pieces around their own prices. Each round
+        finds the linear piece of the pooled block at ``x`` and its root, exact once the
+        root stays on its piece; a side's piece is re-evaluated (one pass over its tasks)
+        only when ``x`` leaves the interval where it holds. Usually only one side has a task
+        that changes status, and often it is the short one (the block just formed), so
+        this costs O(that side) rather than O(b - a)."""
         if not math.isfinite(hi) or cap <= 0.0:
             return self.range_price(a, b, cap)
         evals = 0
@@ -198,13 +217,22 @@ class ExponentialFamily:
             x = min(max(x0, lo), hi)
         else:
             x = 0.5 * (lo + hi) if math.isfinite(lo) else hi - 1.0
+        piece_of = self._piece
         for _ in range(_MAX_NEWTON):
-            piece = self._piece(a, b, x)
-            evals += b - a
-            slope, lin, fixed, xlo, xhi = piece
+            if not left[3] <= x <= left[4]:
+                left = piece_of(a, mid, x)
+                evals += mid - a
+            if not right[3] <= x <= right[4]:
+                right = piece_of(mid, b, x)
+                evals += b - mid
+            slope = left[0] + right[0]
+            lin = left[1] + right[1]
+            fixed = left[2] + right[2]
+            xlo = left[3] if left[3] > right[3] else right[3]
+            xhi = left[4] if left[4] < right[4] else right[4]
             total = fixed + lin - x * slope
             if total == cap:
-                return x, evals, piece
+                return x, evals, (slope, lin, fixed, xlo, xhi)
             if slope > 0.0:
                 x_new = (lin - (cap - fixed)) / slope
                 if xlo <= x_new <= xhi:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -184,24 +185,29 @@ def _pav_small(
     """
     n = cap_inc.shape[0]
     ci = cap_inc.tolist()
-    chain_starts = set(group_starts.tolist())
     # runs of tasks whose capacity does not grow (never across chains) start as one block
     heads = cap_inc > 0.0
     heads[group_starts] = True
     heads = np.flatnonzero(heads).tolist()
+    if group_starts.shape[0] > 1:
+        chain_starts = set(group_starts[1:].tolist())
+        new_chain = [a in chain_starts for a in heads]
+    else:
+        new_chain = repeat(False)
     single_x, single_piece = family.singletons(cap_inc)
     u_of, lo_of = family.bounds()  # for pooling at price 0
-    range_price, range_price_between = family.range_price, family.range_price_between
+    range_price, pool_price = family.range_price, family.pool_price
     budget = 40 * n + 400
     evals = 0
     # one tuple per block: (first task, end, capacity, price, slope, lin, fixed, xlo, xhi,
-    # sum of u, min saturation price)
-    blocks: list[tuple] = []
+    # sum of u, min saturation price); a wall of price +inf below each chain's blocks, so
+    # that chains never pool with each other and the stack is never empty
+    wall = (0, 0, 0.0, math.inf, 0.0, 0.0, 0.0, -math.inf, math.inf, 0.0, 0.0)
+    blocks: list[tuple] = [wall]
     push, pop = blocks.append, blocks.pop
-    barrier = 0
-    for a, k in zip(heads, [*heads[1:], n], strict=True):
-        if a in chain_starts:
-            barrier = len(blocks)  # chains never pool with each other
+    for a, k, chain in zip(heads, [*heads[1:], n], new_chain):  # noqa: B905 (repeat is endless)
+        if chain:
+            push(wall)
         cap = ci[a]
         if k - a == 1:
             x = single_x[a]
@@ -211,7 +217,8 @@ def _pav_small(
             x, e, (slope, lin, fixed, xlo, xhi) = range_price(a, k, cap)
             usum, lomin = sum(u_of[a:k]), min(lo_of[a:k])
             evals += e
-        while len(blocks) > barrier and blocks[-1][3] < x:
+        while blocks[-1][3] < x:  # prices are finite or -inf: never past a wall
+            mid = a
             a, _, prev_cap, prev_x, p_slope, p_lin, p_fixed, p_xlo, p_xhi, p_usum, p_lomin = pop()
             cap += prev_cap
             usum += p_usum
@@ -234,12 +241,15 @@ def _pav_small(
             else:
                 guess = math.nan
             # some task changes status: re-price the pooled range, whose price lies
-            # between the two blocks' prices
-            x, e, (slope, lin, fixed, xlo, xhi) = range_price_between(a, k, cap, prev_x, x, guess)
+            # between the two blocks' prices, re-evaluating only the side that changes
+            x, e, (slope, lin, fixed, xlo, xhi) = pool_price(
+                a, mid, k, cap, prev_x, x, guess,
+                (p_slope, p_lin, p_fixed, p_xlo, p_xhi), (slope, lin, fixed, xlo, xhi))
             evals += e
         if evals > budget:
             return None
         push((a, k, cap, x, slope, lin, fixed, xlo, xhi, usum, lomin))
+    blocks = [blk for blk in blocks if blk is not wall]
     starts = np.array([blk[0] for blk in blocks], dtype=np.intp)
     x = np.array([blk[3] for blk in blocks])
     cap = np.add.reduceat(cap_inc, starts)
