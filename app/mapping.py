@@ -126,9 +126,8 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str,
     duration = sol.duration.tolist()
     work = sol.work.tolist()
     accuracy = sol.accuracy.tolist()
-    t_max = problem.t_max
-    with np.errstate(divide="ignore", invalid="ignore"):
-        comp = np.where(np.isfinite(t_max), np.clip(1.0 - sol.work / t_max, 0.0, 1.0), np.nan).tolist()
+    t_max = problem.t_max  # > 0; work is finite (finite_solution), so work / inf is 0
+    comp = np.where(t_max < np.inf, np.clip(1.0 - sol.work / t_max, 0.0, 1.0), np.nan).tolist()
     placed = np.flatnonzero(machine != UNSCHEDULED)
     order = placed[np.lexsort((placed, sol.start[placed], machine[placed]))].tolist()
     per_machine: list[list[dict[str, Any]]] = [[] for _ in range(problem.m)]

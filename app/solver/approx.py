@@ -54,14 +54,14 @@ def list_schedule(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, np.nd
     heap = [(avail[r], r) for r in range(m)]
     heapq.heapify(heap)
     end = list(avail)  # actual (cut and shifted) end of each machine
-    mach: list[int] = []
-    st: list[float] = []
-    fin_l: list[float] = []
-    put_m, put_s, put_f = mach.append, st.append, fin_l.append
+    n = problem.n
+    mach = [0] * n
+    st = [0.0] * n
+    fin_l = [0.0] * n
     replace = heapq.heapreplace
     # Inherently sequential (each choice depends on all earlier loads): one tight loop over
-    # plain Python floats, about 0.5 us a task.
-    for w, d in zip(work[order].tolist(), problem.deadline[order].tolist(), strict=True):
+    # plain Python floats, about 0.4 us a task.
+    for k, w, d in zip(range(n), work[order].tolist(), problem.deadline[order].tolist()):  # noqa: B905
         load, r = heap[0]
         p = w * inv_speed[r]
         replace(heap, (load + p, r))
@@ -70,9 +70,9 @@ def list_schedule(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, np.nd
         if fin > d:  # cut at the deadline; the following tasks shift by the cut
             fin = d if d > e else e
         end[r] = fin
-        put_m(r)
-        put_s(e)
-        put_f(fin)
+        mach[k] = r
+        st[k] = e
+        fin_l[k] = fin
     machine = np.empty(problem.n, dtype=np.int64)
     start = np.empty(problem.n)
     finish = np.empty(problem.n)
@@ -86,9 +86,8 @@ def list_schedule(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def approx_from(problem: Problem, frac: FractionalSolution, name: str = "dsct-approx") -> Solution:
     """DSCT-APPROX's schedule from a solved relaxation (see :func:`dsct_approx`)."""
-    machine, start, duration, cut = list_schedule(problem, frac.work)
-    mach_ok = np.where(machine >= 0, machine, 0)
-    work = np.where(cut, duration * problem.speed[mach_ok], frac.work)
+    machine, start, duration, cut = list_schedule(problem, frac.work)  # every task gets a machine
+    work = np.where(cut, duration * problem.speed[machine], frac.work)
     reason = np.where(cut, CUT_AT_DEADLINE, COMPRESSED_TO_ZERO)
     return make_solution(
         problem, machine=machine, start=start, duration=duration, work=work,

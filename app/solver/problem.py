@@ -255,6 +255,10 @@ class Solution:
 
     def __post_init__(self) -> None:
         for name in ("machine", "start", "duration", "work", "accuracy"):
-            arr = np.array(getattr(self, name), copy=True)
-            arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
+            arr = getattr(self, name)
+            # a read-only array that owns its data is already what we keep (make_solution
+            # hands over its fresh arrays so); anything else is copied and frozen
+            if not (isinstance(arr, np.ndarray) and arr.flags.owndata and not arr.flags.writeable):
+                arr = np.array(arr, copy=True)
+                arr.setflags(write=False)
+                object.__setattr__(self, name, arr)

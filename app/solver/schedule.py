@@ -65,6 +65,8 @@ def make_solution(
         for j, why, none in zip(gone.tolist(), given, no_capacity, strict=True):
             reasons[j] = DEADLINE_BEFORE_AVAILABLE if none else str(why)
     accuracy = problem.accuracy(work)
+    for arr in (machine, start, duration, work, accuracy):  # ours alone: Solution keeps them
+        arr.setflags(write=False)
     return Solution(
         machine=machine,
         start=start,
