@@ -127,8 +127,8 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str,
     work = sol.work.tolist()
     accuracy = sol.accuracy.tolist()
     t_max = problem.t_max  # > 0; work is finite (finite_solution), so work / inf is 0
-    comp = np.where(t_max < np.inf, np.clip(1.0 - sol.work / t_max, 0.0, 1.0), np.nan).tolist()
-    placed = np.flatnonzero(machine != UNSCHEDULED)
+    comp = np.where(t_max < np.inf, (1.0 - sol.work / t_max).clip(0.0, 1.0), np.nan).tolist()
+    placed = (machine != UNSCHEDULED).nonzero()[0]
     order = placed[np.lexsort((placed, sol.start[placed], machine[placed]))].tolist()
     per_machine: list[list[dict[str, Any]]] = [[] for _ in range(problem.m)]
     mach_l = machine.tolist()
@@ -145,7 +145,7 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str,
     unscheduled = [
         {"task_id": ids[j], "reason": (reasons[j] if j < len(reasons) and reasons[j] else "compressed_to_zero"),
          "accuracy": a_min[j]}
-        for j in np.flatnonzero(machine == UNSCHEDULED).tolist()
+        for j in (machine == UNSCHEDULED).nonzero()[0].tolist()
     ]
     total = float(sol.total_accuracy)
     return {

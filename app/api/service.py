@@ -8,8 +8,8 @@ solver's arrays, solves, maps back and serialises; every failure is an :class:`A
 from __future__ import annotations
 
 import json
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ class RunInfo:
     """What the access log and the metrics learn about one request as it goes."""
 
     endpoint: str
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    run_id: str = field(default_factory=lambda: os.urandom(16).hex())  # 128 random bits
     started: float = field(default_factory=time.perf_counter)
     algorithm: str | None = None
     n: int | None = None

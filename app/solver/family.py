@@ -198,7 +198,9 @@ class ExponentialFamily:
     ) -> tuple[float, int, Piece]:
         """``range_price`` for two adjacent blocks ``a..mid-1`` and ``mid..b-1`` pooled into
         one, whose price is known to lie in ``[lo, hi]`` (the two blocks' prices; ``lo`` may
-        be ``-inf``: a block with capacity to spare), starting from the guess ``x0``.
+        be ``-inf``: a block with capacity to spare), starting from the guess ``x0``. The
+        caller has checked that the pooled tasks do not all fit uncompressed
+        (``sum(u) > cap``), so the price is finite.
 
         ``left`` and ``right`` are the blocks' pieces around their own prices. Each round
         finds the linear piece of the pooled block at ``x`` and its root, exact once the
@@ -209,10 +211,6 @@ class ExponentialFamily:
         if not math.isfinite(hi) or cap <= 0.0:
             return self.range_price(a, b, cap)
         evals = 0
-        if lo == -math.inf:
-            evals += b - a
-            if sum(self._lists()[2][a:b]) <= cap:  # everything fits uncompressed: price 0
-                return -math.inf, evals + b - a, self._piece(a, b, -math.inf)
         if math.isfinite(x0):
             x = min(max(x0, lo), hi)
         else:

@@ -188,7 +188,7 @@ def _pav_small(
     # runs of tasks whose capacity does not grow (never across chains) start as one block
     heads = cap_inc > 0.0
     heads[group_starts] = True
-    heads = np.flatnonzero(heads).tolist()
+    heads = heads.nonzero()[0].tolist()
     if group_starts.shape[0] > 1:
         chain_starts = set(group_starts[1:].tolist())
         new_chain = [a in chain_starts for a in heads]
@@ -253,7 +253,7 @@ def _pav_small(
     starts = np.array([blk[0] for blk in blocks], dtype=np.intp)
     x = np.array([blk[3] for blk in blocks])
     cap = np.add.reduceat(cap_inc, starts)
-    seg_of = np.repeat(np.arange(starts.shape[0]), [blk[1] - blk[0] for blk in blocks])
+    seg_of = np.arange(starts.shape[0]).repeat([blk[1] - blk[0] for blk in blocks])
     xe = x[seg_of]
     w = family.work_at(xe, None)
     w = _use_capacity(family, None, w, xe, x, None, starts, seg_of, cap)

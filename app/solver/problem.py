@@ -167,7 +167,7 @@ class Problem:
                           ("a_max", a_max), ("t_max", t_max), ("speed", speed),
                           ("available_at", available_at)):
             object.__setattr__(self, name, arr)
-        order = np.argsort(deadline, kind="stable")
+        order = deadline.argsort(kind="stable")  # the method: no fromnumeric dispatch
         order.setflags(write=False)
         object.__setattr__(self, "order", order)
 
@@ -196,13 +196,13 @@ class Problem:
         """
         t = np.asarray(t, dtype=np.float64)
         a, cs, csa = self._capacity_table
-        k = np.searchsorted(a, t, side="left")  # machines free strictly before t
+        k = a.searchsorted(t, side="left")  # machines free strictly before t
         return np.maximum(cs[k] * t - csa[k], 0.0)
 
     @cached_property
     def _capacity_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Availability times sorted, with prefix sums of speed and speed x availability."""
-        idx = np.argsort(self.available_at, kind="stable")
+        idx = self.available_at.argsort(kind="stable")
         a = self.available_at[idx]
         s = self.speed[idx]
         cs = np.zeros(s.shape[0] + 1)

@@ -50,7 +50,7 @@ def make_solution(
     duration = np.array(duration, dtype=np.float64)
     work = np.array(work, dtype=np.float64)
     empty = ~((machine != UNSCHEDULED) & (duration > 0.0) & (work > 0.0))
-    gone = np.flatnonzero(empty)
+    gone = empty.nonzero()[0]
     reasons = [SCHEDULED] * problem.n
     if gone.shape[0]:
         machine[gone] = UNSCHEDULED
