@@ -449,8 +449,8 @@ def profile(args: argparse.Namespace, bodies: dict[str, Path]) -> None:
         for name, v in stages.items():
             med = statistics.median(v)
             share = "" if name.endswith("(reference only)") else f"{med / total * 100:5.1f}%"
-            print(f"  {name:<30}{med * 1e3:9.3f} ms  {share}")
-        print(f"  {'pipeline total':<30}{total * 1e3:9.3f} ms")
+            print(f"  {name:<34}{med * 1e3:9.3f} ms  {share}")
+        print(f"  {'pipeline total':<34}{total * 1e3:9.3f} ms")
 
 
 # Where a sampled stack's time goes: the innermost frame matching one of these (in this order
