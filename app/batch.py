@@ -104,8 +104,8 @@ _ALGORITHM_MAX = next(c.max_length for c in ScheduleRequest.model_fields["algori
 
 
 def _columns(items: list[dict], every_key: itemgetter, keys: tuple[str, ...],
-             defaults: dict[str, Any]) -> list[tuple] | None:
-    """One tuple per key across ``items`` (``None`` for a missing required key)."""
+             defaults: dict[str, Any]) -> list[tuple]:
+    """One tuple per key across ``items`` (``None`` where a required key is missing)."""
     try:
         return list(zip(*map(every_key, items)))  # noqa: B905 (equal lengths) every key present: C passes
     except KeyError:

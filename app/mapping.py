@@ -1,4 +1,5 @@
-"""The thin layer between the wire models (:mod:`schemas`) and the solver's arrays.
+"""The thin layer between a parsed request (:class:`app.batch.Batch`) and the solver, and
+from the solver's arrays back to the response.
 
 ``to_problem``: a parsed :class:`app.batch.Batch` -> :class:`app.solver.Problem`.
 ``check_batch``: every problem with a parsed batch that the schema alone cannot see
