@@ -111,6 +111,17 @@ RAW = [
     b'',
     b'null',
     "{\"machines\":[{\"id\":\"m\u00e9\"}],\"tasks\":[]}",  # a str body, as the CLI passes
+    '{"machines":[{"id":"m\ud800"}],"tasks":[]}',  # a str body with a lone surrogate
+    # pydantic's parser refuses integer parts over 4,300 digits and nesting past ~200 levels;
+    # orjson reads both (found by an adversarial review): the fast path must decline them
+    b'{"machines":[{"id":"m","speed":1' + b"0" * 4300 + b'e-4300}],"tasks":[]}',
+    b'{"machines":[{"id":"m","speed":1' + b"0" * 4299 + b'e-4299}],"tasks":[]}',
+    '{"machines":[{"id":"m"}],"tasks":[{"id":"t","deadline":1' + "0" * 4400 + '.5e-4400,"theta":1}]}',
+    b'{"machines":[{"id":"m","speed":1' + b"1" * 4400 + b'.0e-4400,"speed":2}],"tasks":[]}',
+    b'{"machines":[{"id":"m"}],"tasks":[],"label":' + b"[" * 201 + b"]" * 201 + b',"label":null}',
+    b'{"machines":[{"id":' + b"[" * 250 + b"]" * 250 + b',"id":"m"}],"tasks":[]}',
+    b'{"machines":[{"id":' + b"{}" + b',"id":"m"}],"tasks":[]}',
+    b'{"machines":[{"id":"m[1]{2}"}],"tasks":[{"id":"' + b"7" * 5000 + b'","deadline":1,"theta":1}]}',
 ]
 
 
