@@ -99,7 +99,8 @@ class Task(_Wire):
     )
     a_min: float = Field(0.0, ge=0, le=1, description="Accuracy with no work (unitless, in [0, 1]).")
     a_max: float = Field(
-        1.0, gt=0, le=1, description="Accuracy approached with unbounded work (unitless, in (a_min, 1])."
+        1.0, gt=0, le=1, validate_default=True,  # the default 1 must be > a_min too
+        description="Accuracy approached with unbounded work (unitless, in (a_min, 1]).",
     )
     t_max: float | None = Field(
         None,

@@ -67,6 +67,8 @@ CASES: list[tuple[str, Any, int, str, list | None]] = [
     ("a_min equal a_max", with_(("tasks", 0, "a_min"), 0.82), 422, "invalid_request", ["tasks", 0, "a_max"]),
     ("a_min above a_max", with_(("tasks", 0, "a_min"), 0.9), 422, "invalid_request", ["tasks", 0, "a_max"]),
     ("a_max above 1", with_(("tasks", 0, "a_max"), 1.5), 422, "invalid_request", ["tasks", 0, "a_max"]),
+    ("a_min 1, a_max left at its default 1", with_(("tasks", 0, "a_min"), 1.0, with_(("tasks", 0, "a_max"), _DELETE)),
+     422, "invalid_request", ["tasks", 0, "a_max"]),
     ("zero t_max", with_(("tasks", 0, "t_max"), 0), 422, "invalid_request", ["tasks", 0, "t_max"]),
     ("duplicate task ids", with_(("tasks", 1), dict(spec_request()["tasks"][0])), 422, "duplicate_id",
      ["tasks", 1, "id"]),
@@ -198,3 +200,11 @@ def test_extremes_everywhere_at_once(client):
         assert body["error"]["code"] in ("numeric_range", "invalid_request")
     else:
         assert check(problem_of(req), solution_of(req, body)).ok
+
+
+def test_default_a_max_is_checked_against_a_min(client):
+    """a_max left out defaults to 1, which must still be above a_min: the schema says so
+    (validate_default), not only the solver's domain check."""
+    body = with_(("tasks", 0, "a_min"), 1.0, with_(("tasks", 0, "a_max"), _DELETE))
+    detail = strict_json(post(client, body).text)["error"]["details"][0]
+    assert detail["loc"] == ["tasks", 0, "a_max"] and detail["type"] == "a_max_not_above_a_min", detail
