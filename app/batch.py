@@ -89,8 +89,6 @@ def read(body: bytes | str) -> Batch:
 _TOP_KEYS = frozenset(ScheduleRequest.model_fields)
 _TASK_KEYS = ("id", "deadline", "theta", "a_min", "a_max", "t_max")
 _MACHINE_KEYS = ("id", "speed", "available_at")
-_TASK_KEY_SET = frozenset(_TASK_KEYS)
-_MACHINE_KEY_SET = frozenset(_MACHINE_KEYS)
 _all_task_keys = itemgetter(*_TASK_KEYS)
 _all_machine_keys = itemgetter(*_MACHINE_KEYS)
 _INF = float("inf")
@@ -104,12 +102,17 @@ _ALGORITHM_MAX = next(c.max_length for c in ScheduleRequest.model_fields["algori
 
 
 def _columns(items: list[dict], every_key: itemgetter, keys: tuple[str, ...],
-             defaults: dict[str, Any]) -> list[tuple]:
-    """One tuple per key across ``items`` (``None`` where a required key is missing)."""
+             defaults: dict[str, Any]) -> list[tuple] | None:
+    """One tuple per key across the dicts ``items`` (``None`` where a required key is
+    missing), or ``None`` when some item has a key that is not in ``keys``."""
     try:
-        return list(zip(*map(every_key, items)))  # noqa: B905 (equal lengths) every key present: C passes
+        cols = list(zip(*map(every_key, items)))  # noqa: B905 (equal lengths) every key present: C passes
     except KeyError:
+        if not set().union(*items) <= frozenset(keys):
+            return None
         return [tuple(it.get(k, defaults.get(k)) for it in items) for k in keys]
+    # every item has every key: it has another one exactly when it has more than len(keys)
+    return cols if sum(map(len, items)) == len(keys) * len(items) else None
 
 
 #: pydantic's parser (jiter) refuses a number whose integer part has more than 4,300 digits
@@ -167,13 +170,12 @@ def read_fast(body: bytes | str) -> Batch | None:
             and type(label) in _STR_OR_NULL and (label is None or len(label) <= LABEL_MAX)
             and type(time_limit) in _NUMBER_OR_NULL and (time_limit is None or time_limit > 0)):
         return None
-    if not (set(map(type, tasks)) <= {dict} and set(map(type, machines)) == {dict}
-            and set().union(*tasks) <= _TASK_KEY_SET and set().union(*machines) <= _MACHINE_KEY_SET):
+    if not (set(map(type, tasks)) <= {dict} and set(map(type, machines)) == {dict}):
         return None
     if _beyond_jiter(body, 3 + len(tasks) + len(machines)):
         return None
     mc = _columns(machines, _all_machine_keys, _MACHINE_KEYS, {"speed": 1.0, "available_at": 0.0})
-    if not (_ids_ok(mc[0]) and set(map(type, mc[1] + mc[2])) <= _NUMBER):
+    if not (mc is not None and _ids_ok(mc[0]) and set(map(type, mc[1] + mc[2])) <= _NUMBER):
         return None
     speed = np.array(mc[1], dtype=np.float64)
     available_at = np.array(mc[2], dtype=np.float64)
@@ -181,6 +183,8 @@ def read_fast(body: bytes | str) -> Batch | None:
         return None
     if tasks:
         tc = _columns(tasks, _all_task_keys, _TASK_KEYS, {"a_min": 0.0, "a_max": 1.0})
+        if tc is None:
+            return None
         t_max_types = set(map(type, tc[5]))
         if not (_ids_ok(tc[0]) and set(map(type, tc[1])) <= _NUMBER and set(map(type, tc[2])) <= _NUMBER
                 and set(map(type, tc[3])) <= _NUMBER and set(map(type, tc[4])) <= _NUMBER
