@@ -1,4 +1,4 @@
-"""The ``dsct`` command: ``serve``, ``solve``, ``export-openapi``, ``experiments``."""
+"""The ``dsct`` command: ``serve``, ``solve``, ``gantt``, ``export-openapi``, ``experiments``."""
 
 from __future__ import annotations
 
@@ -200,7 +200,42 @@ def solve_cmd(args: argparse.Namespace) -> int:
         sys.stderr.write(dumps(err.body()).decode() + "\n")
         return 2
     sys.stdout.write(out.decode() + "\n")
+    if args.gantt:
+        return _write_gantt(args.gantt, out, body, "dsct solve")
     return 0
+
+
+def _write_gantt(path: str, response: bytes, request: bytes | None, prog: str) -> int:
+    """Draw a response (and its request, when given) as SVG into ``path`` (``-``: stdout)."""
+    import json
+
+    from app.gantt import GanttInputError, render
+
+    try:
+        svg = render(json.loads(response), None if request is None else json.loads(request))
+    except (GanttInputError, ValueError, RecursionError) as exc:
+        print(f"{prog}: cannot draw: {exc}", file=sys.stderr)
+        return 2
+    if path == "-":
+        sys.stdout.write(svg)
+        return 0
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(svg)
+    except OSError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def gantt_cmd(args: argparse.Namespace) -> int:
+    try:
+        response = sys.stdin.buffer.read() if args.response == "-" else open(args.response, "rb").read()
+        request = None if args.request is None else open(args.request, "rb").read()
+    except OSError as exc:
+        print(f"dsct gantt: {exc}", file=sys.stderr)
+        return 2
+    return _write_gantt(args.output, response, request, "dsct gantt")
 
 
 def export_openapi(args: argparse.Namespace) -> int:
@@ -235,7 +270,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.set_defaults(func=serve)
     p = sub.add_parser("solve", help="solve a batch offline: prints what POST /schedule returns")
     p.add_argument("file", help="request JSON file, or - for stdin")
+    p.add_argument("--gantt", metavar="SVG", help="also draw the schedule as a Gantt chart (SVG) into this file")
     p.set_defaults(func=solve_cmd)
+    p = sub.add_parser("gantt", help="draw a response of POST /schedule as a Gantt chart (SVG)")
+    p.add_argument("response", help="response JSON file, or - for stdin")
+    p.add_argument("-r", "--request", help="its request JSON file: adds speeds, busy times (available_at) "
+                   "and deadlines")
+    p.add_argument("-o", "--output", default="-", help="SVG file to write; default - (stdout)")
+    p.set_defaults(func=gantt_cmd)
     p = sub.add_parser("export-openapi", help="write the OpenAPI document")
     p.add_argument("-o", "--output", default="openapi/openapi.json", help="default: openapi/openapi.json; - for stdout")
     p.set_defaults(func=export_openapi)

@@ -14,6 +14,7 @@ from app import logging as dsct_logging
 from app.api.middleware import AccessMiddleware
 from app.api.routes import DIRECT, router
 from app.api.runner import Runner
+from app.api.ui import router as ui_router
 from app.settings import Settings, from_env
 from schemas import ScheduleRequest
 
@@ -23,7 +24,10 @@ different speeds (the DSCT problem): for every machine, which task runs when, fo
 at what compression, maximising the total accuracy under deadlines.
 
 Errors always have the body `{"error": {"code", "message", "details": [{"loc", "msg", "type"}]}}`;
-the README lists the codes. Unknown fields are rejected (422 invalid_request)."""
+the README lists the codes. Unknown fields are rejected (422 invalid_request).
+
+See a schedule as a Gantt chart in the browser: [/ui](/ui) (load the bundled example or paste
+a batch, pick the algorithm, solve, compare two runs)."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runner = Runner(settings.solver_threads, settings.max_in_flight, settings.solve_timeout)
     app.include_router(router)
+    app.include_router(ui_router)
     direct = dict(DIRECT)
     if settings.bench_routes:
         from app.api.bench import echo
