@@ -55,17 +55,23 @@
 
   // ------------------------------------------------------------------ colours
 
+  // The scale as a function of accuracy: linear between the stops, clamped to the domain (as
+  // app/gantt.py's color), looked up in a table of 1,024 entries (at most 1/4 of a colour step off).
   function makeColour(scale) {
     const stops = scale.stops.map((h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)));
     const [lo, hi] = scale.domain;
-    return (acc) => {
-      let u = isFinite(acc) ? (acc - lo) / (hi - lo) : 0;
-      u = Math.min(Math.max(u, 0), 1);
-      const pos = u * (stops.length - 1);
+    const size = 1024;
+    const table = [];
+    for (let k = 0; k < size; k++) {
+      const pos = (k / (size - 1)) * (stops.length - 1);
       const i = Math.min(Math.floor(pos), stops.length - 2);
       const f = pos - i;
-      const c = stops[i].map((a, k) => Math.round(a + (stops[i + 1][k] - a) * f));
-      return "#" + c.map((v) => v.toString(16).padStart(2, "0")).join("");
+      const c = stops[i].map((a, j) => Math.round(a + (stops[i + 1][j] - a) * f));
+      table.push("#" + c.map((v) => v.toString(16).padStart(2, "0")).join(""));
+    }
+    return (acc) => {
+      const u = isFinite(acc) ? Math.min(Math.max((acc - lo) / (hi - lo), 0), 1) : 0;
+      return table[Math.round(u * (size - 1))];
     };
   }
 
@@ -90,26 +96,25 @@
       const rm = reqMachines[i] || {};
       const available = typeof rm.available_at === "number" ? rm.available_at : 0;
       busiest = Math.max(busiest, available);
-      const bars = mc.assignments.map((a) => {
+      const bars = mc.assignments;  // as in the response; deadlines are looked up by task id
+      for (const a of bars) {
         const d = deadline.get(a.task_id);
         horizon = Math.max(horizon, a.end, typeof d === "number" ? d : 0);
-        return { ...a, deadline: d };
-      });
+      }
       scheduled += bars.length;
       return { id: mc.id, speed: typeof rm.speed === "number" ? rm.speed : 1, available, bars };
     });
-    const unscheduled = response.unscheduled.map((u) => ({ ...u, deadline: deadline.get(u.task_id) }));
     horizon = horizon || busiest || 1;
-    return { request, response, lanes, unscheduled, scheduled, horizon };
+    return { request, response, lanes, unscheduled: response.unscheduled, deadline, scheduled, horizon };
   }
 
   // ------------------------------------------------------------------ drawing
 
-  function barLabel(bar, machine, unit) {
+  function barLabel(bar, machine, unit, deadline) {
     const shape = bar.config != null ? `configuration ${bar.config}`
       : bar.compression == null ? "compression n/a (no t_max)" : `compression ${fmt(bar.compression, 3)}`;
     return [`${bar.task_id} on ${machine}`, `start ${unit.fmt(bar.start)}, end ${unit.fmt(bar.end)}`,
-      `work ${fmt(bar.work)}, ${shape}`, `accuracy ${fmt(bar.accuracy)}`, `deadline ${unit.fmt(bar.deadline)}`];
+      `work ${fmt(bar.work)}, ${shape}`, `accuracy ${fmt(bar.accuracy)}`, `deadline ${unit.fmt(deadline)}`];
   }
 
   function binsPerLane(m) {
@@ -193,7 +198,7 @@
           const bh = h * b.busy / (b.end - b.start);
           svgEl("rect", { x: x(b.start), y: y + h - bh, width: x(b.end) - x(b.start), height: bh,
             fill: colour(b.accuracy), class: "bin", "data-index": items.length }, g);
-          items.push([`${lane.id}, ${unit.fmt(b.start)} to ${unit.fmt(b.end)}`, `${b.tasks} tasks`,
+          items.push(() => [`${lane.id}, ${unit.fmt(b.start)} to ${unit.fmt(b.end)}`, `${b.tasks} tasks`,
             `busy ${fmt(100 * b.busy / (b.end - b.start), 3)}%`, `mean accuracy ${fmt(b.accuracy)}`]);
         }
         return;
@@ -201,7 +206,7 @@
       for (const bar of lane.bars) {
         const x0 = x(bar.start), x1 = x(bar.end);
         const fill = colour(bar.accuracy);
-        const lines = barLabel(bar, lane.id, unit);
+        const lines = barLabel(bar, lane.id, unit, run.deadline.get(bar.task_id));
         const r = svgEl("rect", { x: x0, y: y + 2, width: Math.max(x1 - x0, 0.5), height: Math.max(h - 4, 1),
           fill, class: "bar", tabindex: 0, role: "img", "data-index": items.length }, g);
         r.setAttribute("data-task", bar.task_id);
@@ -216,8 +221,9 @@
         }
       }
       for (const bar of lane.bars) {
-        if (typeof bar.deadline !== "number") continue;
-        const tick = svgEl("line", { x1: x(bar.deadline), x2: x(bar.deadline), y1: y, y2: y + Math.min(8, h / 2),
+        const d = run.deadline.get(bar.task_id);
+        if (typeof d !== "number") continue;
+        const tick = svgEl("line", { x1: x(d), x2: x(d), y1: y, y2: y + Math.min(8, h / 2),
           stroke: "#d62728", "stroke-width": 1.5, class: "deadline" }, g);
         tick.setAttribute("data-task", bar.task_id);
       }
@@ -274,7 +280,7 @@
       htmlEl("td", u.task_id, tr);
       htmlEl("td", u.reason, tr);
       htmlEl("td", fmt(u.accuracy), tr, "num");
-      htmlEl("td", unit.fmt(u.deadline), tr, "num");
+      htmlEl("td", unit.fmt(run.deadline.get(u.task_id)), tr, "num");
     }
     if (run.unscheduled.length > limit) {
       htmlEl("p", `… and ${run.unscheduled.length - limit} more (the first ${limit} are listed; the response has them all)`,
@@ -305,10 +311,8 @@
     }
   }
 
-  // Draws every run (one or two) on a shared time axis; returns the milliseconds it took,
-  // layout included (performance.now around building the DOM and a forced layout).
+  // Draws every run (one or two) on a shared time axis.
   function render(runs) {
-    const t0 = performance.now();
     const colour = makeColour(state.scale);
     const horizon = Math.max(...runs.map((r) => r.horizon));
     const unit = timeUnit(horizon);
@@ -341,9 +345,18 @@
     }
     drawComparison(runs);
     $("runs").replaceChildren(out);
-    $("runs").getBoundingClientRect();  // force layout inside the measured time
-    void document.body.offsetHeight;
-    return performance.now() - t0;
+  }
+
+  // Reads and draws one or two [request, response] pairs; the milliseconds it took, layout
+  // included (performance.now around reading, building the DOM and a forced layout).
+  function draw(pairs) {
+    const t0 = performance.now();
+    const runs = pairs.map(([request, response], i) => Object.assign(readRun(request, response), { key: "AB"[i] }));
+    state.runs = runs;
+    render(runs);
+    void document.body.offsetHeight;  // force style and layout inside the measured time
+    api.lastDrawMs = performance.now() - t0;
+    return { runs, ms: api.lastDrawMs };
   }
 
   // ------------------------------------------------------------------ tooltip and keyboard
@@ -352,7 +365,8 @@
     if (!(target instanceof Element) || !target.hasAttribute("data-index")) return null;
     const svg = target.closest("svg");
     const items = svg && state.items && state.items.get(svg.getAttribute("data-run"));
-    return items ? items[Number(target.getAttribute("data-index"))] : null;
+    const item = items ? items[Number(target.getAttribute("data-index"))] : null;
+    return typeof item === "function" ? item() : item;  // the bins' lines are made on demand
   }
 
   function showTip(lines, x, y) {
@@ -470,15 +484,12 @@
     setStatus("solving…");
     $("solve").disabled = true;
     try {
-      const runs = [];
-      for (const [i, algorithm] of algorithms.entries()) {
+      const pairs = [];
+      for (const algorithm of algorithms) {
         const req = { ...request, algorithm };
-        const resp = await postSchedule(req);
-        runs.push(Object.assign(readRun(req, resp), { key: "AB"[i] }));
+        pairs.push([req, await postSchedule(req)]);
       }
-      state.runs = runs;
-      const ms = render(runs);
-      api.lastDrawMs = ms;
+      const { runs, ms } = draw(pairs);
       const n = runs[0].scheduled + runs[0].unscheduled.length;
       setStatus(`solved ${n} tasks on ${runs[0].lanes.length} machines; drawn in ${ms.toFixed(1)} ms`);
     } catch (e) {
@@ -522,11 +533,7 @@
     lastDrawMs: null,
     ready: false,
     // For measurements: draw a request and its response (or two) without asking the server.
-    draw(request, responses) {
-      const runs = responses.map((r, i) => Object.assign(readRun(request, r), { key: "AB"[i] }));
-      state.runs = runs;
-      return (api.lastDrawMs = render(runs));
-    },
+    draw(request, responses) { return draw(responses.map((r) => [request, r])).ms; },
   };
   window.dsctGantt = api;
 

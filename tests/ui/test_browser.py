@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import gantt
 from tests.api.conftest import JSON_HEADERS, running_server
 from tests.ui.browser import MISSING, chromium
 
@@ -47,6 +48,8 @@ return {
   })),
   unscheduled: [...document.querySelectorAll(`section[data-run="${run}"] table.unscheduled tbody tr`)]
     .map((tr) => [...tr.cells].slice(0, 2).map((td) => td.textContent)),
+  fills: Object.fromEntries([...svg.querySelectorAll('.bar')].map((b) => [b.getAttribute('data-task'),
+    b.getAttribute('fill')])),
   focusable: [...svg.querySelectorAll('.bar')].every((b) => b.getAttribute('tabindex') === '0'
     && b.getAttribute('aria-label').startsWith(b.getAttribute('data-task') + ' on ')),
 };"""
@@ -99,6 +102,10 @@ def test_bundled_example_lanes_bars_and_key(page):
     assert [lane["bars"] for lane in got["lanes"]] == [[a["task_id"] for a in mc["assignments"]]
                                                        for mc in want["machines"]]
     assert got["unscheduled"] == [] == want["unscheduled"] and got["focusable"]
+    for mc in want["machines"]:  # the page's colour scale is the SVG writer's (a lookup table: +-2/255)
+        for a in mc["assignments"]:
+            page_rgb, ref = gantt._rgb(got["fills"][a["task_id"]]), gantt._rgb(gantt.color(a["accuracy"]))
+            assert max(abs(p - q) for p, q in zip(page_rgb, ref, strict=True)) <= 2, a
 
 
 def test_keyboard_reaches_the_bars_and_shows_the_numbers(page):

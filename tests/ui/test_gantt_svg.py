@@ -162,6 +162,9 @@ def test_without_the_request():
     (lambda q, r: r["machines"][1]["assignments"][0].pop("start"), "response.machines[1].assignments[0].start"),
     (lambda q, r: r["unscheduled"][0].update(accuracy="high"), "response.unscheduled[0].accuracy"),
     (lambda q, r: q["tasks"][0].pop("deadline"), "request.tasks[0].deadline"),
+    (lambda q, r: r["machines"][0]["assignments"][1].update(end=float("nan")),
+     "response.machines[0].assignments[1].end is not finite"),
+    (lambda q, r: r["machines"][1]["assignments"][0].update(config=7), "response.machines[1].assignments[0].config"),
 ])
 def test_mismatches_name_the_field(change, field):
     req, resp = copy.deepcopy(REQUEST), copy.deepcopy(RESPONSE)
