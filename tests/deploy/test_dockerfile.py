@@ -290,7 +290,8 @@ def test_package_built_from_the_context_holds_the_service(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("dsct-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("app/main.py", "app/cli.py", "app/metrics.py", "schemas/__init__.py",
-                   "app/data/example.json"):
+                   "app/data/example.json", "app/gantt.py", "app/ui/index.html", "app/ui/gantt.js",
+                   "app/ui/gantt.css", "app/ui/gantt-scale.json"):
         assert needed in names, needed
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "dsct = app.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()

@@ -165,3 +165,29 @@ def test_markup_in_ids_and_labels_stays_text(page):
         svgs: document.querySelectorAll('svg').length,
         nested: document.querySelectorAll('svg svg').length};""")
     assert injected == {"pwned": None, "scripts": ["/ui/gantt.js"], "elements": 0, "svgs": 2, "nested": 0}
+
+
+def test_configurations_and_weighted_objective_when_the_response_has_them(page):
+    """Responses for measured models carry ``config`` on assignments and
+    ``objective.weighted_accuracy``: drawn from a response given to the page directly."""
+    browser, _ = page
+    request = {"machines": [{"id": "a", "speed": 1.0}],
+               "tasks": [{"id": "wide", "deadline": 1.0, "model": "ofa"}, {"id": "thin", "deadline": 1.0, "model": "ofa"}]}
+    response = {"run_id": "0" * 32, "label": None, "algorithm": "dsct-approx", "status": "ok",
+                "objective": {"total_accuracy": 1.4, "mean_accuracy": 0.7, "upper_bound": 1.6, "guarantee": None,
+                              "proven_bound": None, "weighted_accuracy": 1.2},
+                "machines": [{"id": "a", "assignments": [
+                    {"task_id": "wide", "start": 0.0, "end": 0.9, "duration": 0.9, "work": 0.9, "compression": 0.0,
+                     "accuracy": 0.784, "config": "r224-d4"},
+                    {"task_id": "thin", "start": 0.9, "end": 0.905, "duration": 0.005, "work": 0.005,
+                     "compression": 0.8, "accuracy": 0.714, "config": "r160-d2"}]}],
+                "unscheduled": [], "timings": {"parse_seconds": 0, "solve_seconds": 0.001, "total_seconds": 0.001}}
+    browser.execute("window.dsctGantt.draw(arguments[0], [arguments[1]])", request, response)
+    got = browser.execute("""return {
+        texts: [...document.querySelectorAll('svg.gantt .config')].map((t) => t.textContent),
+        label: document.querySelector('.bar[data-task="thin"]').getAttribute('aria-label'),
+        objective: [...document.querySelectorAll('.objective div')].map((d) => d.textContent)};""")
+    assert got["texts"] == ["r224-d4"]  # the thin bar has no room: its configuration is in its label
+    assert "configuration r160-d2" in got["label"]
+    assert "weighted1.2" in got["objective"] and "gap0.4 (25%)" in got["objective"]
+    assert "guarantee Gn/a" in got["objective"]
