@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SCALE", "Bar", "Chart", "GanttInputError", "Lane", "Missing", "build", "color", "render",
-           "to_svg"]
+__all__ = ["SCALE", "Bar", "Chart", "GanttInputError", "Lane", "Missing", "build", "color", "level_color",
+           "render", "to_svg"]
 
 SCALE: dict[str, Any] = json.loads(
     importlib.resources.files("app").joinpath("ui/gantt-scale.json").read_text(encoding="utf-8"))
@@ -125,6 +125,16 @@ def color(accuracy: float) -> str:
     f = pos - i
     r, g, b = (round(a + (c - a) * f) for a, c in zip(_STOPS[i], _STOPS[i + 1], strict=True))
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def level_color(accuracy: float) -> str:
+    """The colour of an aggregated bin: its accuracy rounded to one of ``levels`` equal steps
+    of the domain (the page draws each level as one path; 64 levels differ by less than the
+    eye can tell apart, and the tooltip has the exact mean)."""
+    lo, hi = SCALE["domain"]
+    top = SCALE["levels"] - 1
+    u = 0.0 if not math.isfinite(accuracy) else min(max((accuracy - lo) / (hi - lo), 0.0), 1.0)
+    return color(lo + (hi - lo) * round(u * top) / top)
 
 
 def text_color(fill: str) -> str:
@@ -391,7 +401,7 @@ def _lane(parent: ET.Element, lane: Lane, i: int, y: float, h: float, chart: Cha
         for b in aggregate(lane, chart.horizon, nbins):
             bh = h * b.busy / (b.end - b.start)
             r = _el(g, "rect", class_="bin", x=f"{x(b.start):.2f}", y=f"{y + h - bh:.2f}",
-                    width=f"{x(b.end) - x(b.start):.2f}", height=f"{bh:.2f}", fill=color(b.accuracy))
+                    width=f"{x(b.end) - x(b.start):.2f}", height=f"{bh:.2f}", fill=level_color(b.accuracy))
             _el(r, "title", f"{lane.machine_id}, {unit(b.start)} to {unit(b.end)}: {b.tasks} tasks, "
                 f"busy {100 * b.busy / (b.end - b.start):.3g}%, mean accuracy {_g(b.accuracy)}")
         return

@@ -5,14 +5,20 @@
 
 Starts ``dsct serve`` (one worker) and Debian's Chromium (through chromedriver, as the browser
 tests do) on loopback. For each batch shape the page posts the batch to ``/schedule`` once,
-then draws the response ``--runs`` times (after one warm-up draw) and reports the median of:
+then draws the response ``--runs`` times (after one warm-up draw) and reports medians of:
 
-- draw: ``performance.now()`` around building the SVG and the tables and a forced layout
-  (what the page shows as "drawn in ... ms");
-- to frame: from the start of the draw to the first task after the next animation frame,
-  which includes style, layout and paint.
+- draw: ``performance.now()`` around reading the response, building the SVG and the tables
+  and a forced layout (what the page shows as "drawn in ... ms"): wall time, so it grows
+  with the machine's load;
+- CPU to frame: the CPU time of the page's main thread (DevTools ``Performance.getMetrics``
+  ``ThreadTime``) from just before the draw to the first task after the next animation
+  frame, so style, layout and paint are in it; it includes the WebDriver round trip, whose
+  own cost (an empty script and a frame) is printed as the baseline. CPU time holds still
+  on a loaded machine, where wall time does not;
+- style + layout: the part of that span in ``RecalcStyleDuration + LayoutDuration``.
 
-It also times the command line's SVG writer (``app.gantt.render``) on the same responses.
+It also times the command line's SVG writer (``app.gantt.render``, CPU time) on the same
+responses.
 """
 
 from __future__ import annotations
@@ -36,27 +42,40 @@ from tests.ui.browser import MISSING, chromium  # noqa: E402
 
 SHAPES = [(1_000, 50), (10_000, 100), (100_000, 50), (100_000, 1_000)]
 
-MEASURE = """
-const [body, runs, done] = arguments;
+LOAD = """
+const [body, done] = arguments;
 (async () => {
   const r = await fetch('/schedule', {method: 'POST', headers: {'content-type': 'application/json'}, body});
   const response = await r.json();
   if (!r.ok) { done({error: response}); return; }
-  const request = JSON.parse(body);
-  const frame = () => new Promise((res) => requestAnimationFrame(() => setTimeout(res, 0)));
-  window.dsctGantt.draw(request, [response]);  // warm-up
-  await frame();
-  const draw = [], toFrame = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    draw.push(window.dsctGantt.draw(request, [response]));
-    await frame();
-    toFrame.push(performance.now() - t0);
-  }
-  done({draw, toFrame, bars: document.querySelectorAll('.bar').length,
-        bins: document.querySelectorAll('.bin').length, note: (document.querySelector('.run .note') || {}).textContent || null});
+  window.__bench = {request: JSON.parse(body), response};
+  done({});
 })();
 """
+DRAW = "return window.dsctGantt.draw(window.__bench.request, [window.__bench.response]);"
+FRAME = "const done = arguments[0]; requestAnimationFrame(() => setTimeout(done, 0));"
+DRAWN = """return {bars: document.querySelectorAll('.bar').length,
+               paths: document.querySelectorAll('.bin-level').length,
+               elements: document.querySelector('svg.gantt').querySelectorAll('*').length};"""
+
+
+def metrics(browser) -> dict[str, float]:
+    out = browser.cmd("POST", "/goog/cdp/execute", {"cmd": "Performance.getMetrics", "params": {}})
+    return {m["name"]: m["value"] for m in out["metrics"]}
+
+
+def measured(browser, script: str) -> tuple[float | None, dict[str, float]]:
+    """Run ``script``, wait for the next frame; its return value and the main thread's CPU
+    milliseconds (in all, and in style and layout) over both."""
+    m0 = metrics(browser)
+    value = browser.execute(script)
+    browser.execute_async(FRAME)
+    m1 = metrics(browser)
+
+    def d(*names: str) -> float:
+        return 1000 * sum(m1[n] - m0[n] for n in names)
+
+    return value, {"cpu": d("ThreadTime"), "layout": d("LayoutDuration", "RecalcStyleDuration")}
 
 
 def screenshot(browser, url: str, path: Path) -> None:
@@ -90,31 +109,43 @@ def main() -> int:
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",") if s]
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp)) as srv, chromium() as browser:
         browser.cmd("POST", "/timeouts", {"script": 600_000})
+        browser.cmd("POST", "/goog/cdp/execute", {"cmd": "Performance.enable", "params": {"timeDomain": "threadTicks"}})
         if args.screenshot:
             screenshot(browser, srv.url, args.screenshot)
             browser.set_window(1280, 900)
         browser.get(srv.url + "/ui")
         browser.wait_for("return window.dsctGantt && window.dsctGantt.ready")
-        print(f"| tasks | machines | scheduled | drawn as | draw ms (median of {args.runs}) | to frame ms | "
-              "SVG writer ms (CLI) |")
-        print("| --: | --: | --: | --- | --: | --: | --: |")
+        base = statistics.median(measured(browser, "return 0")[1]["cpu"] for _ in range(args.runs))
+        print(f"baseline (an empty script and a frame): {base:.1f} ms of main-thread CPU")
+        print("| tasks | machines | scheduled | drawn as | draw ms | CPU to frame ms | style + layout ms | "
+              "SVG writer CPU ms |")
+        print("| --: | --: | --: | --- | --: | --: | --: | --: |")
         for n, m in shapes:
             batch = random_batch(n, m, seed=1)
             body = json.dumps(batch)
-            out = browser.execute_async(MEASURE, body, args.runs)
+            out = browser.execute_async(LOAD, body)
             if "error" in out:
                 print(f"{n}x{m}: {out['error']}", file=sys.stderr)
                 continue
+            measured(browser, DRAW)  # warm-up
+            runs = [measured(browser, DRAW) for _ in range(args.runs)]
+            drawn = browser.execute(DRAWN)
             response = httpx.post(srv.url + "/schedule", content=body, headers=JSON_HEADERS, timeout=120).json()
             cli = []
             for _ in range(3):
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 gantt.render(response, batch)
-                cli.append(1000 * (time.perf_counter() - t0))
+                cli.append(1000 * (time.process_time() - t0))
             scheduled = sum(len(mc["assignments"]) for mc in response["machines"])
-            drawn = f"{out['bars']} bars" if out["bars"] else f"{out['bins']} bins"
-            print(f"| {n:,} | {m:,} | {scheduled:,} | {drawn} | {statistics.median(out['draw']):.1f} | "
-                  f"{statistics.median(out['toFrame']):.1f} | {statistics.median(cli):.0f} |", flush=True)
+            what = (f"{drawn['bars']:,} bars" if drawn["bars"] else f"bins, {drawn['paths']} paths") + \
+                f" ({drawn['elements']:,} SVG elements)"
+
+            def med(key: str, runs=runs) -> float:
+                return statistics.median(r[1][key] for r in runs)
+
+            print(f"| {n:,} | {m:,} | {scheduled:,} | {what} | {statistics.median(r[0] for r in runs):.0f} | "
+                  f"{med('cpu'):.0f} | {med('layout'):.0f} | {statistics.median(cli):.0f} |",
+                  flush=True)
     return 0
 
 

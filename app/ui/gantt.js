@@ -139,7 +139,7 @@
     }
     const out = [];
     for (let b = 0; b < nbins; b++) {
-      if (count[b]) out.push({ start: b * width, end: (b + 1) * width, busy: busy[b], tasks: count[b],
+      if (count[b]) out.push({ index: b, start: b * width, end: (b + 1) * width, busy: busy[b], tasks: count[b],
         accuracy: busy[b] > 0 ? acc[b] / busy[b] : 0 });
     }
     return out;
@@ -175,6 +175,12 @@
       .textContent = `time (${unit.name})`;
 
     const items = [];
+    // aggregated: the bins of every lane as one path per colour level (a few dozen elements
+    // instead of thousands of rectangles); the tooltip finds the bin under the pointer
+    const levels = state.scale.levels;
+    const levelOf = (acc) => Math.round(Math.min(Math.max(isFinite(acc) ? acc : 0, 0), 1) * (levels - 1));
+    const paths = [];
+    const grid = { top, h, plot, nbins, horizon, unit, lanes: [] };
     const lanesG = svgEl("g", { class: "lanes" }, svg);
     run.lanes.forEach((lane, i) => {
       const y = top + i * h;
@@ -194,13 +200,16 @@
         items.push([`${lane.id} busy until ${unit.fmt(lane.available)}`, "(available_at)"]);
       }
       if (aggregated) {
+        const cells = new Array(nbins);
         for (const b of aggregate(lane, horizon, nbins)) {
           const bh = h * b.busy / (b.end - b.start);
-          svgEl("rect", { x: x(b.start), y: y + h - bh, width: x(b.end) - x(b.start), height: bh,
-            fill: colour(b.accuracy), class: "bin", "data-index": items.length }, g);
-          items.push(() => [`${lane.id}, ${unit.fmt(b.start)} to ${unit.fmt(b.end)}`, `${b.tasks} tasks`,
-            `busy ${fmt(100 * b.busy / (b.end - b.start), 3)}%`, `mean accuracy ${fmt(b.accuracy)}`]);
+          const x0 = x(b.start);
+          const level = levelOf(b.accuracy);
+          paths[level] = (paths[level] || "") +
+            `M${x0.toFixed(2)} ${(y + h - bh).toFixed(2)}h${(x(b.end) - x0).toFixed(2)}v${bh.toFixed(2)}H${x0.toFixed(2)}z`;
+          cells[b.index] = b;
         }
+        grid.lanes.push({ id: lane.id, cells });
         return;
       }
       for (const bar of lane.bars) {
@@ -228,7 +237,14 @@
         tick.setAttribute("data-task", bar.task_id);
       }
     });
-    return { svg, items, aggregated, nbins };
+    if (aggregated) {
+      const binsG = svgEl("g", { class: "bins" }, svg);
+      const [lo, hi] = state.scale.domain;
+      paths.forEach((d, level) => {
+        if (d) svgEl("path", { d, fill: colour(lo + (hi - lo) * level / (levels - 1)), class: "bin-level" }, binsG);
+      });
+    }
+    return { svg, items, aggregated, nbins, grid: aggregated ? grid : null };
   }
 
   function drawLegend(parent, key) {
@@ -318,6 +334,7 @@
     const unit = timeUnit(horizon);
     const out = document.createDocumentFragment();
     state.items = new Map();
+    state.grids = new Map();
     for (const run of runs) {
       const sec = htmlEl("section", null, out, "run");
       sec.setAttribute("data-run", run.key);
@@ -340,6 +357,7 @@
       box.appendChild(chart.svg);
       chart.svg.setAttribute("data-run", run.key);
       state.items.set(run.key, chart.items);
+      if (chart.grid) state.grids.set(run.key, chart.grid);
       drawLegend(box, run.key);
       drawUnscheduled(sec, run, unit);
     }
@@ -365,8 +383,24 @@
     if (!(target instanceof Element) || !target.hasAttribute("data-index")) return null;
     const svg = target.closest("svg");
     const items = svg && state.items && state.items.get(svg.getAttribute("data-run"));
-    const item = items ? items[Number(target.getAttribute("data-index"))] : null;
-    return typeof item === "function" ? item() : item;  // the bins' lines are made on demand
+    return items ? items[Number(target.getAttribute("data-index"))] : null;
+  }
+
+  // What the pointer is over: an element with data-index (a bar, a busy stretch), or in an
+  // aggregated chart the bin under it, found from the pointer's position.
+  function itemAt(e) {
+    const lines = itemFor(e.target);
+    if (lines || !(e.target instanceof Element)) return lines;
+    const svg = e.target.closest("svg.gantt");
+    const grid = svg && state.grids && state.grids.get(svg.getAttribute("data-run"));
+    if (!grid) return null;
+    const p = new DOMPoint(e.clientX, e.clientY).matrixTransform(svg.getScreenCTM().inverse());
+    const lane = grid.lanes[Math.floor((p.y - grid.top) / grid.h)];
+    const b = lane && lane.cells[Math.floor((p.x - LABEL_WIDTH) / grid.plot * grid.nbins)];
+    if (!b) return null;
+    const u = grid.unit;
+    return [`${lane.id}, ${u.fmt(b.start)} to ${u.fmt(b.end)}`, `${b.tasks} tasks`,
+      `busy ${fmt(100 * b.busy / (b.end - b.start), 3)}%`, `mean accuracy ${fmt(b.accuracy)}`];
   }
 
   function showTip(lines, x, y) {
@@ -383,14 +417,12 @@
 
   function wireTooltips() {
     const runs = $("runs");
-    runs.addEventListener("mouseover", (e) => {
-      const lines = itemFor(e.target);
-      if (lines) showTip(lines, e.clientX, e.clientY);
-    });
     runs.addEventListener("mousemove", (e) => {
-      if (!$("tooltip").hidden && itemFor(e.target)) showTip(itemFor(e.target), e.clientX, e.clientY);
+      const lines = itemAt(e);
+      if (lines) showTip(lines, e.clientX, e.clientY);
+      else if (!$("tooltip").hidden && !(document.activeElement && runs.contains(document.activeElement))) hideTip();
     });
-    runs.addEventListener("mouseout", (e) => { if (itemFor(e.target)) hideTip(); });
+    runs.addEventListener("mouseleave", hideTip);
     runs.addEventListener("focusin", (e) => {
       const lines = itemFor(e.target);
       if (!lines) return;

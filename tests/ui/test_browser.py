@@ -191,3 +191,38 @@ def test_configurations_and_weighted_objective_when_the_response_has_them(page):
     assert "configuration r160-d2" in got["label"]
     assert "weighted1.2" in got["objective"] and "gap0.4 (25%)" in got["objective"]
     assert "guarantee Gn/a" in got["objective"]
+
+
+def test_past_the_detail_limit_the_page_draws_bins_and_hover_finds_them(page):
+    browser, _ = page
+    n = gantt.SCALE["detail_limit"] + 1
+    step = 1.0 / n
+    # machine a busy all the time: the first half at accuracy 0.2, the second at 0.8; b idle
+    assignments = [{"task_id": f"t{j}", "start": j * step, "end": (j + 1) * step, "duration": step, "work": step,
+                    "compression": 0.0, "accuracy": 0.2 if j < n / 2 else 0.8} for j in range(n)]
+    request = {"machines": [{"id": "a"}, {"id": "b", "available_at": 0.5}],
+               "tasks": [{"id": a["task_id"], "deadline": 1.0, "theta": 1} for a in assignments]}
+    response = {"run_id": "0" * 32, "label": None, "algorithm": "dsct-approx", "status": "ok",
+                "objective": {"total_accuracy": 2500.0, "mean_accuracy": 0.5, "upper_bound": 2600.0,
+                              "guarantee": 3.0, "proven_bound": None},
+                "machines": [{"id": "a", "assignments": assignments}, {"id": "b", "assignments": []}],
+                "unscheduled": [], "timings": {"parse_seconds": 0, "solve_seconds": 0.01, "total_seconds": 0.01}}
+    browser.execute("window.dsctGantt.draw(arguments[0], [arguments[1]])", request, response)
+    got = browser.execute("""const svg = document.querySelector('svg.gantt');
+        svg.scrollIntoView();
+        const fills = [...svg.querySelectorAll('.bin-level')].map((p) => p.getAttribute('fill'));
+        // the middle of lane a at a tenth of the time axis, in viewport pixels
+        const lane = svg.querySelector('g.lane rect');
+        const pt = new DOMPoint(+lane.getAttribute('x') + 0.1 * +lane.getAttribute('width'),
+                                +lane.getAttribute('y') + 0.5 * +lane.getAttribute('height'))
+          .matrixTransform(svg.getScreenCTM());
+        return {bars: document.querySelectorAll('.bar').length, fills, x: pt.x, y: pt.y,
+                note: document.querySelector('.run .note').textContent};""")
+    assert got["bars"] == 0 and sorted(got["fills"]) == sorted({gantt.level_color(0.2), gantt.level_color(0.8)})
+    assert got["note"].startswith(f"{n} scheduled tasks is over {gantt.SCALE['detail_limit']}")
+    browser.cmd("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse", "parameters": {
+        "pointerType": "mouse"}, "actions": [{"type": "pointerMove", "origin": "viewport", "duration": 0,
+                                             "x": round(got["x"]), "y": round(got["y"])}]}]})
+    tip = browser.wait_for("const t = document.getElementById('tooltip'); return !t.hidden && t.innerText")
+    lines = tip.split("\n")
+    assert lines[0].startswith("a, ") and "busy 100%" in lines and "mean accuracy 0.2" in lines

@@ -196,8 +196,15 @@ def test_aggregated_above_the_detail_limit():
         assert float(r.get("height")) == pytest.approx(lane_h, rel=1e-3)  # fully busy
         mid = (k + 0.5) / nbins
         if abs(mid - 0.5) > 1 / nbins:
-            assert r.get("fill") == gantt.color(0.2 if mid < 0.5 else 0.8)
+            assert r.get("fill") == gantt.level_color(0.2 if mid < 0.5 else 0.8)
     assert "over 5000" in root.find("s:text[@class='note']", NS).text
+
+
+def test_level_colours_are_the_scale_at_round_steps():
+    top = gantt.SCALE["levels"] - 1
+    assert gantt.level_color(0.0) == gantt.color(0.0) and gantt.level_color(1.0) == gantt.color(1.0)
+    assert gantt.level_color(0.2) == gantt.color(round(0.2 * top) / top) == gantt.level_color(0.2 + 0.4 / top)
+    assert len({gantt.level_color(k / 1000) for k in range(1001)}) == top + 1
 
 
 def test_aggregate_weights_by_time():
