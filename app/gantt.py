@@ -13,7 +13,8 @@ The page at ``/ui`` draws the same picture in the browser. Both read the colour 
 the aggregation thresholds from ``app/ui/gantt-scale.json``, so they are written once. Above
 ``detail_limit`` scheduled tasks a chart is aggregated: each lane is cut into equal time
 bins, each bin drawn as high as the share of it the machine is busy and coloured by the
-time-weighted mean accuracy of what runs in it; deadline ticks are left out (a note says so).
+time-weighted mean accuracy of what runs in it, rounded to one of ``levels`` steps (the page
+draws each step as one path); deadline ticks are left out (a note says so).
 
 Input: a response of ``POST /schedule`` as decoded JSON and, optionally, its request (for
 the speeds, ``available_at`` and deadlines; without it those are left out and the chart says
@@ -38,13 +39,14 @@ SCALE: dict[str, Any] = json.loads(
     importlib.resources.files("app").joinpath("ui/gantt-scale.json").read_text(encoding="utf-8"))
 
 SVG_NS = "http://www.w3.org/2000/svg"
-WIDTH = 1000          # px, the whole picture
-LABEL_WIDTH = 170     # px, the machines' names left of the lanes
-RIGHT_MARGIN = 20
-LANE_HEIGHT = 28      # px, shrunk for many machines down to MIN_LANE_HEIGHT
-MIN_LANE_HEIGHT = 4
-LANES_HEIGHT = 2400   # px the lanes may take before they shrink
-LABELLED_LANE = 12    # px: thinner lanes have no text
+_LAYOUT = SCALE["layout"]
+WIDTH = _LAYOUT["width"]                  # px, the whole picture
+LABEL_WIDTH = _LAYOUT["label_width"]      # px, the machines' names left of the lanes
+RIGHT_MARGIN = _LAYOUT["right_margin"]
+LANE_HEIGHT = _LAYOUT["lane_height"]      # px, shrunk for many machines down to MIN_LANE_HEIGHT
+MIN_LANE_HEIGHT = _LAYOUT["min_lane_height"]
+LANES_HEIGHT = _LAYOUT["lanes_height"]    # px the lanes may take before they shrink
+LABELLED_LANE = _LAYOUT["labelled_lane"]  # px: thinner lanes have no text
 FONT = "font-family:sans-serif;font-size:11px"
 
 

@@ -7,13 +7,9 @@
 
 (() => {
   const NS = "http://www.w3.org/2000/svg";
-  const WIDTH = 1000;          // viewBox units; the SVG is scaled to the page's width
-  const LABEL_WIDTH = 170;
-  const RIGHT_MARGIN = 20;
-  const LANE_HEIGHT = 28;
-  const MIN_LANE_HEIGHT = 4;
-  const LANES_HEIGHT = 2400;   // the lanes shrink below LANE_HEIGHT past this height
-  const LABELLED_LANE = 12;
+  // the geometry, from gantt-scale.json's layout (set by start): WIDTH is in viewBox units
+  // (the SVG is scaled to the page's width); lanes shrink from LANE_HEIGHT to fit LANES_HEIGHT
+  let WIDTH, LABEL_WIDTH, RIGHT_MARGIN, LANE_HEIGHT, MIN_LANE_HEIGHT, LANES_HEIGHT, LABELLED_LANE;
   const BIG_TEXT = 1 << 20;    // a batch larger than this (characters) is kept out of the text box
 
   const $ = (id) => document.getElementById(id);
@@ -178,7 +174,8 @@
     // aggregated: the bins of every lane as one path per colour level (a few dozen elements
     // instead of thousands of rectangles); the tooltip finds the bin under the pointer
     const levels = state.scale.levels;
-    const levelOf = (acc) => Math.round(Math.min(Math.max(isFinite(acc) ? acc : 0, 0), 1) * (levels - 1));
+    const [lo, hi] = state.scale.domain;
+    const levelOf = (acc) => Math.round(Math.min(Math.max(isFinite(acc) ? (acc - lo) / (hi - lo) : 0, 0), 1) * (levels - 1));
     const paths = [];
     const grid = { top, h, plot, nbins, horizon, unit, lanes: [] };
     const lanesG = svgEl("g", { class: "lanes" }, svg);
@@ -239,7 +236,6 @@
     });
     if (aggregated) {
       const binsG = svgEl("g", { class: "bins" }, svg);
-      const [lo, hi] = state.scale.domain;
       paths.forEach((d, level) => {
         if (d) svgEl("path", { d, fill: colour(lo + (hi - lo) * level / (levels - 1)), class: "bin-level" }, binsG);
       });
@@ -592,6 +588,9 @@
     $("batch").addEventListener("input", () => { if ($("batch").value.trim()) state.bigBatch = null; });
     try {
       state.scale = await getJSON("/ui/gantt-scale.json");
+      ({ width: WIDTH, label_width: LABEL_WIDTH, right_margin: RIGHT_MARGIN, lane_height: LANE_HEIGHT,
+        min_lane_height: MIN_LANE_HEIGHT, lanes_height: LANES_HEIGHT, labelled_lane: LABELLED_LANE } =
+        state.scale.layout);
       const [ready, examples] = await Promise.all([getJSON("/readyz").catch(() => null), getJSON("/ui/examples")]);
       fillAlgorithms(ready ? ready.algorithms : ["dsct-approx"]);
       if (!ready) showErrors(["GET /readyz did not answer: only dsct-approx is offered"]);
