@@ -177,6 +177,7 @@
     const [lo, hi] = state.scale.domain;
     const levelOf = (acc) => Math.round(Math.min(Math.max(isFinite(acc) ? (acc - lo) / (hi - lo) : 0, 0), 1) * (levels - 1));
     const paths = [];
+    const ticks = [];
     const grid = { top, h, plot, nbins, horizon, unit, lanes: [] };
     const lanesG = svgEl("g", { class: "lanes" }, svg);
     run.lanes.forEach((lane, i) => {
@@ -226,14 +227,17 @@
           }
         }
       }
+      const tick = Math.min(8, h / 2).toFixed(2);
       for (const bar of lane.bars) {
         const d = run.deadline.get(bar.task_id);
-        if (typeof d !== "number") continue;
-        const tick = svgEl("line", { x1: x(d), x2: x(d), y1: y, y2: y + Math.min(8, h / 2),
-          stroke: "#d62728", "stroke-width": 1.5, class: "deadline" }, g);
-        tick.setAttribute("data-task", bar.task_id);
+        if (typeof d === "number") ticks.push(`M${x(d).toFixed(2)} ${y.toFixed(2)}v${tick}`);
       }
     });
+    // every deadline tick in one path: they carry no tooltip of their own (the bar has the deadline)
+    if (ticks.length) {
+      svgEl("path", { d: ticks.join(""), stroke: "#d62728", "stroke-width": 1.5, fill: "none",
+        class: "deadlines", "pointer-events": "none" }, lanesG);
+    }
     if (aggregated) {
       const binsG = svgEl("g", { class: "bins" }, svg);
       paths.forEach((d, level) => {

@@ -48,6 +48,7 @@ return {
   })),
   unscheduled: [...document.querySelectorAll(`section[data-run="${run}"] table.unscheduled tbody tr`)]
     .map((tr) => [...tr.cells].slice(0, 2).map((td) => td.textContent)),
+  ticks: (svg.querySelector('.deadlines') || {getAttribute: () => ''}).getAttribute('d').split('M').length - 1,
   fills: Object.fromEntries([...svg.querySelectorAll('.bar')].map((b) => [b.getAttribute('data-task'),
     b.getAttribute('fill')])),
   focusable: [...svg.querySelectorAll('.bar')].every((b) => b.getAttribute('tabindex') === '0'
@@ -102,6 +103,7 @@ def test_bundled_example_lanes_bars_and_key(page):
     assert [lane["bars"] for lane in got["lanes"]] == [[a["task_id"] for a in mc["assignments"]]
                                                        for mc in want["machines"]]
     assert got["unscheduled"] == [] == want["unscheduled"] and got["focusable"]
+    assert got["ticks"] == 5  # a deadline tick for every scheduled task
     for mc in want["machines"]:  # the page's colour scale is the SVG writer's (a lookup table: +-2/255)
         for a in mc["assignments"]:
             page_rgb, ref = gantt._rgb(got["fills"][a["task_id"]]), gantt._rgb(gantt.color(a["accuracy"]))
