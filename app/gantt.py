@@ -385,8 +385,24 @@ def _defs(svg: ET.Element) -> None:
     _el(pat, "line", x1=0, y1=0, x2=0, y2=6, stroke="#9a9a9a", stroke_width=2)
 
 
-def _lane(parent: ET.Element, lane: Lane, i: int, y: float, h: float, chart: Chart,
-          unit: TimeUnit, x: Any, nbins: int) -> None:
+@dataclass(frozen=True)
+class Frame:
+    """Where things go: the time axis (0 to ``horizon`` over the plot's width), the lanes'
+    height, the unit of the labels, the bins per lane of an aggregated chart."""
+
+    horizon: float
+    lane_height: float
+    unit: TimeUnit
+    nbins: int
+
+    def x(self, t: float) -> float:
+        plot = WIDTH - LABEL_WIDTH - RIGHT_MARGIN
+        return LABEL_WIDTH + plot * min(max(t, 0.0), self.horizon) / self.horizon
+
+
+def _lane(parent: ET.Element, lane: Lane, i: int, y: float, frame: Frame, aggregated: bool) -> None:
+    """One machine's lane: background, label, busy time, then its bins or its bars and ticks."""
+    h, x = frame.lane_height, frame.x
     g = _el(parent, "g", class_="lane", data_machine=lane.machine_id)
     _el(g, "rect", class_="lane-bg", x=LABEL_WIDTH, y=f"{y:.2f}", width=WIDTH - LABEL_WIDTH - RIGHT_MARGIN,
         height=f"{h:.2f}", fill="#f7f7f7" if i % 2 else "#ffffff")
@@ -396,26 +412,36 @@ def _lane(parent: ET.Element, lane: Lane, i: int, y: float, h: float, chart: Cha
         _el(g, "text", name + speed, class_="lane-label", x=LABEL_WIDTH - 6, y=f"{y + h / 2 + 4:.2f}",
             text_anchor="end", style=FONT)
     if lane.available_at > 0:
-        busy = _el(g, "rect", class_="busy", x=LABEL_WIDTH, y=f"{y:.2f}", width=f"{x(lane.available_at) - LABEL_WIDTH:.2f}",
-                   height=f"{h:.2f}", fill="url(#dsct-busy)")
-        _el(busy, "title", f"{lane.machine_id} busy until {unit(lane.available_at)} (available_at)")
-    if chart.aggregated:
-        for b in aggregate(lane, chart.horizon, nbins):
-            bh = h * b.busy / (b.end - b.start)
-            r = _el(g, "rect", class_="bin", x=f"{x(b.start):.2f}", y=f"{y + h - bh:.2f}",
-                    width=f"{x(b.end) - x(b.start):.2f}", height=f"{bh:.2f}", fill=level_color(b.accuracy))
-            _el(r, "title", f"{lane.machine_id}, {unit(b.start)} to {unit(b.end)}: {b.tasks} tasks, "
-                f"busy {100 * b.busy / (b.end - b.start):.3g}%, mean accuracy {_g(b.accuracy)}")
-        return
+        busy = _el(g, "rect", class_="busy", x=LABEL_WIDTH, y=f"{y:.2f}",
+                   width=f"{x(lane.available_at) - LABEL_WIDTH:.2f}", height=f"{h:.2f}", fill="url(#dsct-busy)")
+        _el(busy, "title", f"{lane.machine_id} busy until {frame.unit(lane.available_at)} (available_at)")
+    if aggregated:
+        _bins(g, lane, y, frame)
+    else:
+        _bars(g, lane, y, frame)
+
+
+def _bins(g: ET.Element, lane: Lane, y: float, frame: Frame) -> None:
+    h, x, unit = frame.lane_height, frame.x, frame.unit
+    for b in aggregate(lane, frame.horizon, frame.nbins):
+        bh = h * b.busy / (b.end - b.start)
+        r = _el(g, "rect", class_="bin", x=f"{x(b.start):.2f}", y=f"{y + h - bh:.2f}",
+                width=f"{x(b.end) - x(b.start):.2f}", height=f"{bh:.2f}", fill=level_color(b.accuracy))
+        _el(r, "title", f"{lane.machine_id}, {unit(b.start)} to {unit(b.end)}: {b.tasks} tasks, "
+            f"busy {100 * b.busy / (b.end - b.start):.3g}%, mean accuracy {_g(b.accuracy)}")
+
+
+def _bars(g: ET.Element, lane: Lane, y: float, frame: Frame) -> None:
+    h, x = frame.lane_height, frame.x
     for bar in lane.bars:
         fill = color(bar.accuracy)
         bg = _el(g, "g", class_="bar", data_task=bar.task_id)
-        _el(bg, "title", bar_tooltip(bar, lane.machine_id, unit))
+        _el(bg, "title", bar_tooltip(bar, lane.machine_id, frame.unit))
         x0, x1 = x(bar.start), x(bar.end)
         _el(bg, "rect", x=f"{x0:.2f}", y=f"{y + 2:.2f}", width=f"{max(x1 - x0, 0.5):.2f}",
             height=f"{max(h - 4, 1):.2f}", fill=fill, stroke="#ffffff", stroke_width=0.5)
         if bar.config is not None and h >= LABELLED_LANE:
-            fits = int((x1 - x0 - 4) / 6.5)
+            fits = int((x1 - x0 - 4) / 6.5)  # characters of 11 px sans-serif that fit
             if fits >= 2:
                 text = bar.config if len(bar.config) <= fits else bar.config[:fits - 1] + "…"
                 _el(bg, "text", text, class_="config", x=f"{x0 + 3:.2f}", y=f"{y + h / 2 + 4:.2f}",
@@ -451,11 +477,8 @@ def to_svg(chart: Chart) -> str:
     """The chart as a standalone SVG document (text)."""
     m = max(len(chart.lanes), 1)
     h = max(MIN_LANE_HEIGHT, min(LANE_HEIGHT, LANES_HEIGHT / m))
-    unit = time_unit(chart.horizon)
-    plot = WIDTH - LABEL_WIDTH - RIGHT_MARGIN
-
-    def x(t: float) -> float:
-        return LABEL_WIDTH + plot * min(max(t, 0.0), chart.horizon) / chart.horizon
+    frame = Frame(chart.horizon, h, time_unit(chart.horizon), bins_per_lane(len(chart.lanes)))
+    unit, x = frame.unit, frame.x
 
     svg = ET.Element("svg", {"xmlns": SVG_NS, "width": str(WIDTH), "role": "img", "class": "dsct-gantt"})
     title = (chart.label or "schedule") + f" · {chart.algorithm} · {len(chart.lanes)} machines, " \
@@ -467,10 +490,9 @@ def to_svg(chart: Chart) -> str:
     notes = []
     if not chart.has_request:
         notes.append("drawn without the request: no speeds, deadlines or busy times")
-    nbins = bins_per_lane(len(chart.lanes))
     if chart.aggregated:
         notes.append(f"{chart.scheduled} scheduled tasks (over {SCALE['detail_limit']}): each lane in "
-                     f"{nbins} time bins, height = busy share, colour = mean accuracy; no deadline ticks")
+                     f"{frame.nbins} time bins, height = busy share, colour = mean accuracy; no deadline ticks")
     y = 52.0
     if notes:
         _el(svg, "text", "; ".join(notes), class_="note", x=10, y=y, style=FONT + ";font-style:italic")
@@ -484,7 +506,7 @@ def to_svg(chart: Chart) -> str:
     _el(axis, "text", f"time ({unit.name})", x=LABEL_WIDTH - 6, y=top - 6, text_anchor="end", style=FONT)
     lanes = _el(svg, "g", class_="lanes")
     for i, lane in enumerate(chart.lanes):
-        _lane(lanes, lane, i, top + i * h, h, chart, unit, x, nbins)
+        _lane(lanes, lane, i, top + i * h, frame, chart.aggregated)
     y = _legend(svg, top + h * m + 14)
     y = _unscheduled(svg, chart, unit, y + 4)
     svg.set("height", f"{y + 8:.0f}")
