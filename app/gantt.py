@@ -263,7 +263,9 @@ def build(response: Mapping[str, Any], request: Mapping[str, Any] | None = None)
 
 
 def _g(x: float | None, digits: int = 4) -> str:
-    return "n/a" if x is None else f"{x:.{digits}g}"
+    """``digits`` significant digits, written out in full up to 15 digits (45890, not
+    4.589e+04), as the page writes numbers."""
+    return "n/a" if x is None else f"{float(f'{x:.{digits}g}'):.15g}"
 
 
 @dataclass(frozen=True)
@@ -272,7 +274,7 @@ class TimeUnit:
     scale: float
 
     def __call__(self, seconds: float | None) -> str:
-        return "n/a" if seconds is None else f"{seconds * self.scale:.4g} {self.name}"
+        return "n/a" if seconds is None else f"{_g(seconds * self.scale)} {self.name}"
 
 
 def time_unit(horizon: float) -> TimeUnit:

@@ -233,3 +233,9 @@ def test_a_real_schedule_of_every_golden_example():
         drawn = [b.get("data-task") for b in root.findall(".//s:g[@class='bar']", NS)]
         listed = [t.get("data-task") for t in root.findall(".//s:text[@class='unscheduled-task']", NS)]
         assert sorted(drawn + listed) == sorted(t["id"] for t in json.loads(body)["tasks"]), path.name
+
+
+def test_numbers_are_written_as_the_page_writes_them():
+    """Four significant digits, without exponents for ordinary magnitudes (JavaScript's
+    Number(x.toPrecision(4)).toString())."""
+    assert [gantt._g(v) for v in (45890.123, 0.81176, 3.0, 1e-7, None)] == ["45890", "0.8118", "3", "1e-07", "n/a"]
