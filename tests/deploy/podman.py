@@ -181,3 +181,21 @@ def inspect(ref: str, kind: str = "container") -> dict:
 
 def image_size_mb(ref: str) -> float:
     return inspect(ref, "image")["Size"] / 1e6
+
+
+def build_stand_ins() -> float:
+    """Local stand-ins for the compose stack's pinned third-party images: Debian's prometheus
+    binary and Debian's nginx-light on the local base. Returns the seconds spent."""
+    ensure_base()
+    images = REPO / "tests" / "deploy" / "images"
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="dsct-prometheus-") as tmp:
+        prometheus = shutil.which("prometheus")
+        if prometheus is None:
+            raise EngineUnavailable("Debian's prometheus is not installed (scripts/test installs it)")
+        shutil.copy2(prometheus, Path(tmp) / "prometheus")
+        build(PROMETHEUS_IMAGE, Path(tmp), images / "prometheus.Containerfile",
+              {"BASE_IMAGE": BASE_IMAGE})
+    with tempfile.TemporaryDirectory(prefix="dsct-nginx-") as tmp:
+        build(PROXY_IMAGE, Path(tmp), images / "nginx.Containerfile", {"BASE_IMAGE": BASE_IMAGE})
+    return time.monotonic() - start
