@@ -22,6 +22,7 @@ What differs from a plain ``docker build`` on a developer's machine, and why:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -99,11 +100,13 @@ def prepare() -> None:
                                 "subordinate ids set up by hand); scripts/test runs as root in CI")
     conf_dir = CACHE / "podman"
     conf_dir.mkdir(parents=True, exist_ok=True)
+    # run-time state (locks, mounts) of this storage only: one per cache folder
+    digest = hashlib.sha256(str(conf_dir.resolve()).encode()).hexdigest()[:12]
     (conf_dir / "containers.conf").write_text(CONTAINERS_CONF)
     (conf_dir / "storage.conf").write_text(
         '[storage]\ndriver = "overlay"\n'
         f'graphroot = "{conf_dir / "storage"}"\n'
-        'runroot = "/run/dsct-tests-podman"\n'
+        f'runroot = "/run/dsct-tests-podman-{digest}"\n'
     )
     probe = podman("info", "--format", "{{.Host.OCIRuntime.Name}}", check=False, timeout=120)
     if probe.returncode != 0:
