@@ -20,6 +20,9 @@ import pytest
 
 from tests.deploy import podman
 
+# The first test's set-up builds the images: on a machine without the cache, the base image
+# and the dependencies' layer take minutes (docs/deployment.md has the figures).
+pytestmark = pytest.mark.timeout(1500)
 EXAMPLE = (podman.REPO / "app" / "data" / "example.json").read_bytes()
 API_KEY = "deploy-test-key"
 

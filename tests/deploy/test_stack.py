@@ -28,6 +28,9 @@ from tests.deploy import podman, promql
 from tests.deploy.test_image import free_port, http
 from tests.deploy.test_scrape import MAX_TASKS, PromAPI, send_traffic, wait_for
 
+# The first test's set-up builds the images: on a machine without the cache, the base image
+# and the dependencies' layer take minutes (docs/deployment.md has the figures).
+pytestmark = pytest.mark.timeout(1500)
 PODMAN_COMPOSE = shutil.which("podman-compose")
 REPLICAS = 3
 TOTAL_WAIT = 180.0  # seconds, for everything after `up`
