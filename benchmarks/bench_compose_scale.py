@@ -4,9 +4,10 @@
 Brings up the `dsct` and `proxy` services of docker-compose.yml with podman-compose, as the
 deployment tests do (tests/deploy/podman.py: the image built from the Dockerfile on the local
 Debian base, Debian's nginx-light standing in for the nginx image), with 1, 2, ... replicas of
-one worker each (DSCT_WORKERS=1), and drives POST /schedule of a 100-task batch through the
-proxy's one address with bench_load.py's load generator. Several runs per replica count; prints
-the median throughput and latency. The load generator, nginx and every replica share the
+one worker each (DSCT_WORKERS=1), all up at once, and drives POST /schedule of a 100-task batch
+through each stack's proxy with bench_load.py's load generator, alternating the replica counts
+run by run. Prints the median throughput, latency and CPU time per request of the replicas
+and of the proxy (from the containers' cgroups). The load generator, nginx and every replica share the
 machine: on 2 cores, more than 2 replicas can only add contention.
 
     .venv/bin/python benchmarks/bench_compose_scale.py --replicas 1,2,3 --runs 3 --seconds 10
@@ -52,35 +53,51 @@ def stack_file(tmp: Path, replicas: int, port: int) -> Path:
     return out
 
 
-def measure(replicas: int, args: argparse.Namespace, body: Path, tmp: Path) -> list[dict]:
-    port = free_port()
-    f = stack_file(tmp, replicas, port)
-    project = f"dsctscale{replicas}x{int(time.time())}"
-    url = f"http://127.0.0.1:{port}"
-    try:
-        compose(f, project, "up", "-d")
+def cpu_ns(project: str) -> dict[str, int]:
+    """CPU time used so far by each container of the stack (cgroup v1 cpuacct), by service."""
+    out: dict[str, int] = {}
+    lines = podman.podman("ps", "--filter", f"label=io.podman.compose.project={project}", "--format",
+                          '{{.ID}} {{index .Labels "com.docker.compose.service"}}', "--no-trunc").stdout
+    for line in lines.splitlines():
+        cid, service = line.split()
+        usage = Path(f"/sys/fs/cgroup/cpuacct/libpod_parent/libpod-{cid}/cpuacct.usage")
+        if usage.exists():
+            out[service] = out.get(service, 0) + int(usage.read_text())
+    return out
+
+
+class Stack:
+    def __init__(self, replicas: int, tmp: Path):
+        self.replicas, self.port = replicas, free_port()
+        self.file = stack_file(tmp, replicas, self.port)
+        self.project = f"dsctscale{replicas}x{int(time.time())}"
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        compose(self.file, self.project, "up", "-d")
         deadline = time.monotonic() + 180
         while True:
             try:
-                if http(url + "/readyz", timeout=5)[0] == 200:
-                    break
+                if http(self.url + "/readyz", timeout=5)[0] == 200:
+                    return
             except OSError:
                 pass
             if time.monotonic() > deadline:
                 raise SystemExit("the stack did not become ready")
             time.sleep(0.5)
-        run_python(port, [("/schedule", body)], args.connections, 3)  # warm-up
-        runs = []
-        for _ in range(args.runs):
-            r = run_python(port, [("/schedule", body)], args.connections, args.seconds)
-            if r["status_errors"] or r["socket_errors"]:
-                raise SystemExit(f"errors under load: {r}")
-            runs.append(r)
-            print(f"  {replicas} replica(s): {r['rate']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, "
-                  f"p99 {r['p99_ms']:.1f} ms (load average {load_avg()})", flush=True)
-        return runs
-    finally:
-        compose(f, project, "down", "-t", "5", timeout=300)
+
+    def down(self) -> None:
+        compose(self.file, self.project, "down", "-t", "5", timeout=300)
+
+    def run(self, body: Path, connections: int, seconds: float) -> dict:
+        before = cpu_ns(self.project)
+        r = run_python(self.port, [("/schedule", body)], connections, seconds)
+        after = cpu_ns(self.project)
+        if not r["requests"]:
+            raise SystemExit(f"no request answered: {r}")
+        for service in ("dsct", "proxy"):
+            r[f"{service}_cpu_ms"] = (after.get(service, 0) - before.get(service, 0)) / 1e6 / r["requests"]
+        return r
 
 
 def main() -> int:
@@ -93,19 +110,35 @@ def main() -> int:
     podman.prepare()
     podman.build_project_image()
     podman.build_stand_ins()
-    results = {}
+    results: dict[int, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="dsct-scale-") as tmp:
         body = Path(tmp) / "small.json"
         body.write_bytes(json.dumps(random_batch(100, 10, 1)).encode())
-        for n in (int(x) for x in args.replicas.split(",")):
-            results[n] = measure(n, args, body, Path(tmp))
+        stacks = [Stack(int(x), Path(tmp)) for x in args.replicas.split(",")]
+        try:
+            for st in stacks:  # every stack up at once (idle replicas cost next to nothing) ...
+                st.up()
+                st.run(body, args.connections, 3)  # warm-up
+            for _ in range(args.runs):  # ... so that the counts alternate within each minute
+                for st in stacks:
+                    r = st.run(body, args.connections, args.seconds)
+                    results.setdefault(st.replicas, []).append(r)
+                    print(f"  {st.replicas} replica(s): {r['rate']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, "
+                          f"p99 {r['p99_ms']:.1f} ms, CPU-ms per request: dsct {r['dsct_cpu_ms']:.2f}, "
+                          f"proxy {r['proxy_cpu_ms']:.2f}, non-2xx {r['status_errors']}, socket errors "
+                          f"{r['socket_errors']} (load average {load_avg()})", flush=True)
+        finally:
+            for st in stacks:
+                st.down()
     print(f"\nPOST /schedule, 100 tasks / 10 machines, {args.connections} connections through the "
           f"proxy, median of {args.runs} runs of {args.seconds:.0f} s")
-    print("| replicas (1 worker each) | req/s | p50 ms | p99 ms |")
-    print("| --- | --- | --- | --- |")
+    print("| replicas (1 worker each) | req/s | p50 ms | p99 ms | CPU-ms/request, dsct | CPU-ms/request, proxy |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    keys = ("rate", "p50_ms", "p99_ms", "dsct_cpu_ms", "proxy_cpu_ms")
     for n, runs in results.items():
-        med = {k: statistics.median(r[k] for r in runs) for k in ("rate", "p50_ms", "p99_ms")}
-        print(f"| {n} | {med['rate']:,.0f} | {med['p50_ms']:.1f} | {med['p99_ms']:.1f} |")
+        med = {k: statistics.median(r[k] for r in runs) for k in keys}
+        print(f"| {n} | {med['rate']:,.0f} | {med['p50_ms']:.1f} | {med['p99_ms']:.1f} | "
+              f"{med['dsct_cpu_ms']:.2f} | {med['proxy_cpu_ms']:.2f} |")
     return 0
 
 
