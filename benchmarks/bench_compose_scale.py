@@ -34,7 +34,7 @@ from bench_load import load_avg, run_python  # noqa: E402
 from tests.api.conftest import random_batch  # noqa: E402
 from tests.deploy import podman, promql  # noqa: E402
 from tests.deploy.test_image import free_port, http  # noqa: E402
-from tests.deploy.test_stack import compose  # noqa: E402
+from tests.deploy.test_stack import compose, down  # noqa: E402
 
 
 def stack_file(tmp: Path, replicas: int, port: int) -> Path:
@@ -87,7 +87,7 @@ class Stack:
             time.sleep(0.5)
 
     def down(self) -> None:
-        compose(self.file, self.project, "down", "-t", "5", timeout=300)
+        down(self.file, self.project)
 
     def run(self, body: Path, connections: int, seconds: float) -> dict:
         before = cpu_ns(self.project)

@@ -56,6 +56,19 @@ def compose(stack_file: Path, project: str, *args: str, timeout: float = 600) ->
     return proc.stdout
 
 
+def down(stack_file: Path, project: str) -> None:
+    """``podman-compose down``, then whatever it leaves (1.0.3 keeps the network)."""
+    try:
+        compose(stack_file, project, "down", "-v", "-t", "10", timeout=300)
+    finally:
+        for kind in ("container", "volume", "network"):
+            ids = podman.podman(kind, "ls", "-q", "--filter",
+                                f"label=io.podman.compose.project={project}",
+                                check=False).stdout.split()
+            if ids:
+                podman.podman(kind, "rm", "-f", *ids, check=False)
+
+
 def adapted(original: dict, prom_dir: Path, image: str, proxy_port: int, prom_port: int) -> dict:
     """docker-compose.yml for this machine (see the module docstring)."""
     cfg = copy.deepcopy(original)
@@ -135,16 +148,7 @@ def stack(project_image, tmp_path_factory) -> Iterator[Stack]:
                                "--format", "{{.Names}} {{.Status}}"], env=podman.env(),
                               capture_output=True, text=True)
         print(logs.stdout)
-        try:
-            compose(stack_file, project, "down", "-v", "-t", "10", timeout=300)
-        finally:
-            # whatever podman-compose left: the project's containers, volumes and network
-            for kind in ("container", "volume", "network"):
-                ids = podman.podman(kind, "ls", "-q", "--filter",
-                                    f"label=io.podman.compose.project={project}",
-                                    check=False).stdout.split()
-                if ids:
-                    podman.podman(kind, "rm", "-f", *ids, check=False)
+        down(stack_file, project)
 
 
 def replica_names(stack: Stack) -> list[str]:
