@@ -41,6 +41,13 @@ def _prepare_multiproc_dir(workers: int) -> None:
             os.unlink(os.path.join(path, name))
 
 
+def graceful_shutdown_seconds(solve_timeout: float) -> int:
+    """How long uvicorn lets the requests in flight finish after SIGTERM: the longest a request
+    may take (DSCT_SOLVE_TIMEOUT) plus 5 s to send its answer. A container platform's grace
+    period (Kubernetes' terminationGracePeriodSeconds) must be longer."""
+    return int(solve_timeout) + 5
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = _settings()
     host = args.host or settings.host
@@ -55,7 +62,7 @@ def serve(args: argparse.Namespace) -> int:
         loop="uvloop",
         log_level=settings.log_level.lower(),
         access_log=False,  # dsct.access logs one JSON line per request instead
-        timeout_graceful_shutdown=int(settings.solve_timeout) + 5,
+        timeout_graceful_shutdown=graceful_shutdown_seconds(settings.solve_timeout),
     )
     try:
         if workers > 1 and hasattr(socket, "SO_REUSEPORT"):

@@ -29,9 +29,10 @@ def test_docker_compose_config_validates():
 
 def test_services_and_pinned_images():
     services = promql.load_yaml(promql.COMPOSE)["services"]
-    assert set(services) == {"dsct", "prometheus", "grafana"}
+    assert set(services) == {"dsct", "proxy", "prometheus", "grafana"}
     assert services["dsct"]["build"] == "."
-    for name, official in (("prometheus", "prom/prometheus"), ("grafana", "grafana/grafana")):
+    for name, official in (("prometheus", "prom/prometheus"), ("grafana", "grafana/grafana"),
+                           ("proxy", "nginx")):
         image, _, tag = services[name]["image"].partition(":")
         assert image == official
         assert tag and tag != "latest" and any(c.isdigit() for c in tag), f"{name}: pin a version"
@@ -56,3 +57,19 @@ def test_service_settings_come_from_the_environment():
     published = [p for s in promql.load_yaml(promql.COMPOSE)["services"].values()
                  for p in s.get("ports", [])]
     assert all(p.startswith("127.0.0.1:") for p in published), "publish on loopback by default"
+
+
+def test_the_service_scales_behind_the_proxy():
+    """Replicas of `dsct` publish no port of their own (N replicas could not share one host
+    port); the proxy publishes the one address and forwards to `dsct` on DSCT_PORT."""
+    services = promql.load_yaml(promql.COMPOSE)["services"]
+    dsct, proxy = services["dsct"], services["proxy"]
+    port = dsct["environment"]["DSCT_PORT"]
+    assert "ports" not in dsct and dsct["expose"] == [port]
+    assert dsct["deploy"]["replicas"] == "${DSCT_REPLICAS:-1}"
+    (published,) = proxy["ports"]
+    assert published == "127.0.0.1:${DSCT_PUBLISH_PORT:-8000}:8080"
+    conf = (promql.REPO / "deploy" / "nginx" / "nginx.conf").read_text()
+    assert f"server dsct:{port};" in conf and "listen 8080;" in conf
+    assert "dsct" in proxy["depends_on"]
+    assert proxy["user"] != "0" and not proxy["user"].startswith("0:"), "the proxy runs unprivileged"

@@ -73,10 +73,12 @@ def test_rule_files_and_scrape_config_fit_the_stack():
     cfg = promql.load_yaml(promql.PROMETHEUS_CONFIG)
     assert cfg["rule_files"] == ["rules/*.yml"], "rules are mounted with the config folder"
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
-    targets = [t for sc in jobs["dsct"]["static_configs"] for t in sc["targets"]]
+    # Every replica of the compose service, found by its name, on DSCT_PORT.
+    (sd,) = jobs["dsct"]["dns_sd_configs"]
     compose = promql.load_yaml(promql.COMPOSE)
     port = compose["services"]["dsct"]["environment"]["DSCT_PORT"]
-    assert targets == [f"dsct:{port}"], "Prometheus scrapes the compose service on DSCT_PORT"
+    assert "static_configs" not in jobs["dsct"], "a static dsct:8000 would scrape one replica at random"
+    assert (sd["names"], sd["type"], str(sd["port"])) == (["dsct"], "A", port)
     assert jobs["dsct"].get("metrics_path", "/metrics") == "/metrics"
     # The alerts select job="dsct": keep the job name and the rules in step.
     assert all('job="dsct"' in r["expr"] for r in promql.rules() if "up{" in r["expr"])

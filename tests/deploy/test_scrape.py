@@ -97,19 +97,21 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def adapted_config(target: str) -> dict:
-    """The repo's prometheus.yml, changed only in the dsct target and the intervals."""
+    """The repo's prometheus.yml, changed only in the dsct target (the loopback address instead
+    of the compose service's name, found through DNS) and the intervals."""
     original = promql.load_yaml(promql.PROMETHEUS_CONFIG)
     cfg = json.loads(json.dumps(original))
     cfg["global"]["scrape_interval"] = "1s"
     cfg["global"]["evaluation_interval"] = "1s"
     (job,) = [j for j in cfg["scrape_configs"] if j["job_name"] == "dsct"]
-    (static,) = job["static_configs"]
-    static["targets"] = [target]
+    discovery = job.pop("dns_sd_configs")
+    job["static_configs"] = [{"targets": [target]}]
     # Nothing else differs (asserted, so that the test keeps to its word).
     back = json.loads(json.dumps(cfg))
     back["global"].update({k: original["global"][k] for k in ("scrape_interval", "evaluation_interval")})
-    [j for j in back["scrape_configs"] if j["job_name"] == "dsct"][0]["static_configs"][0]["targets"] = (
-        original["scrape_configs"][0]["static_configs"][0]["targets"])
+    (back_job,) = [j for j in back["scrape_configs"] if j["job_name"] == "dsct"]
+    del back_job["static_configs"]
+    back_job["dns_sd_configs"] = discovery
     assert back == original
     return cfg
 
@@ -224,8 +226,16 @@ def test_prometheus_scrapes_the_service_and_every_query_evaluates(tmp_path):
         assert {n for n in promql.referenced_dsct_metrics()} <= names, (
             "series the dashboard or rules read that the service does not export: "
             f"{sorted(promql.referenced_dsct_metrics() - names)}")
-        outcomes = {s["metric"]["outcome"] for s in prom.query("dsct_requests_total")}
-        assert {"ok", "invalid", "too_large"} <= outcomes, outcomes
+        # each outcome's series arrives with the scrape after its request: wait for all three
+        outcomes: set[str] = set()
+
+        def every_outcome() -> bool:
+            outcomes.clear()
+            outcomes.update(s["metric"]["outcome"] for s in prom.query("dsct_requests_total"))
+            return {"ok", "invalid", "too_large"} <= outcomes
+
+        wait_for("the ok, invalid and too_large outcomes", every_outcome, deadline,
+                 detail=lambda: outcomes)
         assert prom.query("dsct_unscheduled_tasks_total"), "the unschedulable task was counted"
 
         send_traffic(base, algorithms)
