@@ -127,14 +127,16 @@ class Column:
 
     def accepts(self, value: Any) -> bool:
         """Whether one value passes this column's checks (for the request's own scalars)."""
-        if self.kind == OTHER or type(value) not in self.types:
+        if type(value) not in self.types:  # never for kind other: its types are empty
             return False
         if value is None:
             return True
         if self.kind == NUMBER:
-            return self.low_ok(value) and self.high_ok(value)
-        return (self.min_len is None or len(value) >= self.min_len) and (
-            self.max_len is None or len(value) <= self.max_len)
+            low, high = self.low, self.high
+            return ((low is None or (value >= low if self.low_inclusive else value > low))
+                    and (high is None or (value <= high if self.high_inclusive else value < high)))
+        return ((self.min_len is None or len(value) >= self.min_len)
+                and (self.max_len is None or len(value) <= self.max_len))
 
 
 def _kind(annotation: Any) -> tuple[str, bool]:
@@ -211,12 +213,15 @@ class Table:
         self.keys = frozenset(self.names)
         self._every_key = itemgetter(*self.names)
         self._fill = {c.name: c.default for c in self.columns}
-        self.text = [(i, c) for i, c in enumerate(self.columns) if c.kind == TEXT]
+        # the checks as plain tuples, so that reading a list costs no attribute lookups
+        self.text = [(i, c.name, c.types, c.min_len, c.max_len)
+                     for i, c in enumerate(self.columns) if c.kind == TEXT]
         # numbers that may not be null go through numpy together, one row each
         self.dense = [i for i, c in enumerate(self.columns) if c.kind == NUMBER and not c.nullable]
         dense = [self.columns[i] for i in self.dense]
-        self.dense_low = [(k, c) for k, c in enumerate(dense) if c.low is not None]
-        self.dense_high = [(k, c) for k, c in enumerate(dense) if c.high is not None]
+        self.dense_names = [c.name for c in dense]
+        self.dense_low = [(k, c.low, c.low_inclusive) for k, c in enumerate(dense) if c.low is not None]
+        self.dense_high = [(k, c.high, c.high_inclusive) for k, c in enumerate(dense) if c.high is not None]
         self.sparse = [(i, c) for i, c in enumerate(self.columns) if c.kind == NUMBER and c.nullable]
 
     def empty(self) -> Columns:
@@ -261,30 +266,31 @@ class Table:
         if cols is None:
             return None
         out: Columns = {}
-        for i, c in self.text:
+        for i, name, types_ok, min_len, max_len in self.text:
             col = cols[i]
             kinds = set(map(type, col))
-            if not kinds <= c.types:
+            if not kinds <= types_ok:
                 return None
             present = col if _NULL not in kinds else [x for x in col if x is not None]
-            if present and ((c.min_len is not None and min(map(len, present)) < c.min_len)
-                            or (c.max_len is not None and max(map(len, present)) > c.max_len)):
+            if present and ((min_len is not None and min(map(len, present)) < min_len)
+                            or (max_len is not None and max(map(len, present)) > max_len)):
                 return None
-            out[c.name] = list(col)
+            out[name] = list(col)
         if self.dense:
             rows = [cols[i] for i in self.dense]
             if not set(map(type, chain.from_iterable(rows))) <= _NUMBER:
                 return None
             arr = np.array(rows, dtype=np.float64)
             lo = np.minimum.reduce(arr, axis=1).tolist()
-            if not all(c.low_ok(lo[k]) for k, c in self.dense_low):
-                return None
+            for k, bound, inclusive in self.dense_low:
+                if not (lo[k] >= bound if inclusive else lo[k] > bound):
+                    return None
             if self.dense_high:
                 hi = np.maximum.reduce(arr, axis=1).tolist()
-                if not all(c.high_ok(hi[k]) for k, c in self.dense_high):
-                    return None
-            for k, i in enumerate(self.dense):
-                out[self.columns[i].name] = arr[k]
+                for k, bound, inclusive in self.dense_high:
+                    if not (hi[k] <= bound if inclusive else hi[k] < bound):
+                        return None
+            out.update(zip(self.dense_names, arr, strict=True))
         for i, c in self.sparse:
             if not self._read_nullable(cols[i], c, out):
                 return None

@@ -107,6 +107,10 @@ def issues_from_validation(errors: Iterable[dict[str, Any]]) -> list[Issue]:
     return out
 
 
+#: the solver's per-task arrays (the others are per machine)
+_TASK_ARRAYS = frozenset({"deadline", "theta", "a_min", "a_max", "t_max"})
+
+
 def issues_from_domain(exc: DomainError) -> list[Issue]:
     """The solver's DomainError -> one issue, its array name mapped back to the wire path:
     an unknown algorithm or option names the request's field; an overflow (the solver's
@@ -123,10 +127,6 @@ def issues_from_domain(exc: DomainError) -> list[Issue]:
     if exc.kind == "overflow":
         return [Issue("numeric_range", loc, exc.message, "numeric_range")]
     return [Issue("invalid_request", loc, exc.message, "domain_error")]
-
-
-#: the solver's per-task arrays (the others are per machine)
-_TASK_ARRAYS = frozenset({"deadline", "theta", "a_min", "a_max", "t_max"})
 
 
 def _respond(err: ApiError) -> JSONResponse:
