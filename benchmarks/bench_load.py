@@ -406,9 +406,9 @@ def profile(args: argparse.Namespace, bodies: dict[str, Path]) -> None:
     """Time per stage of ``app.api.service.schedule_json``, in-process, no HTTP (median of runs)."""
     import json as _json
 
-    from app.api.service import dumps_response
+    from app.api.service import dumps_response, solve_options
     from app.batch import from_request, read
-    from app.mapping import check_batch, to_problem, to_response
+    from app.mapping import check_batch, to_response
     from app.settings import Settings
     from app.solver import solve
     from schemas import ScheduleRequest
@@ -428,19 +428,18 @@ def profile(args: argparse.Namespace, bodies: dict[str, Path]) -> None:
             t.append(time.perf_counter())
             batch = read(body)
             t.append(time.perf_counter())
-            assert not check_batch(batch, settings.max_tasks, settings.max_machines)
+            problem, issues = check_batch(batch, settings.max_tasks, settings.max_machines)
+            assert problem is not None, issues
             t.append(time.perf_counter())
-            problem = to_problem(batch)
+            sol = solve(problem, batch.algorithm, **solve_options(batch, settings))
             t.append(time.perf_counter())
-            sol = solve(problem, batch.algorithm, time_limit=settings.max_time_limit)
-            t.append(time.perf_counter())
-            out = to_response(batch, problem, sol, "0" * 32, {"parse_seconds": 0.0, "solve_seconds": 0.0,
-                                                              "total_seconds": 0.0})
+            out = to_response(batch, problem, sol, "0" * 32)
+            out["timings"] = {"parse_seconds": 0.0, "solve_seconds": 0.0, "total_seconds": 0.0}
             t.append(time.perf_counter())
             dumps_response(out)
             t.append(time.perf_counter())
             names = ["json.loads (reference only)", "pydantic models (reference only)", "read (orjson + checks)",
-                     "check_batch", "to_problem", "solve (dsct-approx)", "to_response", "dumps_response"]
+                     "check_batch (with to_problem)", "solve (dsct-approx)", "to_response", "dumps_response"]
             for k, name in enumerate(names):
                 stages.setdefault(name, []).append(t[k + 1] - t[k])
         n, m, _ = SIZES[size]

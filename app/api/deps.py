@@ -2,8 +2,8 @@
 the body within its size limit, and the request's settings, runner and run info.
 
 Plain functions called by the routes, not FastAPI ``Depends``: resolving four dependencies
-cost FastAPI about 35 us per request, several percent of a small /schedule's CPU
-(docs/robustness.md). Nothing here blocks, so it runs on the event loop.
+cost FastAPI several percent of a small /schedule's CPU (docs/robustness.md, "Measured costs
+behind choices in the code"). Nothing here blocks, so it runs on the event loop.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from app.api.run import RunInfo
 from app.api.runner import Runner
-from app.api.service import RunInfo
 from app.errors import ApiError
 from app.settings import Settings
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from app import __version__, metrics
 from app.api import service
 from app.api.deps import accept
+from app.api.run import RunInfo
 from app.solver import ALGORITHMS
 from schemas import ErrorResponse, Liveness, Readiness, ScheduleResponse, ValidationReport
 
@@ -92,7 +93,7 @@ async def livez() -> Response:
             summary="The service can solve (solves the bundled example batch)", tags=["operations"])
 async def readyz(request: Request) -> Response:
     state = request.app.state
-    await state.runner.run(service.schedule_json, example_batch(), state.settings, service.RunInfo("/readyz"))
+    await state.runner.run(service.schedule_json, example_batch(), state.settings, RunInfo("/readyz"))
     out = {"status": "ready", "algorithms": sorted(ALGORITHMS), "version": __version__}
     return Response(service.dumps(out), media_type=JSON)
 

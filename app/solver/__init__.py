@@ -9,7 +9,8 @@ Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 - :mod:`.baselines`   EDF-NOCOMPRESSION and EDF-3COMPRESSIONLEVELS (section VII)
 - :mod:`.exact`       ``exact``: DSCT-Opt (VI-A, program (10)) with a proven bound, HiGHS MILP
 - :mod:`.check`       an independent feasibility and objective checker
-- :mod:`.registry`    the algorithm registry and ``solve``
+- :mod:`.registry`    the algorithm registry and ``solve``, the one entry point (options and
+                      results checked there)
 """
 
 from . import approx as _approx  # noqa: F401  (registers the algorithms)
@@ -18,7 +19,16 @@ from . import exact as _exact  # noqa: F401
 from .check import CheckReport, check
 from .fractional import FractionalSolution, fractional_relaxation
 from .problem import UNSCHEDULED, DomainError, Problem, Solution
-from .registry import ALGORITHMS, DEFAULT_ALGORITHM, POLYNOMIAL, UnknownAlgorithmError, solve
+from .registry import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    POLYNOMIAL,
+    UnknownAlgorithmError,
+    UnknownOptionError,
+    finite_solution,
+    options_of,
+    solve,
+)
 from .schedule import REASONS
 
 __all__ = [
@@ -33,7 +43,10 @@ __all__ = [
     "Problem",
     "Solution",
     "UnknownAlgorithmError",
+    "UnknownOptionError",
     "check",
+    "finite_solution",
     "fractional_relaxation",
+    "options_of",
     "solve",
 ]
