@@ -334,14 +334,14 @@ class ExponentialFamily:
         """Optimal work of tasks ``idx`` (``None``: all) at log-prices ``x`` (one per task).
         O(len(x)). At ``x = -inf`` (price 0) the raw work is ``inf``, clipped to ``u``."""
         u = self._pick("u", idx)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             w = (self._pick("lk", idx) - x) * self._pick("inv_theta", idx)
         return np.minimum(np.maximum(w, 0.0), u)
 
     def sensitivity(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         """``-dw/dx``: ``1/theta`` for tasks strictly between 0 and ``u`` at log-price ``x``, else 0."""
         inv = self._pick("inv_theta", idx)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             raw = (self._pick("lk", idx) - x) * inv
         return np.where((raw > 0.0) & (raw < self._pick("u", idx)), inv, 0.0)
 
@@ -378,14 +378,17 @@ class ExponentialFamily:
             x_init = (_seg_sum(lk * inv, starts) - cap) / _seg_sum(inv, starts)
         else:
             x_init = np.where(np.isfinite(x0), x0, hi - 1.0)
-        xl = np.full(nseg, -np.inf)  # total work > cap here
+        # total work > cap here: at or below every task's saturation price all take u, and
+        # sum(u) > cap where a root is sought (a finite start keeps bisection from stepping
+        # down through hundreds of orders of magnitude)
+        xl = np.minimum.reduceat(self._saturation()[idx], starts)
         xh = hi.copy()  # total work == 0 < cap here
         x[todo] = np.minimum(x_init[todo], xh[todo])
         active = todo.copy()
         eps4 = 4 * np.finfo(float).eps
         lk_inv = lk * inv
         u_fin = np.where(np.isinf(u), 0.0, u)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             raw = (lk - x[seg_of]) * inv
         for _ in range(_MAX_NEWTON):
             at_zero = raw <= 0.0
@@ -394,7 +397,7 @@ class ExponentialFamily:
             slope = np.add.reduceat(inv * interior, starts)
             lin = np.add.reduceat(lk_inv * interior, starts)
             fixed = np.add.reduceat(u_fin * at_top, starts)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
                 # the paper's closed form (eq. 9) on the piece that contains x
                 x_new = (lin - (cap - fixed)) / slope
                 total = fixed + lin - np.where(slope > 0, x * slope, 0.0)
@@ -406,7 +409,7 @@ class ExponentialFamily:
             bisect = np.where(np.isfinite(xl), 0.5 * (xl + xh), xh - 2.0 * (1.0 + np.abs(xh - x)))
             cand = np.where(newton, x_new, bisect)
             # a Newton step that stays on its piece has landed on the exact root
-            with np.errstate(invalid="ignore"):
+            with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
                 raw = (lk - cand[seg_of]) * inv
             moved = ((raw <= 0.0) != at_zero) | ((raw >= u) != at_top)
             landed = newton & ~np.logical_or.reduceat(moved, starts)
