@@ -28,7 +28,9 @@ Every level is a handful of whole-array numpy passes over the still-open segment
 (``reduceat`` over contiguous runs), so a level costs O(n) and the whole solve
 O(n log n) for the sort plus O(n * levels) for the sweep; the levels are O(log n) when
 splits are balanced (on the paper's generator and the benchmarks they number 15-25 at
-n = 1e6) and O(n) in the adversarial worst case. See Vidal, Jaillet and Maculan, "A
+n = 1e6). Unbalanced splits could take O(n) levels, so after ``LEVEL_FACTOR * log2 n``
+levels the open segments go to pool-adjacent-violators (O(n) on every family we know; its
+re-pricing is budgeted, and past the budget the sweep resumes). See Vidal, Jaillet and Maculan, "A
 decomposition algorithm for nested resource allocation problems", SIAM J. Optim. 2016, for
 the same decomposition principle.
 """
