@@ -28,9 +28,10 @@ Every level is a handful of whole-array numpy passes over the still-open segment
 (``reduceat`` over contiguous runs), so a level costs O(n) and the whole solve
 O(n log n) for the sort plus O(n * levels) for the sweep; the levels are O(log n) when
 splits are balanced (on the paper's generator and the benchmarks they number 15-25 at
-n = 1e6). Unbalanced splits could take O(n) levels, so after ``LEVEL_FACTOR * log2 n``
-levels the open segments go to pool-adjacent-violators (O(n) on every family we know; its
-re-pricing is budgeted, and past the budget the sweep resumes). See Vidal, Jaillet and Maculan, "A
+n = 1e6). Unbalanced splits could take O(n) levels (and slow prices up to 200 Newton
+rounds each), so once the sweep has spent ``SWEEP_BUDGET`` passes per task the open segments
+go to pool-adjacent-violators (O(n) on every family we know; its re-pricing is budgeted too,
+and past that budget the sweep resumes). See Vidal, Jaillet and Maculan, "A
 decomposition algorithm for nested resource allocation problems", SIAM J. Optim. 2016, for
 the same decomposition principle.
 """
@@ -51,8 +52,9 @@ __all__ = ["FractionalSolution", "fractional_relaxation", "nested_allocation"]
 #: below this many tasks, plain-Python pool-adjacent-violators beats numpy's call overhead
 SMALL_N = 512
 _EPS = float(np.finfo(float).eps)
-#: the sweep runs at most this many times ceil(log2 n) levels (see :func:`level_limit`)
-LEVEL_FACTOR = 2
+#: the sweep spends at most this many passes per task before handing over (:func:`sweep_budget`)
+SWEEP_BUDGET = 128
+_LEVEL_PASSES = 12  # whole-array passes of a level besides the Newton rounds
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,9 +93,10 @@ def nested_allocation(
     the chain around it.
 
     Complexity: below :data:`SMALL_N` positions, pool-adjacent-violators (O(n) on every chain
-    we know of). Otherwise the level-wise sweep, O(n) per level; after
-    :func:`level_limit` levels (a small multiple of log n) whatever is still open is handed
-    to pool-adjacent-violators, so inputs whose splits are unbalanced cost O(n log n) too.
+    we know of). Otherwise the level-wise sweep, O(n) per level and Newton round; once it
+    has spent :func:`sweep_budget` (a fixed number of passes per task) whatever is still
+    open is handed to pool-adjacent-violators, so inputs whose splits are unbalanced cost
+    O(n) passes too.
     """
     n_all = idx.shape[0]
     work = np.zeros(n_all)
@@ -118,21 +121,22 @@ def nested_allocation(
     tol = rtol * cap  # how far each prefix constraint may be over: relative to its own capacity
     pos = np.arange(n_all)  # chain positions still open
     x0: np.ndarray | None = None
-    levels = 0
-    limit = level_limit(n_all)
+    spent = 0  # passes over one open position, summed over the levels and their Newton rounds
+    budget = sweep_budget(n_all)
     while pos.shape[0]:
-        if levels == limit:  # unbalanced splits: finish the open segments bottom-up
+        if spent > budget:  # unbalanced splits or slow prices: finish bottom-up
             rest = _pav_small(family.take(pos), cap_inc[pos], starts)
             if rest is not None:
                 work[pos], log_price[pos] = rest
                 break
-        levels += 1
+            budget = math.inf
         n = pos.shape[0]
         lengths = np.diff(np.append(starts, n))
         seg_of = np.repeat(np.arange(starts.shape[0]), lengths)
         ci = cap_inc[pos]
         seg_cap = np.add.reduceat(ci, starts)
         x = family.block_price(idx[pos], starts, seg_cap, x0)
+        spent += n * (getattr(family, "last_rounds", 1) + _LEVEL_PASSES)
         xe = x[seg_of]
         w = family.work_at(xe, idx[pos])
 
@@ -205,12 +209,14 @@ def _segment_cumsum(v: np.ndarray, starts: np.ndarray, lengths: np.ndarray, seg_
     return rel
 
 
-def level_limit(n: int) -> int:
-    """Levels the sweep runs before it hands what is still open to pool-adjacent-violators:
-    ``LEVEL_FACTOR * ceil(log2 n)``. Balanced splits finish within about ``log2 n`` levels
-    (10 to 25 on the benchmark generator up to n = 1e6); a chain that splits off a few tasks
-    per level would otherwise take O(n) levels of O(n) each."""
-    return LEVEL_FACTOR * max(1, math.ceil(math.log2(max(n, 2))))
+def sweep_budget(n: int) -> float:
+    """Work the sweep may spend, in passes over one open position (each level costs its open
+    positions times its Newton rounds plus a few passes), before what is still open goes to
+    pool-adjacent-violators: ``SWEEP_BUDGET * n``. Balanced splits finish well within it (5
+    to 10 levels of a few rounds on the benchmark generator up to n = 1e6); a chain that
+    splits off a few tasks per level, or whose prices need many Newton rounds, would
+    otherwise cost O(n) levels of O(n) each."""
+    return SWEEP_BUDGET * n
 
 
 def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarray:

@@ -28,16 +28,16 @@ PATHS = ("small", "sweep")
 def relaxation_path(path: str):
     """Force the relaxation's path: ``small`` (pool-adjacent-violators at any size) or
     ``sweep`` (the level-wise sweep at any size, never handing over to PAV)."""
-    saved = fractional.SMALL_N, getattr(fractional, "LEVEL_FACTOR", None)
+    saved = fractional.SMALL_N, getattr(fractional, "SWEEP_BUDGET", None)
     fractional.SMALL_N = 10**9 if path == "small" else 0
     if path == "sweep":
-        fractional.LEVEL_FACTOR = 10**9
+        fractional.SWEEP_BUDGET = math.inf
     try:
         yield
     finally:
         fractional.SMALL_N = saved[0]
         if saved[1] is not None:
-            fractional.LEVEL_FACTOR = saved[1]
+            fractional.SWEEP_BUDGET = saved[1]
 
 
 def assert_schedules_valid(p: Problem, algorithms=None) -> dict:
@@ -169,26 +169,28 @@ def test_edge_families_paths_agree(kind: str) -> None:
         assert bounds[0] == pytest.approx(bounds[1], rel=1e-9), (kind, n)
 
 
-def test_unbalanced_splits_hand_over_after_a_few_levels() -> None:
+def test_unbalanced_splits_hand_over_within_budget() -> None:
     """Fillers at 2**-1001 then deadlines log-spaced over 2**-1000..2**990 made the sweep split
-    off a few tasks per level (about 1,000 levels). The sweep now stops after a small multiple
-    of log2 n levels and finishes bottom-up; the answer is unchanged."""
-    from app.solver.family import ExponentialFamily
+    off a few tasks per level (about 1,000 levels of up to 80 Newton rounds each). The sweep
+    now spends at most its budget, a fixed number of passes per task, and finishes
+    bottom-up; the answer is unchanged."""
+    from app.solver.family import _MAX_NEWTON, ExponentialFamily
 
     n = 3000
     p = make_edge_instance(np.random.default_rng(0), "levels", n, 1)
-    calls = []
+    passes = []
     orig = ExponentialFamily.block_price
 
-    def counting(self, *args, **kwargs):
-        calls.append(1)
-        return orig(self, *args, **kwargs)
+    def counting(self, idx, *args, **kwargs):
+        x = orig(self, idx, *args, **kwargs)
+        passes.append(idx.shape[0] * (getattr(self, "last_rounds", _MAX_NEWTON) + 12))
+        return x
 
     ExponentialFamily.block_price = counting
     try:
         got = fractional_relaxation(p).upper_bound
     finally:
         ExponentialFamily.block_price = orig
-    assert len(calls) <= fractional.level_limit(n)
+    assert sum(passes) <= 128 * n + n * (_MAX_NEWTON + 12)
     with relaxation_path("small"):
         assert got == pytest.approx(fractional_relaxation(p).upper_bound, rel=1e-9)
