@@ -56,6 +56,9 @@ class Batch:
     options: dict[str, Any]
     machines: Columns
     tasks: Columns
+    #: the batch's measured models: ``id`` and ``a_min`` columns, and ``configs`` (per model,
+    #: its list of :class:`schemas.Config`)
+    models: Columns | None = None
 
     @property
     def label(self) -> str | None:
@@ -179,12 +182,15 @@ def column(name: str, info: FieldInfo) -> Column:
 _STRING_SETTINGS = ("str_strip_whitespace", "str_to_lower", "str_to_upper", "str_min_length", "str_max_length")
 
 
-def _cross_field_rules(model: type[BaseModel]) -> tuple[tuple[tuple[str, str], ...], bool]:
+def _cross_field_rules(model: type[BaseModel]) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], bool]:
     """The model's ``(field, field it must exceed)`` rules (validators made by
-    :func:`schemas.above`), and whether the fields' own constraints and these rules are all
-    the model checks (no other validator, no string setting)."""
+    :func:`schemas.above`), its ``(model, required)`` rules (made by
+    :func:`schemas.curve_or_model`: the fast path reads items whose ``model`` is null and
+    whose ``required`` is given), and whether the fields' own constraints and these rules
+    are all the model checks (no other validator, no string setting)."""
     decorators = model.__pydantic_decorators__
     rules = []
+    either = []
     known = not any(model.model_config.get(k) for k in _STRING_SETTINGS)
     for dec in decorators.field_validators.values():
         pair = getattr(dec.func, "above", None)
@@ -192,9 +198,15 @@ def _cross_field_rules(model: type[BaseModel]) -> tuple[tuple[tuple[str, str], .
             known = False
         else:
             rules.append(pair)
-    if decorators.model_validators or decorators.validators or decorators.root_validators:
+    for dec in decorators.model_validators.values():
+        pair = getattr(dec.func, "either_or", None)
+        if pair is None or dec.info.mode != "after":
+            known = False
+        else:
+            either.append(pair)
+    if decorators.validators or decorators.root_validators:
         known = False
-    return tuple(rules), known
+    return tuple(rules), tuple(either), known
 
 
 class Table:
@@ -208,7 +220,7 @@ class Table:
         self.model = model
         self.columns = tuple(column(name, info) for name, info in model.model_fields.items())
         self.names = tuple(c.name for c in self.columns)
-        self.above, rules_known = _cross_field_rules(model)
+        self.above, self.either, rules_known = _cross_field_rules(model)
         self.fast = rules_known and all(c.kind != OTHER for c in self.columns)
         self.keys = frozenset(self.names)
         self._every_key = itemgetter(*self.names)
@@ -297,6 +309,9 @@ class Table:
         for upper, lower in self.above:
             if not bool(np.greater(out[upper], out[lower]).all()):
                 return None
+        for model, required in self.either:  # only items without a model, with their curve
+            if any(x is not None for x in out[model]) or bool(np.isinf(out[required]).any()):
+                return None
         return out
 
     @staticmethod
@@ -358,7 +373,7 @@ class Reader:
         self.options: list[Column] = []
         #: (name, item table, least number of items, default) per list field
         self.lists: list[tuple[str, Table, int, Any]] = []
-        fast = _cross_field_rules(model)[1]
+        fast = _cross_field_rules(model)[2]
         for name, info in model.model_fields.items():
             item = _list_field(info)
             if item is None:
@@ -374,7 +389,9 @@ class Reader:
             default = _MISSING if info.is_required() else info.default
             fast &= info.default_factory is None and info.alias in (None, name)
             table = Table(item)
-            fast &= table.fast
+            # an optional list whose items the fast path cannot check: it reads only bodies
+            # where the list is empty or left out (pydantic reads the others)
+            fast &= table.fast or default is not _MISSING
             self.lists.append((name, table, least, default))
         self.fast = fast
 
@@ -426,7 +443,9 @@ class Reader:
             items = doc.get(name, default)
             if not (type(items) is list and len(items) >= least and set(map(type, items)) <= {dict}):
                 return None
-            containers += 1 + len(items)
+            if items and not table.fast:
+                return None
+            containers += (name in doc) + len(items)
             lists.append((name, table, items))
         if _beyond_jiter(body, containers):
             return None

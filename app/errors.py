@@ -19,7 +19,12 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.solver import DomainError, UnknownAlgorithmError, UnknownOptionError
+from app.solver import (
+    DomainError,
+    ModelsUnsupportedError,
+    UnknownAlgorithmError,
+    UnknownOptionError,
+)
 
 log = logging.getLogger("dsct.errors")
 
@@ -29,11 +34,15 @@ CODES: dict[str, tuple[int, str]] = {
     "invalid_request": (422, "the JSON does not match the schema: wrong types, missing or unknown fields, out-of-range or non-finite numbers, a_max <= a_min, ...; details name every field"),
     "duplicate_id": (422, "two tasks or two machines share an id; details name both indices"),
     "unknown_algorithm": (422, "algorithm is not in the registry; the message lists the known ones"),
+    "unknown_model": (422, "a task names a model that is neither in the batch's models[] nor in the catalogue (GET /models)"),
+    "models_unsupported": (422, "the algorithm cannot schedule tasks of measured models; the message names the ones that can"),
     "numeric_range": (422, "finite numbers whose combination overflows double precision (e.g. deadline * total speed), so no meaningful schedule exists"),
     "unsupported_media_type": (415, "Content-Type is not application/json (or a +json type)"),
     "body_too_large": (413, "the body is over DSCT_MAX_BODY_BYTES (checked from Content-Length, then while reading)"),
     "too_many_tasks": (413, "more tasks than DSCT_MAX_TASKS"),
     "too_many_machines": (413, "more machines than DSCT_MAX_MACHINES"),
+    "too_many_models": (413, "more models[] than DSCT_MAX_MODELS"),
+    "too_many_configs": (413, "a model with more configurations than DSCT_MAX_CONFIGS"),
     "unauthorized": (401, "API keys are configured and the Authorization: Bearer <key> header is missing or wrong"),
     "not_found": (404, "no such path"),
     "method_not_allowed": (405, "the path exists, not with this method"),
@@ -118,11 +127,14 @@ def issues_from_domain(exc: DomainError) -> list[Issue]:
     too; a problem with the whole result (no field) has the path ``[]``."""
     if isinstance(exc, UnknownAlgorithmError):
         return [Issue("unknown_algorithm", ("algorithm",), exc.message)]
+    if isinstance(exc, ModelsUnsupportedError):
+        return [Issue("models_unsupported", ("algorithm",), exc.message)]
     if isinstance(exc, UnknownOptionError):
         return [Issue("invalid_request", (exc.option,), exc.message, "unknown_option")]
     loc: tuple[str | int, ...] = ()
     if exc.field:
-        group = "tasks" if exc.field in _TASK_ARRAYS else "machines"
+        group = "tasks" if exc.field in _TASK_ARRAYS else "models" if exc.field.startswith("models.") \
+            else "machines"
         loc = (group,) if exc.index is None else (group, exc.index, exc.field)
     if exc.kind == "overflow":
         return [Issue("numeric_range", loc, exc.message, "numeric_range")]

@@ -13,22 +13,36 @@ as plain dicts and lists ready for ``json.dumps``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from app.batch import Batch
+from app.catalogue import catalogue
 from app.errors import Issue, issues_from_domain
 from app.solver import (
     ALGORITHMS,
+    MODELS,
     UNSCHEDULED,
     DomainError,
+    Models,
+    ModelsUnsupportedError,
     Problem,
     Solution,
     UnknownAlgorithmError,
 )
 
-__all__ = ["check_batch", "check_limits", "to_problem", "to_response"]
+__all__ = ["check_batch", "check_limits", "check_models", "to_problem", "to_response"]
+
+
+@dataclass(frozen=True)
+class UsedModels:
+    """The models a batch's tasks name, in order of first use, as the solver's
+    :class:`Models` wants them, and each configuration's id for the response."""
+
+    models: Models
+    config_ids: list[str]
 
 
 def check_limits(n: int, m: int, max_tasks: int, max_machines: int) -> list[Issue]:
@@ -52,18 +66,72 @@ def _duplicates(kind: str, ids: Sequence[str]) -> list[Issue]:
     return out
 
 
-def check_batch(batch: Batch, max_tasks: int, max_machines: int) -> tuple[Problem | None, list[Issue]]:
+def _model_columns(batch: Batch) -> tuple[list[str], list[float], list[list[Any]]]:
+    models = batch.models or {}
+    return list(models.get("id", [])), list(np.asarray(models.get("a_min", [])).tolist()), list(models.get("configs", []))
+
+
+def _model_limits(batch: Batch, max_models: int, max_configs: int) -> list[Issue]:
+    ids, _, configs = _model_columns(batch)
+    out = []
+    if len(ids) > max_models:
+        out.append(Issue("too_many_models", ("models",), f"{len(ids)} models, over the limit of {max_models}"))
+    for i, cs in enumerate(configs):
+        if len(cs) > max_configs:
+            out.append(Issue("too_many_configs", ("models", i, "configs"),
+                             f"{len(cs)} configurations, over the limit of {max_configs} per model"))
+    return out
+
+
+def check_models(batch: Batch) -> list[Issue]:
+    """Every problem with the batch's measured models beyond the schema: duplicate model
+    ids, duplicate configuration ids within a model, an accuracy below its model's
+    ``a_min``, a task naming a model that is neither in the batch nor in the catalogue.
+    O(models' configurations + n)."""
+    ids, a_mins, configs = _model_columns(batch)
+    out = _duplicates("models", ids)
+    for i, (a_min, cs) in enumerate(zip(a_mins, configs, strict=True)):
+        seen: dict[str, int] = {}
+        for c, cfg in enumerate(cs):
+            first = seen.setdefault(cfg.id, c)
+            if first != c:
+                out.append(Issue("duplicate_id", ("models", i, "configs", c, "id"),
+                                 f"duplicate config id {cfg.id!r} in model {ids[i]!r} (first at configs[{first}])"))
+            if not cfg.accuracy >= a_min:
+                out.append(Issue("invalid_request", ("models", i, "configs", c, "accuracy"),
+                                 f"accuracy {cfg.accuracy} is below the model's a_min {a_min}", "accuracy_below_a_min"))
+    known = set(ids) | set(catalogue())
+    for j, name in enumerate(batch.tasks.get("model", ())):
+        if name is not None and name not in known:
+            out.append(Issue("unknown_model", ("tasks", j, "model"),
+                             f"unknown model {name!r}: not in this batch's models[] nor in the catalogue (GET /models)"))
+    return out
+
+
+def _names_models(batch: Batch) -> bool:
+    return any(x is not None for x in batch.tasks.get("model", ()))
+
+
+def check_batch(batch: Batch, max_tasks: int, max_machines: int, max_models: int = 1_000,
+                max_configs: int = 1_000) -> tuple[Problem | None, list[Issue]]:
     """The solver's problem for ``batch`` (``None`` when anything is wrong) and every problem
     with the batch beyond its schema, in a stable order: the limits (alone: nothing more is
-    looked at past them), duplicate ids, an unknown algorithm, then the first value the
-    solver's domain check refuses. O(n + m)."""
-    issues = check_limits(batch.n, batch.m, max_tasks, max_machines)
+    looked at past them), duplicate ids, the measured models' problems, an unknown
+    algorithm or one that cannot schedule the batch's model tasks, then the first value the
+    solver's domain check refuses. O(n + m + configurations)."""
+    issues = check_limits(batch.n, batch.m, max_tasks, max_machines) + _model_limits(batch, max_models, max_configs)
     if issues:
         return None, issues
     issues += _duplicates("machines", batch.machine_ids)
     issues += _duplicates("tasks", batch.task_ids)
+    model_issues = check_models(batch)
+    issues += model_issues
     if batch.algorithm not in ALGORITHMS:  # the registry's error and words
         issues += issues_from_domain(UnknownAlgorithmError(batch.algorithm))
+    elif _names_models(batch) and batch.algorithm not in MODELS:
+        issues += issues_from_domain(ModelsUnsupportedError(batch.algorithm))
+    if model_issues:  # the problem cannot be built: its models are not all known and sound
+        return None, issues
     try:
         problem = to_problem(batch)
     except DomainError as exc:
@@ -71,13 +139,46 @@ def check_batch(batch: Batch, max_tasks: int, max_machines: int) -> tuple[Proble
     return (None if issues else problem), issues
 
 
-def to_problem(batch: Batch) -> Problem:
+def used_models(batch: Batch) -> UsedModels | None:
+    """The models the batch's tasks name (the batch's own first, then the catalogue's), in
+    order of first use; ``None`` when no task names one. Assumes :func:`check_models`
+    found nothing. O(n + their configurations)."""
+    names = batch.tasks.get("model", ())
+    if not _names_models(batch):
+        return None
+    ids, a_mins, configs = _model_columns(batch)
+    own = {x: (a, cs) for x, a, cs in zip(ids, a_mins, configs, strict=True)}
+    shelf = catalogue()
+    index: dict[str, int] = {}
+    task_model = []
+    first, work, accuracy, a_min, config_ids = [0], [], [], [], []
+    for name in names:
+        if name is None:
+            task_model.append(-1)
+            continue
+        k = index.get(name)
+        if k is None:
+            k = index[name] = len(index)
+            a, cs = own[name] if name in own else (shelf[name].a_min, shelf[name].configs)
+            a_min.append(a)
+            for cfg in cs:
+                work.append(cfg.work)
+                accuracy.append(cfg.accuracy)
+                config_ids.append(cfg.id)
+            first.append(len(work))
+        task_model.append(k)
+    return UsedModels(Models(task_model=task_model, first=first, work=work, accuracy=accuracy, a_min=a_min),
+                      config_ids)
+
+
+def to_problem(batch: Batch, used: UsedModels | None = None) -> Problem:
     """Parsed batch -> the solver's problem (validated there, for the solver's own domain;
-    raises :class:`app.solver.DomainError`). O(n + m)."""
+    raises :class:`app.solver.DomainError`). O(n + m + the models' configurations)."""
     t, mc = batch.tasks, batch.machines
+    used = used if used is not None else used_models(batch)
     return Problem(
         deadline=t["deadline"], theta=t["theta"], a_min=t["a_min"], a_max=t["a_max"], t_max=t["t_max"],
-        speed=mc["speed"], available_at=mc["available_at"],
+        speed=mc["speed"], available_at=mc["available_at"], models=None if used is None else used.models,
     )
 
 
@@ -93,7 +194,9 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str) -> d
     work = sol.work.tolist()
     accuracy = sol.accuracy.tolist()
     t_max = problem.t_max  # > 0; work is finite (app.solver.solve checks), so work / inf is 0
+    # (a model task's t_max is its model's largest configuration work: the contract's divisor)
     comp = np.where(t_max < np.inf, (1.0 - sol.work / t_max).clip(0.0, 1.0), np.nan).tolist()
+    config_id = _config_ids(batch, problem, sol)
     placed = (machine != UNSCHEDULED).nonzero()[0]
     order = placed[np.lexsort((placed, sol.start[placed], machine[placed]))].tolist()
     per_machine: list[list[dict[str, Any]]] = [[] for _ in range(problem.m)]
@@ -104,7 +207,7 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str) -> d
         d = duration[j]
         per_machine[mach_l[j]].append({
             "task_id": ids[j], "start": s, "end": s + d, "duration": d, "work": work[j],
-            "compression": None if c != c else c, "accuracy": accuracy[j],
+            "compression": None if c != c else c, "accuracy": accuracy[j], "config": config_id[j],
         })
     reasons = sol.reason
     a_min = problem.a_min.tolist()
@@ -123,9 +226,18 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str) -> d
             "total_accuracy": total,
             "mean_accuracy": total / n if n else 0.0,
             "upper_bound": float(sol.upper_bound),
-            "guarantee": float(sol.guarantee),
+            "guarantee": None if sol.guarantee is None else float(sol.guarantee),
             "proven_bound": None if sol.proven_bound is None else float(sol.proven_bound),
         },
         "machines": [{"id": mid, "assignments": per_machine[r]} for r, mid in enumerate(batch.machine_ids)],
         "unscheduled": unscheduled,
     }
+
+
+def _config_ids(batch: Batch, problem: Problem, sol: Solution) -> list[str | None]:
+    """Per task, the id of the configuration it runs; None for curve tasks. O(n)."""
+    if problem.models is None or sol.config is None:
+        return [None] * problem.n
+    used = used_models(batch)
+    ids = used.config_ids if used is not None else []
+    return [ids[c] if c >= 0 else None for c in sol.config.tolist()]

@@ -31,6 +31,8 @@ class Settings(BaseModel):
     workers: Annotated[int, Field(ge=1, le=64)] = 2
     max_tasks: Annotated[int, Field(ge=0)] = 100_000
     max_machines: Annotated[int, Field(ge=1)] = 10_000
+    max_models: Annotated[int, Field(ge=0)] = 1_000
+    max_configs: Annotated[int, Field(ge=1)] = 1_000
     max_body_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
     solve_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
     max_time_limit: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
     "Assignment",
+    "CatalogueEntry",
+    "Catalogue",
+    "Config",
+    "MeasuredModel",
     "ErrorBody",
     "ErrorDetail",
     "ErrorResponse",
@@ -34,6 +38,7 @@ __all__ = [
     "ValidationProblem",
     "ValidationReport",
     "above",
+    "curve_or_model",
 ]
 
 ID_MAX = 256
@@ -72,6 +77,33 @@ def above(field: str, lower: str) -> Any:
     return field_validator(field)(classmethod(check))  # type: ignore[arg-type]
 
 
+#: a task's own accuracy curve: the fields a task of a measured model leaves out
+CURVE_FIELDS = ("theta", "a_min", "a_max", "t_max")
+
+
+def curve_or_model(model: str, required: str, curve: tuple[str, ...] = CURVE_FIELDS) -> Any:
+    """A validator: an item gives either ``model`` or its own curve (``curve``, of which
+    ``required`` is required), never both. The rule is kept on the validator
+    (``either_or``): the fast reader (:mod:`app.batch`) reads items whose ``model`` is null
+    and whose ``required`` is given, and leaves every other body to pydantic."""
+
+    def check(self: BaseModel) -> BaseModel:
+        if getattr(self, model) is not None:
+            both = [f for f in curve if f in self.model_fields_set]
+            if both:
+                raise PydanticCustomError(
+                    "model_and_curve",
+                    "a task with a model gives no curve of its own: drop {fields} or model",
+                    {"fields": ", ".join(both)})
+        elif getattr(self, required) is None:
+            raise PydanticCustomError(
+                "curve_missing", "a task without a model needs its curve: {field} is required", {"field": required})
+        return self
+
+    check.either_or = (model, required)  # type: ignore[attr-defined]
+    return model_validator(mode="after")(check)
+
+
 # --------------------------------------------------------------------------- request
 
 
@@ -108,10 +140,20 @@ class Task(_Wire):
 
     id: Id
     deadline: float = Field(ge=0, description="Seconds from the batch's time zero. Finite, >= 0.")
-    theta: float = Field(
+    model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=ID_MAX,
+        description="A measured model (models[] of this batch, else the server's catalogue, GET /models): "
+        "the task runs one of its configurations. A task gives either model or its own curve "
+        "(theta, a_min, a_max, t_max), never both.",
+    )
+    theta: float | None = Field(
+        None,
         gt=0,
         description="Efficiency of the accuracy curve, in 1/work-second: "
-        "a(work) = a_min + (a_max - a_min) * (1 - exp(-theta * work)). Finite, > 0.",
+        "a(work) = a_min + (a_max - a_min) * (1 - exp(-theta * work)). Finite, > 0. "
+        "Required unless the task gives a model.",
     )
     a_min: float = Field(0.0, ge=0, le=1, description="Accuracy with no work (unitless, in [0, 1]).")
     a_max: float = Field(
@@ -126,6 +168,36 @@ class Task(_Wire):
     )
 
     _a_max_above_a_min = above("a_max", "a_min")
+    _curve_or_model = curve_or_model("model", "theta")
+
+
+class Config(_Wire):
+    """One measured configuration of a model (a sub-network, a quantised build, an input
+    resolution): the work it needs and the accuracy it reaches."""
+
+    id: Id
+    work: float = Field(gt=0, description="Seconds on a machine of speed 1 (the unit of t_max). Finite, > 0.")
+    accuracy: float = Field(ge=0, le=1, description="Measured accuracy of this configuration, in [a_min, 1].")
+
+
+class MeasuredModel(_Wire):
+    """A model that runs in a few measured configurations instead of a curve."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"id": "ofa-mbv3", "a_min": 0.001,
+                 "configs": [{"id": "r160-d2", "work": 0.008, "accuracy": 0.714},
+                             {"id": "r224-d4", "work": 0.030, "accuracy": 0.784}]}
+            ]
+        }
+    )
+
+    id: Id
+    a_min: float = Field(0.0, ge=0, le=1, description="What a task of this model scores when given no time, in [0, 1].")
+    configs: list[Config] = Field(
+        min_length=1, description="At least one; ids unique within the model; every accuracy in [a_min, 1]."
+    )
 
 
 class ScheduleRequest(_Wire):
@@ -167,6 +239,12 @@ class ScheduleRequest(_Wire):
     )
     machines: list[Machine] = Field(min_length=1, description="At least one machine.")
     tasks: list[Task] = Field(description="The tasks; may be empty.")
+    models: list[MeasuredModel] = Field(
+        [],
+        description="Measured models the tasks may name (ids unique in the batch; one here hides a "
+        "catalogue model of the same id). Their number and configurations are limited by the "
+        "server (DSCT_MAX_MODELS, DSCT_MAX_CONFIGS): 413 past them.",
+    )
 
 
 # --------------------------------------------------------------------------- response
@@ -190,9 +268,13 @@ class Assignment(_Out):
     duration: float = Field(description="Seconds on this machine.")
     work: float = Field(description="Work units done: speed * duration.")
     compression: float | None = Field(
-        description="1 - work / t_max (0 runs the full model); null when the task's t_max is null."
+        description="1 - work / t_max (0 runs the full model); null when the task's t_max is null. "
+        "For a model task, 1 - work / (the largest configuration work of its model)."
     )
-    accuracy: float = Field(description="a(work), unitless.")
+    accuracy: float = Field(description="a(work), unitless; for a model task, its configuration's accuracy.")
+    config: str | None = Field(
+        None, description="The configuration a model task runs (its id in its model); null for curve tasks."
+    )
 
 
 class MachineSchedule(_Out):
@@ -233,8 +315,9 @@ class Objective(_Out):
     total_accuracy: float = Field(description="Sum of the tasks' accuracies (unscheduled ones count a_min).")
     mean_accuracy: float = Field(description="total_accuracy / number of tasks; 0 when there are no tasks.")
     upper_bound: float = Field(description="Optimum of the fractional relaxation: no schedule can beat it.")
-    guarantee: float = Field(
-        description="The paper's absolute bound G on upper_bound - total_accuracy for dsct-approx."
+    guarantee: float | None = Field(
+        description="The paper's absolute bound G on upper_bound - total_accuracy for dsct-approx; "
+        "null when the batch has tasks of measured models (the theorem covers curves only)."
     )
     proven_bound: float | None = Field(
         None,
@@ -357,6 +440,22 @@ class ValidationReport(_Out):
     machines: int | None = Field(None, description="Number of machines, likewise.")
     algorithm: str | None = Field(None, description="The algorithm that would run, when known.")
     errors: list[ValidationProblem] = Field(description="Every problem found (empty when valid).")
+
+
+class CatalogueEntry(_Out):
+    """A measured model the server bundles: any batch may name it by id."""
+
+    id: str = Field(description="The id tasks[].model names.")
+    source: str = Field(description="Where the measurements come from (publication, licence).")
+    device: str = Field(description="The device the works were measured on: speed 1 for this model.")
+    a_min: float = Field(description="What a task of it scores when given no time.")
+    configs: list[Config] = Field(description="Its configurations.")
+
+
+class Catalogue(_Out):
+    """GET /models: the bundled catalogue."""
+
+    models: list[CatalogueEntry]
 
 
 class Liveness(_Out):

@@ -257,13 +257,44 @@ def test_field_table_is_what_the_schema_says() -> None:
     """Every field of the request, its tasks and machines, with the default and bounds the
     JSON schema gives, and nothing else; the cross-field rule from the schema's validator."""
     tables = {name: table for name, table, _, _ in READER.lists}
-    assert set(tables) == {"tasks", "machines"} and READER.fast
+    assert set(tables) == {"tasks", "machines", "models"} and READER.fast
+    assert not tables["models"].fast  # nested configurations: pydantic reads batches with models
+    assert tables["tasks"].either == (("model", "theta"),)
     assert _reader_view(READER.options) == _schema_view(ScheduleRequest)
     assert _reader_view(tables["tasks"].columns) == _schema_view(Task)
     assert _reader_view(tables["machines"].columns) == _schema_view(Machine)
     assert tables["tasks"].above == (("a_max", "a_min"),) and tables["machines"].above == ()
     assert {name: least for name, _, least, _ in READER.lists} == {
         name: ScheduleRequest.model_json_schema()["properties"][name].get("minItems", 0) for name in tables}
+
+
+MODEL = {"id": "cam-net", "a_min": 0.01, "configs": [{"id": "small", "work": 0.01, "accuracy": 0.6},
+                                                     {"id": "big", "work": 0.03, "accuracy": 0.8}]}
+
+
+@given(st.data())
+def test_batches_with_models_agree_with_pydantic(data: st.DataObject) -> None:
+    """Tasks naming a model (with or without curve fields), models[] present or not, and
+    curve tasks without theta: the fast reader never accepts what pydantic rejects, and
+    reads nothing with a model (it steps aside)."""
+    doc = random_batch(data.draw(st.integers(1, 4)), 2, data.draw(st.integers(0, 100)))
+    for t in doc["tasks"]:
+        how = data.draw(st.sampled_from(["curve", "model", "model+theta", "model+a_min", "no-theta", "null-model"]))
+        if how.startswith("model"):
+            t["model"] = data.draw(st.sampled_from(["cam-net", "ofa-note10", "", 3]))
+            for k in ("theta", "a_min", "a_max", "t_max"):
+                if how != "model+" + k:
+                    t.pop(k, None)
+        elif how == "no-theta":
+            t.pop("theta")
+        elif how == "null-model":
+            t["model"] = None
+    if data.draw(st.booleans()):
+        doc["models"] = data.draw(st.sampled_from([[], [MODEL], [MODEL, MODEL], [{"id": "x", "configs": []}]]))
+    body = json.dumps(doc)
+    got, _ = check(body)
+    if doc.get("models") or any(t.get("model") is not None for t in doc["tasks"]):
+        assert got is None
 
 
 # A request model extended the way a new feature would extend it: optional fields of every

@@ -11,8 +11,16 @@ from app import __version__, metrics
 from app.api import service
 from app.api.deps import accept
 from app.api.run import RunInfo
+from app.catalogue import entries
 from app.solver import ALGORITHMS
-from schemas import ErrorResponse, Liveness, Readiness, ScheduleResponse, ValidationReport
+from schemas import (
+    Catalogue,
+    ErrorResponse,
+    Liveness,
+    Readiness,
+    ScheduleResponse,
+    ValidationReport,
+)
 
 router = APIRouter()
 
@@ -82,6 +90,24 @@ async def validate(request: Request) -> Response:
 
 #: answered by app.api.middleware without the router (same functions, same answers)
 DIRECT = {("POST", "/schedule"): schedule, ("POST", "/schedule/validate"): validate}
+
+
+@router.get("/models", response_model=Catalogue, summary="The bundled catalogue of measured models",
+            tags=["scheduling"])
+async def models() -> Response:
+    """Every bundled model (id, source, the device its works were measured on, a_min and
+    configurations): any batch may name one in ``tasks[].model``."""
+    return Response(_catalogue_json(), media_type=JSON)
+
+
+_CATALOGUE: bytes | None = None
+
+
+def _catalogue_json() -> bytes:
+    global _CATALOGUE
+    if _CATALOGUE is None:
+        _CATALOGUE = service.dumps(Catalogue(models=list(entries())).model_dump(mode="json"))
+    return _CATALOGUE
 
 
 @router.get("/livez", response_model=Liveness, summary="The process is up", tags=["operations"])

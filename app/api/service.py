@@ -74,7 +74,8 @@ def prepare(body: bytes | str, settings: Settings, run: RunInfo) -> Prepared:
     t0 = time.perf_counter()
     batch = parse(body)
     run.algorithm, run.n, run.m = batch.algorithm, batch.n, batch.m
-    problem, issues = check_batch(batch, settings.max_tasks, settings.max_machines)
+    problem, issues = check_batch(batch, settings.max_tasks, settings.max_machines, settings.max_models,
+                                   settings.max_configs)
     if problem is None:
         raise ApiError.from_issues(issues)
     return Prepared(batch, problem, t0, time.perf_counter())
@@ -145,7 +146,8 @@ def validate_report(body: bytes | str, settings: Settings, run: RunInfo | None =
         n, m, algorithm = _counts(body)
     else:
         n, m, algorithm = batch.n, batch.m, batch.algorithm
-        _, issues = check_batch(batch, settings.max_tasks, settings.max_machines)
+        _, issues = check_batch(batch, settings.max_tasks, settings.max_machines, settings.max_models,
+                                   settings.max_configs)
     if run is not None:
         run.algorithm, run.n, run.m = algorithm, n, m
     return {

@@ -18,11 +18,13 @@ from . import baselines as _baselines  # noqa: F401
 from . import exact as _exact  # noqa: F401
 from .check import CheckReport, check
 from .fractional import FractionalSolution, fractional_relaxation
-from .problem import UNSCHEDULED, DomainError, Problem, Solution
+from .problem import UNSCHEDULED, DomainError, Models, Problem, Solution
 from .registry import (
     ALGORITHMS,
     DEFAULT_ALGORITHM,
+    MODELS,
     POLYNOMIAL,
+    ModelsUnsupportedError,
     UnknownAlgorithmError,
     UnknownOptionError,
     finite_solution,
@@ -34,11 +36,14 @@ from .schedule import REASONS
 __all__ = [
     "ALGORITHMS",
     "DEFAULT_ALGORITHM",
+    "MODELS",
     "POLYNOMIAL",
     "REASONS",
     "UNSCHEDULED",
     "CheckReport",
     "DomainError",
+    "Models",
+    "ModelsUnsupportedError",
     "FractionalSolution",
     "Problem",
     "Solution",

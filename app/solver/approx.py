@@ -74,12 +74,12 @@ def list_schedule(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, np.nd
         fin = e + run_time
         if fin > d:  # cut at the deadline; the following tasks shift by the cut
             fin = d if d > e else e
-            p = fin - e
+            run_time = fin - e
             cut[k] = True
         end[r] = fin
         mach[k] = r
         st[k] = e
-        dur[k] = p
+        dur[k] = run_time
     machine = np.empty(problem.n, dtype=np.int64)
     start = np.empty(problem.n)
     duration = np.empty(problem.n)

@@ -33,8 +33,10 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
 
     Checked: array shapes and finiteness; machine indices; unscheduled tasks have no time;
     starts not before ``available_at``; ends not past deadlines; work not over ``t_max``;
-    work equal to speed times duration; accuracy matching the work; no two tasks overlapping
-    on a machine; the reported total matching the recomputed objective.
+    work equal to speed times duration; accuracy matching the work; for a task of a measured
+    model, a configuration of its own model whose work and accuracy are exactly the task's;
+    no two tasks overlapping on a machine; the reported total matching the recomputed
+    objective.
 
     Every comparison allows ``rtol`` relative to the numbers it compares, and nothing else:
     a start against its machine's ``available_at`` (relative to the larger of the two), an
@@ -91,7 +93,10 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
 
     # accuracy recomputed from the model's formula, independently of the solver's family code
     delta_a = problem.a_max - problem.a_min
-    expected = problem.a_min + delta_a * (1.0 - np.exp(-problem.theta * work))
+    with np.errstate(invalid="ignore"):  # a model task's theta is NaN: replaced below
+        expected = problem.a_min + delta_a * (1.0 - np.exp(-problem.theta * work))
+    if problem.models is not None:
+        expected, delta_a = _check_models(problem, solution, on, work, expected, delta_a, exceeds, report)
     report(exceeds(acc, expected, delta_a) | exceeds(expected, acc, delta_a), "accuracy does not match its work")
 
     # overlaps: on each machine, sorted by start, each task starts after the previous one ends
@@ -109,3 +114,31 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     if not abs(solution.total_accuracy - objective) <= rtol * magnitude + _TINY:
         v.append(f"total_accuracy {solution.total_accuracy!r} != recomputed {objective!r}")
     return CheckReport(tuple(v), objective)
+
+
+def _check_models(problem, solution, on, work, expected, delta_a, exceeds, report):
+    """A model task runs exactly one configuration of its own model: its work is exactly
+    that configuration's (within ``rtol``) and its accuracy is exactly its accuracy; given
+    no time it scores its model's ``a_min``. Returns the expected accuracies and their
+    scales with the model tasks' filled in from the configurations themselves."""
+    models = problem.models
+    tm = np.asarray(models.task_model)
+    mt = tm >= 0
+    n = problem.n
+    config = solution.config
+    if config is None or np.asarray(config).shape != (n,):
+        report(mt, "runs a model but the solution names no configuration")
+        config = np.full(n, -1, dtype=np.int64)
+    config = np.asarray(config).astype(np.int64)
+    k = np.where(mt, tm, 0)
+    lo, hi = models.first[k], models.first[k + 1]
+    own = (config >= lo) & (config < hi)
+    report(mt & on & ~own, "runs a model without one of its model's configurations")
+    report(~(mt & on) & (config != -1), "names a configuration but runs no model")
+    c = np.where(mt & own, config, 0)
+    c_work = models.work[c]
+    report(mt & on & own & (exceeds(work, c_work) | exceeds(c_work, work)), "work is not its configuration's work")
+    c_acc = np.where(mt & on & own, models.accuracy[c], models.a_min[k])
+    expected = np.where(mt, c_acc, expected)
+    delta_a = np.where(mt, 1.0, delta_a)
+    return expected, delta_a

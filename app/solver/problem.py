@@ -22,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Problem", "Solution", "DomainError", "UNSCHEDULED"]
+__all__ = ["Problem", "Solution", "DomainError", "Models", "UNSCHEDULED"]
 
 UNSCHEDULED = -1
 
@@ -125,6 +125,100 @@ def _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at) -> None
 
 
 @dataclass(frozen=True, eq=False)
+class Models:
+    """Measured models: each a few concrete configurations instead of an accuracy curve.
+
+    task_model  per task (length n), the index of its model, or -1 for a curve task
+    first       per model k (length K + 1): its configurations are ``first[k]:first[k+1]``
+                of the two arrays below (each model has at least one)
+    work        per configuration: work units (seconds on a speed-1 machine), finite, > 0
+    accuracy    per configuration: the accuracy it scores, in ``[a_min of its model, 1]``
+    a_min       per model (length K): what a task of it scores given no time, in [0, 1]
+
+    A model task runs exactly one configuration ``c`` of its model, for exactly
+    ``work[c] / speed`` seconds, and scores exactly ``accuracy[c]``; given no time it
+    scores ``a_min``. A configuration is named by its index into ``work`` (global over all
+    models). Validated by :class:`Problem` (a :class:`DomainError` names ``models.<array>``).
+    """
+
+    task_model: np.ndarray
+    first: np.ndarray
+    work: np.ndarray
+    accuracy: np.ndarray
+    a_min: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("task_model", "first"):
+            try:
+                arr = np.array(getattr(self, name), dtype=np.int64, copy=True)
+            except (TypeError, ValueError) as exc:
+                raise DomainError(f"models.{name}", None, f"must be an array of integers ({exc})") from None
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        for name in ("work", "accuracy", "a_min"):
+            object.__setattr__(self, name, _array(f"models.{name}", getattr(self, name)))
+        k, first, c = self.a_min.shape[0], self.first, self.work.shape[0]
+        if first.ndim != 1 or first.shape[0] != k + 1 or first[0] != 0 or first[-1] != c:
+            raise DomainError("models.first", None, f"must run from 0 to {c} over {k + 1} entries")
+        _require("models.first", first, np.diff(first) < 1, "every model needs at least one configuration")
+        if self.accuracy.shape[0] != c:
+            raise DomainError("models.accuracy", None, f"must have length {c}")
+        _require("models.task_model", self.task_model, (self.task_model < -1) | (self.task_model >= k),
+                 f"must be -1 or a model index below {k}")
+        _require("models.a_min", self.a_min, ~((self.a_min >= 0.0) & (self.a_min <= 1.0)), "must be in [0, 1]")
+        _require("models.work", self.work, ~((self.work > 0.0) & np.isfinite(self.work)), "must be finite and > 0")
+        floor = np.repeat(self.a_min, np.diff(first))
+        _require("models.accuracy", self.accuracy, ~((self.accuracy >= floor) & (self.accuracy <= 1.0)),
+                 "must be in [a_min of its model, 1]")
+
+    @property
+    def k(self) -> int:
+        return int(self.a_min.shape[0])
+
+    @cached_property
+    def model_of_config(self) -> np.ndarray:
+        """The model of each configuration."""
+        return np.repeat(np.arange(self.k), np.diff(self.first))
+
+    @cached_property
+    def largest_work(self) -> np.ndarray:
+        """Per model, its largest configuration work (``compression`` is relative to it)."""
+        return np.maximum.reduceat(self.work, self.first[:-1])
+
+    @cached_property
+    def best_accuracy(self) -> np.ndarray:
+        """Per model, its highest configuration accuracy."""
+        return np.maximum.reduceat(self.accuracy, self.first[:-1])
+
+    def configs(self, model: int) -> range:
+        """The configuration indices of ``model``."""
+        return range(int(self.first[model]), int(self.first[model + 1]))
+
+    def best_within(self, task_model: np.ndarray, budget: np.ndarray) -> np.ndarray:
+        """Per task (model ``task_model >= 0``), the most accurate configuration whose work
+        is at most ``budget`` (ties: the least work, then the lowest index); -1 where none
+        fits or where the task has no model. O(total configurations of the tasks'
+        models) through one sort of each model's configurations by work."""
+        out = np.full(task_model.shape[0], -1, dtype=np.int64)
+        for k in np.unique(task_model[task_model >= 0]).tolist():
+            idx = np.flatnonzero(task_model == k)
+            cs = np.arange(self.first[k], self.first[k + 1])
+            by_work = cs[np.lexsort((cs, -self.accuracy[cs], self.work[cs]))]
+            # running best (by accuracy, then least work) over configurations in work order
+            acc = self.accuracy[by_work]
+            best_pos = np.zeros(by_work.shape[0], dtype=np.int64)
+            cur = 0
+            for i in range(1, by_work.shape[0]):  # at most the model's configurations
+                if acc[i] > acc[cur]:
+                    cur = i
+                best_pos[i] = cur
+            pos = np.searchsorted(self.work[by_work], budget[idx], side="right") - 1
+            ok = pos >= 0
+            out[idx[ok]] = by_work[best_pos[pos[ok]]]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
 class Problem:
     """One DSCT instance: per-task arrays (length n) and per-machine arrays (length m).
 
@@ -146,9 +240,12 @@ class Problem:
     t_max: np.ndarray
     speed: np.ndarray
     available_at: np.ndarray
+    models: Models | None = None
     order: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.models is not None:
+            self._fill_model_tasks()
         deadline = _array("deadline", self.deadline)
         n = deadline.shape[0]
         theta = _array("theta", self.theta, n)
@@ -160,8 +257,24 @@ class Problem:
         available_at = _array("available_at", self.available_at, m)
         if m < 1:
             raise DomainError("speed", None, "at least one machine is required")
-        if not _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at):
-            _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at)
+        curve = None if self.models is None else np.flatnonzero(self.models.task_model < 0)
+        if curve is not None and self.models.task_model.shape[0] != n:
+            raise DomainError("models.task_model", None, f"must have length {n}")
+        if curve is None or curve.shape[0] == n:
+            if not _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at):
+                _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at)
+        else:  # the curve's checks on curve tasks, the rest on every task with a neutral curve
+            part = (deadline[curve], theta[curve], a_min[curve], a_max[curve], t_max[curve], speed, available_at)
+            if curve.shape[0] and not _plausible(*part):
+                try:
+                    _diagnose(*part)
+                except DomainError as exc:
+                    index = None if exc.index is None or exc.field in ("speed", "available_at") \
+                        else int(curve[exc.index])
+                    raise DomainError(exc.field, index, exc.message, exc.kind) from None
+            neutral = (deadline, np.ones(n), np.zeros(n), np.ones(n), np.ones(n), speed, available_at)
+            if not _plausible(*neutral):
+                _diagnose(*neutral)
         for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
                           ("a_max", a_max), ("t_max", t_max), ("speed", speed),
                           ("available_at", available_at)):
@@ -169,6 +282,37 @@ class Problem:
         order = deadline.argsort(kind="stable")  # the method: no fromnumeric dispatch
         order.setflags(write=False)
         object.__setattr__(self, "order", order)
+
+    def _fill_model_tasks(self) -> None:
+        """A model task's curve fields, whatever the caller gave: ``a_min`` its model's,
+        ``a_max`` its best accuracy, ``t_max`` its largest configuration work, and ``theta``
+        NaN (it has no curve: code that reads one for a model task gets NaN, which the
+        registry's finiteness check refuses, never a plausible wrong number)."""
+        models = self.models
+        tm = models.task_model
+        on = tm >= 0
+        if not on.any():
+            return
+        k = np.where(on, tm, 0)
+        for name, values in (("theta", np.nan), ("a_min", models.a_min[k]), ("a_max", models.best_accuracy[k]),
+                             ("t_max", models.largest_work[k])):
+            arr = np.array(getattr(self, name), dtype=np.float64, copy=True)
+            if arr.shape != tm.shape:
+                raise DomainError(name, None, f"must have length {tm.shape[0]}")
+            arr[on] = values if np.isscalar(values) else values[on]
+            object.__setattr__(self, name, arr)
+
+    @property
+    def model_tasks(self) -> np.ndarray:
+        """Indices of the tasks that run a measured model (empty when none)."""
+        if self.models is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.models.task_model >= 0)
+
+    @property
+    def has_models(self) -> bool:
+        """Whether some task runs a measured model (:class:`Models`)."""
+        return self.models is not None and bool((self.models.task_model >= 0).any())
 
     @property
     def n(self) -> int:
@@ -236,8 +380,11 @@ class Problem:
         rank.setflags(write=False)
         return rank
 
-    def guarantee(self) -> float:
-        """Theorem 3's absolute guarantee ``G = m A (1 + ln(theta_max/theta_min) / e)``."""
+    def guarantee(self) -> float | None:
+        """Theorem 3's absolute guarantee ``G = m A (1 + ln(theta_max/theta_min) / e)``;
+        None when some task runs a measured model (the theorem covers curves only)."""
+        if self.has_models:
+            return None
         if self.n == 0:
             return 0.0
         big_a = float(np.maximum.reduce(self.a_max - self.a_min))
@@ -262,6 +409,9 @@ class Solution:
     reason          per task: "" when scheduled, otherwise a short machine-readable code
     proven_bound    a proven upper bound on the integral optimum, tighter than upper_bound
                     (the exact solver's; None for heuristics)
+    config          per task, the configuration a model task runs (an index into
+                    ``problem.models.work``), -1 for curve tasks and unscheduled ones;
+                    None when the problem has no models
     """
 
     machine: np.ndarray
@@ -271,15 +421,18 @@ class Solution:
     accuracy: np.ndarray
     total_accuracy: float
     upper_bound: float
-    guarantee: float
+    guarantee: float | None
     algorithm: str
     status: str = "ok"
     reason: tuple[str, ...] = ()
     proven_bound: float | None = None
+    config: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for name in ("machine", "start", "duration", "work", "accuracy"):
+        for name in ("machine", "start", "duration", "work", "accuracy", "config"):
             arr = getattr(self, name)
+            if arr is None:
+                continue
             # a read-only array that owns its data is already what we keep (make_solution
             # hands over its fresh arrays so); anything else is copied and frozen
             if not (isinstance(arr, np.ndarray) and arr.flags.owndata and not arr.flags.writeable):

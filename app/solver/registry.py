@@ -17,8 +17,8 @@ import numpy as np
 
 from .problem import DomainError, Problem, Solution
 
-__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "POLYNOMIAL", "UnknownAlgorithmError", "UnknownOptionError",
-           "finite_solution", "options_of", "register", "solve"]
+__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "MODELS", "POLYNOMIAL", "ModelsUnsupportedError",
+           "UnknownAlgorithmError", "UnknownOptionError", "finite_solution", "options_of", "register", "solve"]
 
 Algorithm = Callable[..., Solution]
 
@@ -27,6 +27,9 @@ ALGORITHMS: dict[str, Algorithm] = {}
 #: time is set by the problem's size (the service runs small batches of them on its event
 #: loop); the others search until ``time_limit``
 POLYNOMIAL: set[str] = set()
+#: the algorithms that schedule tasks of measured models (:class:`~app.solver.problem.Models`);
+#: the others refuse a problem with such tasks (:class:`ModelsUnsupportedError`)
+MODELS: set[str] = set()
 DEFAULT_ALGORITHM = "dsct-approx"
 
 
@@ -51,13 +54,28 @@ class UnknownOptionError(DomainError):
         self.option = option
 
 
-def register(name: str, *, polynomial: bool = False) -> Callable[[Algorithm], Algorithm]:
+class ModelsUnsupportedError(DomainError):
+    """The chosen algorithm cannot schedule tasks of measured models (yet); the message
+    names it and the algorithms that can."""
+
+    def __init__(self, algorithm: str):
+        can = ", ".join(sorted(MODELS)) or "none yet"
+        super().__init__("algorithm", None, f"algorithm {algorithm!r} cannot schedule tasks that run a measured "
+                         f"model (tasks[].model); algorithms that can: {can}")
+        self.algorithm = algorithm
+
+
+def register(name: str, *, polynomial: bool = False, models: bool = False) -> Callable[[Algorithm], Algorithm]:
+    """Register ``fn`` under ``name``; ``models``: it schedules tasks of measured models
+    (it then names each one's configuration, and :func:`solve` lets such problems through)."""
     def deco(fn: Algorithm) -> Algorithm:
         if name in ALGORITHMS:
             raise RuntimeError(f"algorithm {name!r} registered twice")
         ALGORITHMS[name] = fn
         if polynomial:
             POLYNOMIAL.add(name)
+        if models:
+            MODELS.add(name)
         return fn
 
     return deco
@@ -96,7 +114,7 @@ def finite_solution(sol: Solution) -> bool:
         else:
             arrays_ok = all(bool(np.isfinite(a).all())
                             for a in (sol.start, sol.duration, sol.work, sol.accuracy, sol.start + sol.duration))
-    bounds = (sol.total_accuracy, sol.upper_bound, sol.guarantee,
+    bounds = (sol.total_accuracy, sol.upper_bound, 0.0 if sol.guarantee is None else sol.guarantee,
               0.0 if sol.proven_bound is None else sol.proven_bound)
     return arrays_ok and all(math.isfinite(x) for x in bounds)
 
@@ -105,13 +123,17 @@ def solve(problem: Problem, algorithm: str = DEFAULT_ALGORITHM, **options) -> So
     """Solve ``problem`` with the registered ``algorithm``.
 
     ``options`` must be ones the algorithm takes (:func:`options_of`); any other raises
-    :class:`UnknownOptionError`, as an unknown name raises :class:`UnknownAlgorithmError`.
+    :class:`UnknownOptionError`, as an unknown name raises :class:`UnknownAlgorithmError`,
+    and a problem with model tasks for an algorithm that cannot schedule them raises
+    :class:`ModelsUnsupportedError`.
     A result with a number that is not finite (an overflow that the problem's own checks
     did not foresee) raises :class:`DomainError` of kind ``"overflow"``, so no caller ever
     reads a NaN or an infinity. Deterministic: the same problem gives the same arrays, ties
     broken by input order.
     """
     fn = _lookup(algorithm)
+    if problem.has_models and algorithm not in MODELS:
+        raise ModelsUnsupportedError(algorithm)
     if options:
         accepted = _parameters(fn)
         for name in options:

@@ -38,12 +38,14 @@ def make_solution(
     reason_if_empty: np.ndarray | str = COMPRESSED_TO_ZERO,
     status: str = "ok",
     proven_bound: float | None = None,
+    config: np.ndarray | None = None,
 ) -> Solution:
     """Normalise a schedule (no time -> unscheduled, with zeros) and compute accuracies.
 
     ``reason_if_empty`` is the reason code (one string, or one per task) for tasks that end
     up with no work; tasks that no machine can reach before their deadline always get
-    ``deadline_before_available``. O(n).
+    ``deadline_before_available``. With measured models, ``config`` names the configuration
+    of every scheduled model task (-1 elsewhere); its accuracy is that configuration's. O(n).
     """
     machine = np.array(machine, dtype=np.int64)
     start = np.array(start, dtype=np.float64)
@@ -65,6 +67,15 @@ def make_solution(
         for j, why, none in zip(gone.tolist(), given, no_capacity, strict=True):
             reasons[j] = DEADLINE_BEFORE_AVAILABLE if none else str(why)
     accuracy = problem.accuracy(work)
+    if problem.models is not None:
+        config = _model_configs(problem, config, empty)
+        models = problem.models
+        on = models.task_model >= 0
+        accuracy[on] = np.where(config[on] >= 0, models.accuracy[np.maximum(config[on], 0)],
+                                models.a_min[models.task_model[on]])
+        config.setflags(write=False)
+    else:
+        config = None
     for arr in (machine, start, duration, work, accuracy):  # ours alone: Solution keeps them
         arr.setflags(write=False)
     return Solution(
@@ -80,7 +91,26 @@ def make_solution(
         status=status,
         reason=tuple(reasons),
         proven_bound=proven_bound,
+        config=config,
     )
+
+
+def _model_configs(problem: Problem, config: np.ndarray | None, empty: np.ndarray) -> np.ndarray:
+    """``config`` as a fresh array, -1 for curve tasks and tasks given no time; every
+    scheduled model task must name a configuration of its own model (an algorithm that
+    forgot one is a bug, never a silently wrong accuracy)."""
+    models = problem.models
+    out = np.full(problem.n, -1, dtype=np.int64) if config is None else np.array(config, dtype=np.int64)
+    tm = models.task_model
+    out[(tm < 0) | empty] = -1
+    need = (tm >= 0) & ~empty
+    c = out[need]
+    k = tm[need]
+    bad = (c < models.first[k]) | (c >= models.first[k + 1])
+    if bad.any():
+        j = int(np.flatnonzero(need)[np.flatnonzero(bad)[0]])
+        raise AssertionError(f"task {j} runs a model but was given no configuration of it")
+    return out
 
 
 def machine_chains(problem: Problem, machine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
