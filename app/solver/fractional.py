@@ -19,7 +19,7 @@ least ``p`` are the deadline-ordered prefix minimising the cumulative slack
 
 1. take a segment of consecutive tasks whose boundary constraints are tight, and the one
    price at which its tasks use exactly its capacity (closed form for the exponential
-   family, eq. 9, found by Newton on a piecewise-linear function: :mod:`app.solver.family`);
+   family, eq. 9, found by Newton on a piecewise-linear function: :mod:`app.solver.kernel`);
 2. if every internal prefix constraint holds at that price, the segment is one block of the
    optimum; otherwise split it at the prefix of minimum slack (that constraint is tight and
    the prices on either side separate) and recurse.
@@ -45,6 +45,7 @@ from itertools import repeat
 import numpy as np
 
 from .family import AccuracyFamily, ExponentialFamily
+from .kernel import WorkCurves
 from .problem import Problem
 
 __all__ = ["FractionalSolution", "fractional_relaxation", "nested_allocation"]
@@ -109,8 +110,8 @@ def nested_allocation(
     cap = np.maximum(np.asarray(cap, dtype=np.float64), 0.0)
     cap_inc = np.maximum(np.diff(cap, prepend=0.0), 0.0)
     cap_inc[starts] = cap[starts]
-    # chain order once, so every later pass reads memory sequentially
-    family = family.take(idx)
+    # the family's ramps in chain order once, so every later pass reads memory sequentially
+    family = WorkCurves.of(family.ramps()).take(idx)
     idx = np.arange(n_all)
 
     if n_all <= SMALL_N:
@@ -237,7 +238,7 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
 
 
 def _pav_small(
-    family: AccuracyFamily, cap_inc: np.ndarray, group_starts: np.ndarray
+    family: WorkCurves, cap_inc: np.ndarray, group_starts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Pool-adjacent-violators on the dual, in plain Python, for small problems.
 
@@ -245,7 +246,7 @@ def _pav_small(
     a new block whose price exceeds the top's is pooled with it (the dual is an isotonic
     regression with separable convex losses, for which PAV is exact). Consecutive tasks
     whose capacity does not grow start pooled: the constraints before an equal capacity are
-    implied by it. Each block carries the linear :data:`~app.solver.family.Piece` of its
+    implied by it. Each block carries the linear :data:`~app.solver.kernel.Piece` of its
     total work around its price (``total(x) = fixed + lin - x * slope`` on ``[xlo, xhi]``).
     Pooling costs O(1) when no task changes status (the two pieces add up and the root of
     the sum lies on both, eq. 9 on the pooled piece) and in O(1) too when the pooled
