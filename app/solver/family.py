@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from .kernel import Ramps
-from .problem import Problem
+from .problem import Models, Problem
 
 _SATURATION = 746.0  # exp(-746) underflows to 0.0
 
@@ -74,3 +74,150 @@ class ExponentialFamily:
     def derivative(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
         th = self._pick("theta", idx)
         return self._pick("delta_a", idx) * th * np.exp(-th * np.maximum(work, 0.0))
+
+
+def upper_envelope(a_min: float, work: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The upper concave envelope of ``(0, a_min)`` and the points ``(work, accuracy)``, up to
+    its highest point: breakpoints ``(W, A)`` with ``W[0] = 0``, ``A[0] = a_min`` and slopes
+    strictly decreasing and positive. Points below it (dominated, or beaten by a mix of two
+    others) are never used by the relaxation. Monotone chain, O(k log k)."""
+    order = np.lexsort((-accuracy, work))  # by work, the best accuracy first among equal works
+    hull_w, hull_a = [0.0], [float(a_min)]
+    for w, a in zip(work[order].tolist(), accuracy[order].tolist(), strict=True):
+        if w == hull_w[-1] or a <= hull_a[-1]:
+            continue  # same work as a kept point (which is at least as good), or no gain
+        # drop the last point while it lies on or below the segment to the new point
+        while len(hull_w) > 1 and (hull_a[-1] - hull_a[-2]) * (w - hull_w[-2]) <= (a - hull_a[-2]) * (hull_w[-1] - hull_w[-2]):
+            hull_w.pop()
+            hull_a.pop()
+        hull_w.append(w)
+        hull_a.append(a)
+    return np.array(hull_w), np.array(hull_a)
+
+
+class EnvelopeFamily:
+    """Piecewise-linear concave accuracy: per task, its model's upper concave envelope of
+    ``(0, a_min)`` and the model's configurations ``(work, accuracy)``
+    (:func:`upper_envelope`), flat past the most accurate one.
+
+    At price ``exp(x)`` a task takes every segment of its envelope whose slope exceeds the
+    price, so its ramps are steps, one per segment (top ``ln(slope)``, ``u`` its length): the
+    kernel finds each block's price among the steps' tops, exactly. Envelopes are computed
+    once per model, O(k log k) for k configurations, and shared by the model's tasks.
+
+    ``model`` gives each task's model (an index into ``models``).
+    """
+
+    def __init__(self, models: Models, model: np.ndarray):
+        self.model = np.asarray(model, dtype=np.intp)
+        env_w, env_a = [], []
+        for k in range(models.count):
+            cfg = slice(models.start[k], models.start[k + 1])
+            w, a = upper_envelope(models.a_min[k], models.work[cfg], models.accuracy[cfg])
+            env_w.append(w)
+            env_a.append(a)
+        self._env = list(zip(env_w, env_a, strict=True))
+        #: per model: its segments' log-slopes and lengths (a zero-length step when the
+        #: envelope is flat: no configuration beats a_min)
+        tops, lens = [], []
+        for w, a in self._env:
+            if w.shape[0] > 1:
+                tops.append(np.log(np.diff(a) / np.diff(w)))
+                lens.append(np.diff(w))
+            else:
+                tops.append(np.array([-np.inf]))
+                lens.append(np.zeros(1))
+        self._seg_count = np.array([t.shape[0] for t in tops], dtype=np.intp)
+        self._seg_start = np.zeros(models.count + 1, dtype=np.intp)
+        np.cumsum(self._seg_count, out=self._seg_start[1:])
+        self._seg_top = np.concatenate(tops) if tops else np.zeros(0)
+        self._seg_len = np.concatenate(lens) if lens else np.zeros(0)
+        top_work = np.array([w[-1] for w, _ in self._env]) if self._env else np.zeros(0)
+        self.u = top_work[self.model]
+
+    def ramps(self) -> Ramps:
+        count = self._seg_count[self.model]
+        task_start = np.zeros(self.model.shape[0] + 1, dtype=np.intp)
+        np.cumsum(count, out=task_start[1:])
+        seg = np.repeat(self._seg_start[self.model] - task_start[:-1], count) + np.arange(task_start[-1])
+        return Ramps(top=self._seg_top[seg], steep=np.zeros(seg.shape[0]), u=self._seg_len[seg],
+                     task_start=task_start)
+
+    def _per_model(self, work: np.ndarray, idx: np.ndarray | None, fn) -> np.ndarray:
+        model = self.model if idx is None else self.model[idx]
+        work = np.broadcast_to(np.asarray(work, dtype=np.float64), model.shape)
+        out = np.empty(model.shape[0])
+        for k in np.unique(model).tolist():
+            sel = model == k
+            out[sel] = fn(work[sel], *self._env[k])
+        return out
+
+    def value(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        return self._per_model(work, idx, lambda w, ew, ea: np.interp(np.maximum(w, 0.0), ew, ea))
+
+    def derivative(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        """The right derivative (a supergradient): the slope of the segment that starts at or
+        before ``work``, 0 past the envelope's end."""
+        def slope(w, ew, ea):
+            g = np.append(np.diff(ea) / np.diff(ew), 0.0)
+            return g[np.searchsorted(ew, np.maximum(w, 0.0), side="right") - 1]
+        return self._per_model(work, idx, slope)
+
+
+class MixedFamily:
+    """Curve tasks on :class:`ExponentialFamily` and model tasks on :class:`EnvelopeFamily`,
+    in one relaxation: each task's ramps come from its own family."""
+
+    def __init__(self, problem: Problem):
+        self.is_model = problem.model >= 0
+        self.curve_tasks = np.flatnonzero(~self.is_model)
+        self.model_tasks = np.flatnonzero(self.is_model)
+        c = self.curve_tasks
+        self.curve = ExponentialFamily(problem.theta[c], problem.delta_a[c], problem.a_min[c], problem.t_max[c])
+        self.envelope = EnvelopeFamily(problem.models, problem.model[self.model_tasks])
+        #: each task's index inside its own family
+        self.sub = np.empty(problem.n, dtype=np.intp)
+        self.sub[c] = np.arange(c.shape[0])
+        self.sub[self.model_tasks] = np.arange(self.model_tasks.shape[0])
+        self.u = np.empty(problem.n)
+        self.u[c] = self.curve.u
+        self.u[self.model_tasks] = self.envelope.u
+
+    def ramps(self) -> Ramps:
+        n = self.sub.shape[0]
+        env = self.envelope.ramps()
+        count = np.ones(n, dtype=np.intp)
+        count[self.model_tasks] = np.diff(env.task_start)
+        task_start = np.zeros(n + 1, dtype=np.intp)
+        np.cumsum(count, out=task_start[1:])
+        curve = self.curve.ramps()
+        top, steep, u = np.empty(task_start[-1]), np.empty(task_start[-1]), np.empty(task_start[-1])
+        at = task_start[self.curve_tasks]
+        top[at], steep[at], u[at] = curve.top, curve.steep, curve.u
+        at = np.repeat(task_start[self.model_tasks] - env.task_start[:-1], np.diff(env.task_start)) + np.arange(env.task_start[-1])
+        top[at], steep[at], u[at] = env.top, env.steep, env.u
+        return Ramps(top=top, steep=steep, u=u, task_start=task_start)
+
+    def _split(self, work, idx, name: str) -> np.ndarray:
+        tasks = np.arange(self.sub.shape[0]) if idx is None else np.asarray(idx)
+        work = np.broadcast_to(np.asarray(work, dtype=np.float64), tasks.shape)
+        out = np.empty(tasks.shape[0])
+        is_model = self.is_model[tasks]
+        for fam, sel in ((self.curve, ~is_model), (self.envelope, is_model)):
+            if sel.any():
+                out[sel] = getattr(fam, name)(work[sel], self.sub[tasks[sel]])
+        return out
+
+    def value(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        return self._split(work, idx, "value")
+
+    def derivative(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        return self._split(work, idx, "derivative")
+
+
+def family_of(problem: Problem) -> AccuracyFamily:
+    """The accuracy family of a problem's tasks: exponential when every task is a curve task,
+    otherwise each task on its own (:class:`MixedFamily`)."""
+    if problem.model is None or problem.n_model == 0:
+        return ExponentialFamily.of(problem)
+    return MixedFamily(problem)

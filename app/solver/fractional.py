@@ -44,7 +44,7 @@ from itertools import repeat
 
 import numpy as np
 
-from .family import AccuracyFamily, ExponentialFamily
+from .family import AccuracyFamily, family_of
 from .kernel import WorkCurves
 from .problem import Problem
 
@@ -100,18 +100,36 @@ def nested_allocation(
     O(n) passes too.
     """
     n_all = idx.shape[0]
-    work = np.zeros(n_all)
-    log_price = np.full(n_all, -np.inf)
     if n_all == 0:
-        return work, log_price
+        return np.zeros(0), np.zeros(0)
     starts = np.asarray(group_starts, dtype=np.intp)
     if starts.shape[0] > 1:
         starts = np.unique(starts)
     cap = np.maximum(np.asarray(cap, dtype=np.float64), 0.0)
+    ramps = family.ramps()
+    curves = WorkCurves.of(ramps)
+    if ramps.task_start is None:  # one ramp per task: the units are the tasks
+        # in chain order once, so every later pass reads memory sequentially
+        return _nested_units(curves.take(idx), cap, starts, rtol)
+    # several ramps per task: its units sit together at its position in the chain, under its
+    # capacity (the constraints between them repeat the task's own and are implied by it)
+    count = np.diff(ramps.task_start)[idx]
+    unit_start = np.zeros(n_all + 1, dtype=np.intp)
+    np.cumsum(count, out=unit_start[1:])
+    unit = np.repeat(ramps.task_start[idx] - unit_start[:-1], count) + np.arange(unit_start[-1])
+    w, x = _nested_units(curves.take(unit), np.repeat(cap, count), unit_start[starts], rtol)
+    # a task's price is its last unit's (the lowest: prices do not increase along the chain)
+    return np.add.reduceat(w, unit_start[:-1]), x[unit_start[1:] - 1]
+
+
+def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
+                  rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nested_allocation` on units already in chain order (``cap`` per unit)."""
+    n_all = cap.shape[0]
+    work = np.zeros(n_all)
+    log_price = np.full(n_all, -np.inf)
     cap_inc = np.maximum(np.diff(cap, prepend=0.0), 0.0)
     cap_inc[starts] = cap[starts]
-    # the family's ramps in chain order once, so every later pass reads memory sequentially
-    family = WorkCurves.of(family.ramps()).take(idx)
     idx = np.arange(n_all)
 
     if n_all <= SMALL_N:
@@ -140,6 +158,8 @@ def nested_allocation(
         spent += n * (getattr(family, "last_rounds", 1) + _LEVEL_PASSES)
         xe = x[seg_of]
         w = family.work_at(xe, idx[pos])
+        if family.has_jumps:  # steps at a price share its residual: before the slack test
+            w = _use_capacity(family, idx[pos], w, xe, x, None, starts, seg_of, seg_cap)
 
         # prefix slack inside each segment, at the segment's one-block price
         rel = _segment_cumsum(ci - w, starts, lengths, seg_of, tol[pos[starts]])
@@ -227,7 +247,7 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
     tight = np.isfinite(x) if split is None else np.isfinite(x) & ~split
     if not tight.any():
         return w
-    sens = family.sensitivity(xe, idx) * tight[seg_of]
+    sens = family.shares(xe, idx, starts, seg_of) * tight[seg_of]
     total_sens = np.add.reduceat(sens, starts)
     resid = cap - np.add.reduceat(w, starts)
     # each task moves by its share of the residual, resid * sens / total_sens: the fraction
@@ -340,7 +360,7 @@ def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None
     the single nested chain with :func:`nested_allocation`. O(n log n + m log m) plus the
     sweep's levels.
     """
-    fam = family if family is not None else ExponentialFamily.of(problem)
+    fam = family if family is not None else family_of(problem)
     order = problem.order
     cap = problem.capacity(problem.deadline[order])
     w_sorted, x_sorted = nested_allocation(fam, order, cap, np.zeros(1, dtype=np.intp))

@@ -44,14 +44,20 @@ class Ramps:
     """What a family tells the sweep: per unit, the work it takes at log-price ``x`` is
     ``clip((top - x) / steep, 0, u)``.
 
-    top    log of the marginal gain at zero work: above it the unit takes nothing
-    steep  how far the log-price drops per unit of work taken, > 0
-    u      the most work the unit can use (``inf``: no cap)
+    top         log of the marginal gain at zero work: above it the unit takes nothing
+    steep       how far the log-price drops per unit of work taken, >= 0; 0 is a step: the
+                unit takes nothing above ``top`` and all of ``u`` below it (a linear piece
+                of a piecewise-linear curve, whose slope is ``exp(top)``)
+    u           the most work the unit can use (``inf``: no cap; finite for a step)
+    task_start  ``None`` when unit ``i`` is task ``i``; otherwise task ``j``'s units are
+                ``task_start[j]:task_start[j + 1]`` (at least one each), and its work is
+                their sum
     """
 
     top: np.ndarray
     steep: np.ndarray
     u: np.ndarray
+    task_start: np.ndarray | None = None
 
 
 def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -78,7 +84,11 @@ class WorkCurves:
         self.top = np.asarray(top, dtype=np.float64)
         self.steep = np.asarray(steep, dtype=np.float64)
         self.u = np.asarray(u, dtype=np.float64)
-        self.inv = 1.0 / self.steep
+        with np.errstate(divide="ignore"):
+            self.inv = 1.0 / self.steep  # inf for a step
+        #: units whose work jumps from 0 to ``u`` at ``top`` (``steep == 0``)
+        self.jump = self.steep == 0.0
+        self.has_jumps = bool(self.jump.any())
 
     @classmethod
     def of(cls, ramps: Ramps) -> WorkCurves:
@@ -86,8 +96,9 @@ class WorkCurves:
 
     def take(self, idx: np.ndarray) -> WorkCurves:
         out = object.__new__(WorkCurves)
-        for name in ("steep", "u", "inv", "top"):
+        for name in ("steep", "u", "inv", "top", "jump"):
             setattr(out, name, getattr(self, name)[idx])
+        out.has_jumps = self.has_jumps and bool(out.jump.any())
         return out
 
     def _lists(self) -> tuple[list[float], list[float], list[float]]:
@@ -119,7 +130,11 @@ class WorkCurves:
     def _top_inv(self) -> np.ndarray:
         top_inv = getattr(self, "_top_inv_arr", None)
         if top_inv is None:
-            top_inv = self._top_inv_arr = self.top * self.inv
+            with np.errstate(invalid="ignore", over="ignore"):
+                top_inv = self.top * self.inv
+            if self.has_jumps:  # a step never enters a piece's slope
+                top_inv = np.where(self.jump, 0.0, top_inv)
+            self._top_inv_arr = top_inv
         return top_inv
 
     def bounds(self) -> tuple[list[float], list[float]]:
@@ -142,7 +157,7 @@ class WorkCurves:
             lo = top[a] - u[a] / inv[a]
             if u[a] <= cap:
                 return -math.inf, 1, (0.0, 0.0, u[a], -math.inf, lo)
-            if cap <= 0.0:
+            if cap <= 0.0 or inv[a] == math.inf:  # a step's price is its top
                 return top[a], 1, (0.0, 0.0, 0.0, top[a], math.inf)
             return top[a] - cap / inv[a], 1, (inv[a], top[a] * inv[a], 0.0, lo, top[a])
         if sum(u[a:b]) <= cap:
@@ -158,7 +173,7 @@ class WorkCurves:
         top, inv, u = self.top, self.inv, self.u
         lo = self._saturation()
         full = u <= cap
-        zero = ~full & (cap <= 0.0)
+        zero = ~full & ((cap <= 0.0) | self.jump)  # a step's price is its top
         mid = ~(full | zero)
         with np.errstate(over="ignore"):  # overflow only where another branch is taken
             x = np.where(full, -np.inf, np.where(zero, top, top - cap * self.steep))
@@ -235,17 +250,24 @@ class WorkCurves:
         whatever the spread of theta (Newton with bisection needed up to 50 rounds of O(k)
         when theta mixed 1e-3 and 1e3)."""
         top, inv, top_inv, u, lo = self._piece_lists()
-        events = sorted([(top[i], 1, i) for i in range(a, b)] + [(lo[i], 0, i) for i in range(a, b)],
+        # (log-price, kind, unit): kind 2 a unit starts taking work, 1 a step of u, 0 a unit
+        # saturates; from the highest price down
+        events = sorted([(top[i], 1 if inv[i] == math.inf else 2, i) for i in range(a, b)]
+                        + [(lo[i], 0, i) for i in range(a, b) if inv[i] != math.inf],
                         reverse=True)
         slope = lin = fixed = 0.0
         prev = math.inf
-        for xe, starts_taking, i in events:
+        for xe, kind, i in events:
             if slope > 0.0 and fixed + lin - xe * slope >= cap:
                 x = (lin - (cap - fixed)) / slope
                 return min(max(x, xe), prev)
-            if starts_taking:
+            if kind == 2:
                 slope += inv[i]
                 lin += top_inv[i]
+            elif kind == 1:
+                fixed += u[i]
+                if fixed + lin - xe * slope > cap:  # the step crosses cap: the price is its top
+                    return xe
             else:
                 slope -= inv[i]
                 lin -= top_inv[i]
@@ -288,7 +310,8 @@ class WorkCurves:
         u = self._pick("u", idx)
         with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             w = (self._pick("top", idx) - x) * self._pick("inv", idx)
-        return np.minimum(np.maximum(w, 0.0), u)
+        # fmax: a step at exactly its top gives 0 * inf = nan, its lower end (0)
+        return np.minimum(np.fmax(w, 0.0), u)
 
     def sensitivity(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         """``-dw/dx``: ``1/steep`` for tasks strictly between 0 and ``u`` at log-price ``x``, else 0."""
@@ -296,6 +319,22 @@ class WorkCurves:
         with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             raw = (self._pick("top", idx) - x) * inv
         return np.where((raw > 0.0) & (raw < self._pick("u", idx)), inv, 0.0)
+
+    def shares(self, x: np.ndarray, idx: np.ndarray | None, starts: np.ndarray,
+               seg_of: np.ndarray) -> np.ndarray:
+        """How a segment's residual work is spread over its units at log-price ``x``: in
+        proportion to ``-dw/dx``. A step exactly at ``x`` has an infinite one: where a
+        segment has steps at its price, they alone share it, in proportion to their ``u``
+        (the limit of steep ramps; every such unit is indifferent at that price)."""
+        sens = self.sensitivity(x, idx)
+        if not self.has_jumps:
+            return sens
+        at = self._pick("jump", idx) & (self._pick("top", idx) == x)
+        if not at.any():
+            return sens
+        step = np.where(at, self._pick("u", idx), 0.0)
+        has_step = np.add.reduceat(step, starts) > 0.0
+        return np.where(has_step[seg_of], step, sens)
 
     def block_price(
         self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None = None
@@ -308,6 +347,8 @@ class WorkCurves:
         Cost: O(len(idx)) per Newton round; rounds are few (the piecewise-linear total has
         2 breakpoints per task and each Newton step is the exact closed form on its piece).
         """
+        if self.has_jumps:
+            return self._block_walk(idx, starts, cap)
         nseg = starts.shape[0]
         top = self.top[idx]
         u = self.u[idx]
@@ -372,4 +413,66 @@ class WorkCurves:
             if not active.any():
                 break
         self.last_rounds = rounds  # what the call cost, in passes over idx (the sweep budgets it)
+        return x
+
+    def _block_walk(self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray) -> np.ndarray:
+        """:meth:`block_price` by walking each segment's breakpoints from the highest price
+        down (the vectorised :meth:`_range_root`): exact where units have steps, at which the
+        total jumps and Newton has no slope to follow. O(k log k) for k units (one sort)."""
+        n = idx.shape[0]
+        nseg = starts.shape[0]
+        lengths = np.diff(np.append(starts, n))
+        seg_of = np.repeat(np.arange(nseg), lengths)
+        top, u, inv, jump = self.top[idx], self.u[idx], self.inv[idx], self.jump[idx]
+        lo = self._saturation()[idx]
+        sum_u = _seg_sum(u, starts)
+        hi = np.maximum.reduceat(top, starts) if n else np.zeros(0)
+        x = np.empty(nseg)
+        free = sum_u <= cap
+        zero = (cap <= 0) & ~free
+        x[free] = -np.inf
+        x[zero] = hi[zero]
+        todo = ~(free | zero)
+        self.last_rounds = 1
+        if not todo.any():
+            return x
+        sel = todo[seg_of]
+        ramp = sel & ~jump
+        step = sel & jump
+        top_inv = self._top_inv()[idx]
+        # events: a ramp starts (at top) and saturates (at lo); a step jumps by u (at top)
+        ev_x = np.concatenate((top[ramp], lo[ramp], top[step]))
+        ev_seg = np.concatenate((seg_of[ramp], seg_of[ramp], seg_of[step]))
+        d_slope = np.concatenate((inv[ramp], -inv[ramp], np.zeros(int(step.sum()))))
+        d_lin = np.concatenate((top_inv[ramp], -top_inv[ramp], np.zeros(int(step.sum()))))
+        d_fixed = np.concatenate((np.zeros(int(ramp.sum())), u[ramp], u[step]))
+        order = np.lexsort((-ev_x, ev_seg))
+        ev_x, ev_seg = ev_x[order], ev_seg[order]
+        d_slope, d_lin, d_fixed = d_slope[order], d_lin[order], d_fixed[order]
+        first = np.flatnonzero(np.diff(ev_seg, prepend=-1))
+        base = np.repeat(first, np.diff(np.append(first, ev_seg.shape[0])))
+
+        def running(d: np.ndarray) -> np.ndarray:  # inclusive sums restarting at each segment
+            cs = np.cumsum(d)
+            return cs - (cs[base] - d[base])
+
+        slope, lin, fixed = running(d_slope), running(d_lin), running(d_fixed)
+        slope_b, lin_b, fixed_b = slope - d_slope, lin - d_lin, fixed - d_fixed
+        c = cap[ev_seg]
+        with np.errstate(invalid="ignore", over="ignore"):
+            before = np.where(slope_b > 0.0, fixed_b + lin_b - ev_x * slope_b, fixed_b)
+            after = np.where(slope > 0.0, fixed + lin - ev_x * slope, fixed)
+            piece_hit = (slope_b > 0.0) & (before >= c)
+            hit = piece_hit | (after > c)
+        cand = np.flatnonzero(hit)
+        segs, at = np.unique(ev_seg[cand], return_index=True)
+        e = cand[at]
+        prev = np.where(e == base[e], np.inf, ev_x[np.maximum(e - 1, 0)])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            on_piece = (lin_b[e] - (c[e] - fixed_b[e])) / slope_b[e]
+        root = np.where(piece_hit[e], np.minimum(np.maximum(on_piece, ev_x[e]), prev), ev_x[e])
+        x[segs] = root
+        missed = todo.copy()
+        missed[segs] = False
+        x[missed] = hi[missed]  # not reached: the total never passes cap (rounding)
         return x

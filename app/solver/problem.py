@@ -22,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Problem", "Solution", "DomainError", "UNSCHEDULED"]
+__all__ = ["Models", "Problem", "Solution", "DomainError", "UNSCHEDULED"]
 
 UNSCHEDULED = -1
 
@@ -126,6 +126,59 @@ def _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at) -> None
 
 
 @dataclass(frozen=True, eq=False)
+class Models:
+    """Measured models: each a few configurations ``(work, accuracy)``, one of which a task of
+    that model runs. Configurations of model ``k`` are ``start[k]:start[k + 1]`` in ``work``
+    and ``accuracy`` (compressed rows, in the caller's order, so a configuration's index
+    names it).
+
+    a_min     per model: what a task of it scores with no work, finite
+    start     per model, offsets into the configuration arrays (length models + 1, from 0,
+              every model with at least one configuration)
+    work      per configuration: work units (seconds on a speed-1 machine), finite, > 0
+    accuracy  per configuration: finite, >= its model's a_min
+    """
+
+    a_min: np.ndarray
+    start: np.ndarray
+    work: np.ndarray
+    accuracy: np.ndarray
+
+    def __post_init__(self) -> None:
+        a_min = _array("models.a_min", self.a_min)
+        try:
+            start = np.array(self.start, dtype=np.intp, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise DomainError("models.start", None, f"must be an array of integers ({exc})") from None
+        work = _array("models.work", self.work)
+        accuracy = _array("models.accuracy", self.accuracy, work.shape[0])
+        k = a_min.shape[0]
+        if start.shape != (k + 1,) or start[0] != 0 or start[-1] != work.shape[0]:
+            raise DomainError("models.start", None,
+                              f"must be {k + 1} offsets from 0 to {work.shape[0]}")
+        _require("models.start", start, np.diff(start) < 1, "every model needs a configuration")
+        _require("models.a_min", a_min, ~np.isfinite(a_min), "must be a finite number")
+        _require("models.work", work, ~np.isfinite(work) | (work <= 0), "must be a finite number > 0")
+        owner = np.repeat(np.arange(k), np.diff(start))
+        _require("models.accuracy", accuracy, ~np.isfinite(accuracy) | (accuracy < a_min[owner]),
+                 "must be a finite number >= its model's a_min")
+        start.setflags(write=False)
+        for name, arr in (("a_min", a_min), ("start", start), ("work", work), ("accuracy", accuracy)):
+            object.__setattr__(self, name, arr)
+
+    @property
+    def count(self) -> int:
+        return int(self.a_min.shape[0])
+
+    def best(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per model: its best accuracy and its largest configuration work."""
+        if self.work.shape[0] == 0:
+            return np.zeros(0), np.zeros(0)
+        return (np.maximum.reduceat(self.accuracy, self.start[:-1]),
+                np.maximum.reduceat(self.work, self.start[:-1]))
+
+
+@dataclass(frozen=True, eq=False)
 class Problem:
     """One DSCT instance: per-task arrays (length n) and per-machine arrays (length m).
 
@@ -135,6 +188,14 @@ class Problem:
     t_max         uncompressed size in work units, > 0, ``inf`` for no cap
     speed         work units per second, finite, > 0
     available_at  seconds from time zero when the machine becomes free, finite, >= 0
+
+    model         optional: per task, the index of its measured model in ``models``, or -1
+                  for a curve task. A model task runs one of its model's configurations;
+                  the relaxation gives it its model's upper concave envelope. Its curve
+                  fields are filled here from the model (whatever was passed is ignored):
+                  ``a_min`` the model's, ``a_max`` its best accuracy, ``t_max`` its largest
+                  configuration work, ``theta`` NaN (no curve).
+    models        the measured models (:class:`Models`), required with ``model``
 
     Validated once on construction; a :class:`DomainError` names the field and index.
     Arrays are copied and made read-only.
@@ -147,6 +208,8 @@ class Problem:
     t_max: np.ndarray
     speed: np.ndarray
     available_at: np.ndarray
+    model: np.ndarray | None = None
+    models: Models | None = None
     order: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -161,8 +224,35 @@ class Problem:
         available_at = _array("available_at", self.available_at, m)
         if m < 1:
             raise DomainError("speed", None, "at least one machine is required")
-        if not _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at):
-            _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at)
+        model = self._models(n)
+        if model is None:
+            if not _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at):
+                _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at)
+        else:
+            curve = np.flatnonzero(model < 0)
+            task_arrays = (theta, a_min, a_max, t_max)
+            c_theta, c_a_min, c_a_max, c_t_max = (arr[curve] for arr in task_arrays)
+            try:
+                if not _plausible(deadline[curve], c_theta, c_a_min, c_a_max, c_t_max, speed, available_at):
+                    _diagnose(deadline[curve], c_theta, c_a_min, c_a_max, c_t_max, speed, available_at)
+            except DomainError as exc:  # name the task in the whole problem, not the subset
+                per_task = exc.index is not None and exc.field not in ("speed", "available_at")
+                index = int(curve[exc.index]) if per_task else exc.index
+                raise DomainError(exc.field, index, exc.message, exc.kind) from None
+            ones = np.ones(n)  # every deadline, model tasks' too, under a neutral curve
+            if not _plausible(deadline, ones, 0.0 * ones, ones, ones, speed, available_at):
+                _diagnose(deadline, ones, 0.0 * ones, ones, ones, speed, available_at)
+            of_model = model >= 0
+            k = model[of_model]
+            best, largest = self.models.best()
+            theta, a_min, a_max, t_max = (arr.copy() for arr in task_arrays)
+            theta[of_model] = np.nan
+            a_min[of_model] = self.models.a_min[k]
+            a_max[of_model] = best[k]
+            t_max[of_model] = largest[k]
+            for arr in (theta, a_min, a_max, t_max):
+                arr.setflags(write=False)
+            object.__setattr__(self, "model", model)
         for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
                           ("a_max", a_max), ("t_max", t_max), ("speed", speed),
                           ("available_at", available_at)):
@@ -171,9 +261,33 @@ class Problem:
         order.setflags(write=False)
         object.__setattr__(self, "order", order)
 
+    def _models(self, n: int) -> np.ndarray | None:
+        """The validated ``model`` array, or None when every task is a curve task."""
+        if self.model is None:
+            if self.models is not None and not isinstance(self.models, Models):
+                raise DomainError("models", None, "must be a Models")
+            return None
+        if not isinstance(self.models, Models):
+            raise DomainError("models", None, "required when tasks name a model")
+        try:
+            model = np.array(self.model, dtype=np.intp, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise DomainError("model", None, f"must be an array of integers ({exc})") from None
+        if model.shape != (n,):
+            raise DomainError("model", None, f"must have length {n}, got shape {model.shape}")
+        _require("model", model, (model < -1) | (model >= self.models.count),
+                 f"must be -1 (a curve task) or a model index below {self.models.count}")
+        model.setflags(write=False)
+        return model
+
     @property
     def n(self) -> int:
         return int(self.deadline.shape[0])
+
+    @property
+    def n_model(self) -> int:
+        """How many tasks run a measured model."""
+        return 0 if self.model is None else int(np.count_nonzero(self.model >= 0))
 
     @property
     def m(self) -> int:
@@ -185,8 +299,13 @@ class Problem:
         return self.a_max - self.a_min
 
     def accuracy(self, work: np.ndarray) -> np.ndarray:
-        """Accuracy of each task when it receives ``work`` units (``work`` clipped at >= 0)."""
+        """Accuracy of each task when it receives ``work`` units (``work`` clipped at >= 0);
+        a model task's on its model's upper concave envelope."""
         work = np.maximum(np.asarray(work, dtype=np.float64), 0.0)
+        if self.n_model:
+            from .family import family_of
+
+            return family_of(self).value(work)
         return self.a_min + self.delta_a * -np.expm1(-self.theta * work)
 
     def capacity(self, t: np.ndarray) -> np.ndarray:
@@ -241,6 +360,8 @@ class Problem:
         """Theorem 3's absolute guarantee ``G = m A (1 + ln(theta_max/theta_min) / e)``."""
         if self.n == 0:
             return 0.0
+        if self.n_model:
+            return math.nan  # Theorem 3 covers the exponential curve only
         big_a = float(np.maximum.reduce(self.a_max - self.a_min))
         ratio = math.log(float(np.maximum.reduce(self.theta))) - math.log(float(np.minimum.reduce(self.theta)))
         return self.m * big_a * (1.0 + ratio / math.e)
