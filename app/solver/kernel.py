@@ -415,6 +415,18 @@ class WorkCurves:
         self.last_rounds = rounds  # what the call cost, in passes over idx (the sweep budgets it)
         return x
 
+    def _event_ranks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per unit, the rank of its ``top`` and of its saturation price among all of them,
+        from the highest down (computed once: the walk then sorts integers)."""
+        ranks = getattr(self, "_ranks", None)
+        if ranks is None:
+            n = self.top.shape[0]
+            order = np.argsort(-np.concatenate((self.top, self._saturation())), kind="stable")
+            rank = np.empty(2 * n, dtype=np.int64)
+            rank[order] = np.arange(2 * n)
+            ranks = self._ranks = (rank[:n], rank[n:])
+        return ranks
+
     def _block_walk(self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray) -> np.ndarray:
         """:meth:`block_price` by walking each segment's breakpoints from the highest price
         down (the vectorised :meth:`_range_root`): exact where units have steps, at which the
@@ -440,15 +452,22 @@ class WorkCurves:
         ramp = sel & ~jump
         step = sel & jump
         top_inv = self._top_inv()[idx]
-        # events: a ramp starts (at top) and saturates (at lo); a step jumps by u (at top)
-        ev_x = np.concatenate((top[ramp], lo[ramp], top[step]))
+        rank_top, rank_lo = self._event_ranks()
+        # events: a ramp starts (at top) and saturates (at lo); a step jumps by u (at top);
+        # in each segment from the highest price down: one integer sort on (segment, rank)
+        n_ev = rank_top.shape[0] * 2
         ev_seg = np.concatenate((seg_of[ramp], seg_of[ramp], seg_of[step]))
-        d_slope = np.concatenate((inv[ramp], -inv[ramp], np.zeros(int(step.sum()))))
-        d_lin = np.concatenate((top_inv[ramp], -top_inv[ramp], np.zeros(int(step.sum()))))
-        d_fixed = np.concatenate((np.zeros(int(ramp.sum())), u[ramp], u[step]))
-        order = np.lexsort((-ev_x, ev_seg))
-        ev_x, ev_seg = ev_x[order], ev_seg[order]
-        d_slope, d_lin, d_fixed = d_slope[order], d_lin[order], d_fixed[order]
+        key = ev_seg * n_ev + np.concatenate((rank_top[idx[ramp]], rank_lo[idx[ramp]], rank_top[idx[step]]))
+        order = key.argsort()
+        n_ramp, n_step = int(np.count_nonzero(ramp)), int(np.count_nonzero(step))
+        ev_x = np.concatenate((top[ramp], lo[ramp], top[step]))[order]
+        ev_seg = ev_seg[order]
+        if n_ramp:
+            d_slope = np.concatenate((inv[ramp], -inv[ramp], np.zeros(n_step)))[order]
+            d_lin = np.concatenate((top_inv[ramp], -top_inv[ramp], np.zeros(n_step)))[order]
+        else:
+            d_slope = d_lin = np.zeros(n_step)
+        d_fixed = np.concatenate((np.zeros(n_ramp), u[ramp], u[step]))[order]
         first = np.flatnonzero(np.diff(ev_seg, prepend=-1))
         base = np.repeat(first, np.diff(np.append(first, ev_seg.shape[0])))
 
@@ -465,8 +484,9 @@ class WorkCurves:
             piece_hit = (slope_b > 0.0) & (before >= c)
             hit = piece_hit | (after > c)
         cand = np.flatnonzero(hit)
-        segs, at = np.unique(ev_seg[cand], return_index=True)
-        e = cand[at]
+        cand_seg = ev_seg[cand]
+        e = cand[np.diff(cand_seg, prepend=-1) != 0]  # the first hit of each segment
+        segs = ev_seg[e]
         prev = np.where(e == base[e], np.inf, ev_x[np.maximum(e - 1, 0)])
         with np.errstate(invalid="ignore", divide="ignore"):
             on_piece = (lin_b[e] - (c[e] - fixed_b[e])) / slope_b[e]
