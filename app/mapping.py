@@ -41,6 +41,7 @@ class UsedModels:
     """The models a batch's tasks name, in order of first use, as the solver's
     :class:`Models` wants them, and each configuration's id for the response."""
 
+    model: list[int]
     models: Models
     config_ids: list[str]
 
@@ -167,8 +168,7 @@ def used_models(batch: Batch) -> UsedModels | None:
                 config_ids.append(cfg.id)
             first.append(len(work))
         task_model.append(k)
-    return UsedModels(Models(task_model=task_model, first=first, work=work, accuracy=accuracy, a_min=a_min),
-                      config_ids)
+    return UsedModels(task_model, Models(a_min=a_min, start=first, work=work, accuracy=accuracy), config_ids)
 
 
 def to_problem(batch: Batch, used: UsedModels | None = None) -> Problem:
@@ -178,7 +178,8 @@ def to_problem(batch: Batch, used: UsedModels | None = None) -> Problem:
     used = used if used is not None else used_models(batch)
     return Problem(
         deadline=t["deadline"], theta=t["theta"], a_min=t["a_min"], a_max=t["a_max"], t_max=t["t_max"],
-        speed=mc["speed"], available_at=mc["available_at"], models=None if used is None else used.models,
+        speed=mc["speed"], available_at=mc["available_at"],
+        model=None if used is None else used.model, models=None if used is None else used.models,
     )
 
 
@@ -236,7 +237,7 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str) -> d
 
 def _config_ids(batch: Batch, problem: Problem, sol: Solution) -> list[str | None]:
     """Per task, the id of the configuration it runs; None for curve tasks. O(n)."""
-    if problem.models is None or sol.config is None:
+    if not problem.n_model or sol.config is None:
         return [None] * problem.n
     used = used_models(batch)
     ids = used.config_ids if used is not None else []

@@ -3,6 +3,13 @@
     .venv/bin/python benchmarks/bench_solver.py                # the full table (several minutes)
     .venv/bin/python benchmarks/bench_solver.py --quick        # n <= 1e5
     /usr/bin/time -v .venv/bin/python benchmarks/bench_solver.py --single 1000000 1000   # peak memory
+    .venv/bin/python benchmarks/bench_solver.py --models       # measured-model tasks only
+
+Model tasks (``--models``, also after the full table): four models of 10 configurations each
+(work log-spaced over [0.3, 8] on a speed-1 machine, accuracy a noisy concave curve in
+[0.001, 0.82], some points below the envelope), each task one of them at random, the same
+machines and deadline rule; beside curve tasks of the same n and m, with CPU times and the
+peak memory (tracemalloc) of the fractional solve.
 
 Instances: the paper's generator shape (section VII): theta ~ U[0.1, 2], a in [0.001, 0.82],
 t_max where a reaches 0.82, deadlines ~ U[0, d_max] with rho = m d_max / sum t_max = 0.35,
@@ -21,6 +28,7 @@ import warnings
 import numpy as np
 
 from app.solver import Problem, fractional_relaxation, solve
+from app.solver.problem import Models
 
 
 def instance(n: int, m: int, seed: int = 0) -> Problem:
@@ -33,6 +41,48 @@ def instance(n: int, m: int, seed: int = 0) -> Problem:
     avail = np.where(rng.random(m) < 0.25, rng.uniform(0, d_max / 4, m), 0.0)
     deadline = rng.uniform(0.0, d_max, n)
     return Problem(deadline, theta, a_min, a_max, t_max, speed, avail)
+
+
+def model_instance(n: int, m: int, seed: int = 0, configs: int = 10, models: int = 4) -> Problem:
+    rng = np.random.default_rng(seed)
+    work = np.sort(10.0 ** rng.uniform(np.log10(0.3), np.log10(8.0), (models, configs)), axis=1)
+    acc = 0.001 + 0.819 * (1 - np.exp(-work / rng.uniform(1.0, 3.0, (models, 1))))
+    acc = np.clip(acc - np.abs(rng.normal(0, 0.02, acc.shape)), 0.001, 0.82)
+    ms = Models(a_min=np.full(models, 0.001), start=np.arange(models + 1) * configs,
+                work=work.ravel(), accuracy=acc.ravel())
+    model = rng.integers(0, models, n)
+    speed = rng.uniform(0.5, 4.0, m)
+    d_max = 0.35 * work.max(axis=1)[model].sum() / speed.sum()
+    avail = np.where(rng.random(m) < 0.25, rng.uniform(0, d_max / 4, m), 0.0)
+    deadline = rng.uniform(0.0, d_max, n)
+    nan = np.full(n, np.nan)
+    return Problem(deadline, nan, nan, nan, nan, speed, avail, model=model, models=ms)
+
+
+def cpu_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return statistics.median(times)
+
+
+def models_table(repeat: int) -> None:
+    import tracemalloc
+
+    print("\n| n | m | curve tasks: fractional (CPU s) | model tasks, 10 configs: fractional (CPU s) | ratio | peak memory, model tasks (MiB) |")
+    print("|---|---|---|---|---|---|")
+    for n in (10**4, 10**5):
+        m = 100
+        curve, models = instance(n, m), model_instance(n, m)
+        tc = cpu_time(lambda p=curve: fractional_relaxation(p), repeat)
+        tm = cpu_time(lambda p=models: fractional_relaxation(p), repeat)
+        tracemalloc.start()
+        fractional_relaxation(models)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"| {n:.0e} | {m} | {tc:.4f} | {tm:.4f} | {tm / tc:.2f}x | {peak / 2**20:.0f} |", flush=True)
 
 
 def median_time(fn, repeat: int) -> tuple[float, object]:
@@ -65,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="n up to 1e5 only")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--single", nargs=2, type=int, metavar=("N", "M"), help="one dsct-approx solve")
+    ap.add_argument("--models", action="store_true", help="only the table of measured-model tasks")
     args = ap.parse_args(argv)
+    if args.models:
+        models_table(args.repeat)
+        return 0
     if args.single:
         p = instance(*args.single)
         t0 = time.perf_counter()
@@ -96,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 except cp.error.SolverError:
                     cl = "failed"
             print(f"| {n:.0e} | {m} | {tf:.4f} | {ta:.4f} | {tr:.4f} | {cl} | {ratio} | {diff} |", flush=True)
+    models_table(args.repeat)
     return 0
 
 

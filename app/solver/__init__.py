@@ -3,7 +3,8 @@
 Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 
 - :mod:`.problem`     the model (section IV), ``Problem`` and ``Solution``
-- :mod:`.family`      the exponential accuracy function and its closed forms (IV-B, eq. 9)
+- :mod:`.family`      accuracy families as primitives (value, slope, u, ramps; IV-B, eq. 9)
+- :mod:`.kernel`      the generic kernel over ramps: work at a price, block prices, roots
 - :mod:`.fractional`  the exact fractional relaxation (V-B, VI-C: Algorithms 1-2, Lemmas 1-2)
 - :mod:`.approx`      DSCT-APPROX (Algorithm 3, Theorem 3) and ``dsct-refined``
 - :mod:`.baselines`   EDF-NOCOMPRESSION and EDF-3COMPRESSIONLEVELS (section VII)

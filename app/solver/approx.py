@@ -27,13 +27,15 @@ import heapq
 
 import numpy as np
 
-from .family import ExponentialFamily
+from .configs import best_within, upgrade
+from .family import family_of
 from .fractional import FractionalSolution, fractional_relaxation, nested_allocation
 from .problem import UNSCHEDULED, Problem, Solution
 from .registry import register
 from .schedule import (
     COMPRESSED_TO_ZERO,
     CUT_AT_DEADLINE,
+    NO_FIT,
     machine_chains,
     make_solution,
     sequence_on_machines,
@@ -96,17 +98,45 @@ def approx_from(problem: Problem, frac: FractionalSolution, name: str = "dsct-ap
     machine, start, duration, cut = list_schedule(problem, frac.work)  # every task gets a machine
     work = np.where(cut, duration * problem.speed[machine], frac.work)
     reason = np.where(cut, CUT_AT_DEADLINE, COMPRESSED_TO_ZERO)
+    config = None
+    if problem.n_model:
+        start, duration, work, config, reason = round_to_configs(problem, machine, work, reason)
     return make_solution(
         problem, machine=machine, start=start, duration=duration, work=work,
-        upper_bound=frac.upper_bound, algorithm=name, reason_if_empty=reason,
+        upper_bound=frac.upper_bound, algorithm=name, reason_if_empty=reason, config=config,
     )
 
 
-@register("dsct-approx", polynomial=True)
+def round_to_configs(problem: Problem, machine: np.ndarray, work: np.ndarray, reason: np.ndarray):
+    """Model tasks from the time they were given to configurations, on a fixed assignment:
+    each takes the most accurate configuration whose work fits its time
+    (:func:`~app.solver.configs.best_within`); every machine's tasks then run back to back
+    in deadline order (earlier, never later, than before); the time rounding freed goes to
+    upgrades (:func:`~app.solver.configs.upgrade`: best accuracy gain per second first,
+    only when every later task on the machine still meets its deadline). Never worse than
+    the plain rounding. Returns start, duration, work, config and reason per task."""
+    work = np.array(work, dtype=np.float64)
+    config = np.full(problem.n, -1, dtype=np.int64)
+    tasks = np.flatnonzero(problem.model >= 0)
+    budget = work[tasks]
+    chosen = best_within(problem, tasks, budget)
+    config[tasks] = chosen
+    work[tasks] = np.where(chosen >= 0, problem.models.work[np.maximum(chosen, 0)], 0.0)
+    reason = np.array(reason, dtype=object)
+    reason[tasks[(chosen < 0) & (budget > 0)]] = NO_FIT  # time given, but less than any configuration
+    idx, starts = machine_chains(problem, machine)
+    upgrade(problem, idx, starts, machine, work, config)
+    start, duration = sequence_on_machines(problem, idx, starts, machine, work)
+    return start, duration, work, config, reason
+
+
+@register("dsct-approx", polynomial=True, models=True)
 def dsct_approx(problem: Problem) -> Solution:
     """DSCT-APPROX, Algorithm 3 of the paper (section VI-C).
 
     O(n log n) for the relaxation's sort plus its sweep, and O(n log m) for the rounding.
+    Tasks of measured models: the relaxation works on their envelopes, the list scheduling
+    and cuts are the paper's, then :func:`round_to_configs` (O(n log n) plus the upgrades).
     """
     return approx_from(problem, fractional_relaxation(problem))
 
@@ -119,7 +149,7 @@ def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float,
     work = np.zeros(problem.n)
     if idx.shape[0]:
         cap = problem.machine_capacity(problem.deadline[idx], machine[idx])
-        w, _ = nested_allocation(ExponentialFamily.of(problem), idx, cap, starts)
+        w, _ = nested_allocation(family_of(problem), idx, cap, starts)
         work[idx] = w
     start, duration = sequence_on_machines(problem, idx, starts, machine, work)
     machine = np.where(work > 0, machine, UNSCHEDULED)

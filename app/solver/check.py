@@ -95,7 +95,7 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     delta_a = problem.a_max - problem.a_min
     with np.errstate(invalid="ignore"):  # a model task's theta is NaN: replaced below
         expected = problem.a_min + delta_a * (1.0 - np.exp(-problem.theta * work))
-    if problem.models is not None:
+    if problem.n_model:
         expected, delta_a = _check_models(problem, solution, on, work, expected, delta_a, exceeds, report)
     report(exceeds(acc, expected, delta_a) | exceeds(expected, acc, delta_a), "accuracy does not match its work")
 
@@ -122,7 +122,7 @@ def _check_models(problem, solution, on, work, expected, delta_a, exceeds, repor
     no time it scores its model's ``a_min``. Returns the expected accuracies and their
     scales with the model tasks' filled in from the configurations themselves."""
     models = problem.models
-    tm = np.asarray(models.task_model)
+    tm = np.asarray(problem.model)
     mt = tm >= 0
     n = problem.n
     config = solution.config
@@ -131,7 +131,7 @@ def _check_models(problem, solution, on, work, expected, delta_a, exceeds, repor
         config = np.full(n, -1, dtype=np.int64)
     config = np.asarray(config).astype(np.int64)
     k = np.where(mt, tm, 0)
-    lo, hi = models.first[k], models.first[k + 1]
+    lo, hi = models.start[k], models.start[k + 1]
     own = (config >= lo) & (config < hi)
     report(mt & on & ~own, "runs a model without one of its model's configurations")
     report(~(mt & on) & (config != -1), "names a configuration but runs no model")

@@ -19,7 +19,7 @@ least ``p`` are the deadline-ordered prefix minimising the cumulative slack
 
 1. take a segment of consecutive tasks whose boundary constraints are tight, and the one
    price at which its tasks use exactly its capacity (closed form for the exponential
-   family, eq. 9, found by Newton on a piecewise-linear function: :mod:`app.solver.family`);
+   family, eq. 9, found by Newton on a piecewise-linear function: :mod:`app.solver.kernel`);
 2. if every internal prefix constraint holds at that price, the segment is one block of the
    optimum; otherwise split it at the prefix of minimum slack (that constraint is tight and
    the prices on either side separate) and recurse.
@@ -44,7 +44,8 @@ from itertools import repeat
 
 import numpy as np
 
-from .family import AccuracyFamily, ExponentialFamily
+from .family import AccuracyFamily, family_of
+from .kernel import WorkCurves
 from .problem import Problem
 
 __all__ = ["FractionalSolution", "fractional_relaxation", "nested_allocation"]
@@ -99,18 +100,36 @@ def nested_allocation(
     O(n) passes too.
     """
     n_all = idx.shape[0]
-    work = np.zeros(n_all)
-    log_price = np.full(n_all, -np.inf)
     if n_all == 0:
-        return work, log_price
+        return np.zeros(0), np.zeros(0)
     starts = np.asarray(group_starts, dtype=np.intp)
     if starts.shape[0] > 1:
         starts = np.unique(starts)
     cap = np.maximum(np.asarray(cap, dtype=np.float64), 0.0)
+    ramps = family.ramps()
+    curves = WorkCurves.of(ramps)
+    if ramps.task_start is None:  # one ramp per task: the units are the tasks
+        # in chain order once, so every later pass reads memory sequentially
+        return _nested_units(curves.take(idx), cap, starts, rtol)
+    # several ramps per task: its units sit together at its position in the chain, under its
+    # capacity (the constraints between them repeat the task's own and are implied by it)
+    count = np.diff(ramps.task_start)[idx]
+    unit_start = np.zeros(n_all + 1, dtype=np.intp)
+    np.cumsum(count, out=unit_start[1:])
+    unit = np.repeat(ramps.task_start[idx] - unit_start[:-1], count) + np.arange(unit_start[-1])
+    w, x = _nested_units(curves.take(unit), np.repeat(cap, count), unit_start[starts], rtol)
+    # a task's price is its last unit's (the lowest: prices do not increase along the chain)
+    return np.add.reduceat(w, unit_start[:-1]), x[unit_start[1:] - 1]
+
+
+def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
+                  rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nested_allocation` on units already in chain order (``cap`` per unit)."""
+    n_all = cap.shape[0]
+    work = np.zeros(n_all)
+    log_price = np.full(n_all, -np.inf)
     cap_inc = np.maximum(np.diff(cap, prepend=0.0), 0.0)
     cap_inc[starts] = cap[starts]
-    # chain order once, so every later pass reads memory sequentially
-    family = family.take(idx)
     idx = np.arange(n_all)
 
     if n_all <= SMALL_N:
@@ -139,6 +158,8 @@ def nested_allocation(
         spent += n * (getattr(family, "last_rounds", 1) + _LEVEL_PASSES)
         xe = x[seg_of]
         w = family.work_at(xe, idx[pos])
+        if family.has_jumps:  # steps at a price share its residual: before the slack test
+            w = _use_capacity(family, idx[pos], w, xe, x, None, starts, seg_of, seg_cap)
 
         # prefix slack inside each segment, at the segment's one-block price
         rel = _segment_cumsum(ci - w, starts, lengths, seg_of, tol[pos[starts]])
@@ -226,7 +247,7 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
     tight = np.isfinite(x) if split is None else np.isfinite(x) & ~split
     if not tight.any():
         return w
-    sens = family.sensitivity(xe, idx) * tight[seg_of]
+    sens = family.shares(xe, idx, starts, seg_of) * tight[seg_of]
     total_sens = np.add.reduceat(sens, starts)
     resid = cap - np.add.reduceat(w, starts)
     # each task moves by its share of the residual, resid * sens / total_sens: the fraction
@@ -237,7 +258,7 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
 
 
 def _pav_small(
-    family: AccuracyFamily, cap_inc: np.ndarray, group_starts: np.ndarray
+    family: WorkCurves, cap_inc: np.ndarray, group_starts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Pool-adjacent-violators on the dual, in plain Python, for small problems.
 
@@ -245,7 +266,7 @@ def _pav_small(
     a new block whose price exceeds the top's is pooled with it (the dual is an isotonic
     regression with separable convex losses, for which PAV is exact). Consecutive tasks
     whose capacity does not grow start pooled: the constraints before an equal capacity are
-    implied by it. Each block carries the linear :data:`~app.solver.family.Piece` of its
+    implied by it. Each block carries the linear :data:`~app.solver.kernel.Piece` of its
     total work around its price (``total(x) = fixed + lin - x * slope`` on ``[xlo, xhi]``).
     Pooling costs O(1) when no task changes status (the two pieces add up and the root of
     the sum lies on both, eq. 9 on the pooled piece) and in O(1) too when the pooled
@@ -339,7 +360,7 @@ def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None
     the single nested chain with :func:`nested_allocation`. O(n log n + m log m) plus the
     sweep's levels.
     """
-    fam = family if family is not None else ExponentialFamily.of(problem)
+    fam = family if family is not None else family_of(problem)
     order = problem.order
     cap = problem.capacity(problem.deadline[order])
     w_sorted, x_sorted = nested_allocation(fam, order, cap, np.zeros(1, dtype=np.intp))

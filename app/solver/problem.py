@@ -22,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Problem", "Solution", "DomainError", "Models", "UNSCHEDULED"]
+__all__ = ["Models", "Problem", "Solution", "DomainError", "UNSCHEDULED"]
 
 UNSCHEDULED = -1
 
@@ -72,7 +72,7 @@ def _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at) -> boo
     False sends the problem to :func:`_diagnose`, which finds the first failing check."""
     _min, _max, _sum = np.minimum.reduce, np.maximum.reduce, np.add.reduce  # no dispatch layers
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        s_min, s_sum = float(_min(speed)), float(_sum(speed))
+        s_min, s_max, s_sum = float(_min(speed)), float(_max(speed)), float(_sum(speed))
         a_lo, a_hi = float(_min(available_at)), float(_max(available_at))
         if not (s_min > 0.0 and math.isfinite(s_sum) and math.isfinite(1.0 / s_min)
                 and a_lo >= 0.0 and math.isfinite(a_hi)):
@@ -81,7 +81,7 @@ def _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at) -> boo
             return True
         d_lo, d_hi = float(_min(deadline)), float(_max(deadline))
         spread = a_max - a_min
-        if not (d_lo >= 0.0 and math.isfinite(d_hi * s_sum)
+        if not (d_lo >= 0.0 and math.isfinite(d_hi * s_max * speed.shape[0])
                 and float(_min(theta)) > 0.0 and math.isfinite(float(_max(theta)))
                 and float(_min(spread)) > 0.0 and math.isfinite(float(_max(spread)))
                 and math.isfinite(float(_min(a_min))) and float(_min(t_max)) > 0.0):
@@ -94,6 +94,7 @@ def _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at) -> boo
 def _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at) -> None:
     """Raise :class:`DomainError` for the first failing check, in a fixed order."""
     n = deadline.shape[0]
+    m = speed.shape[0]
     for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
                       ("a_max", a_max), ("speed", speed), ("available_at", available_at)):
         _require(name, arr, ~np.isfinite(arr), "must be a finite number")
@@ -114,8 +115,8 @@ def _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at) -> None
                  "overflow")
         _require("speed", speed, ~np.isfinite(1.0 / speed), "too small: 1/speed overflows",
                  "overflow")
-        _require("deadline", deadline, ~np.isfinite(deadline * float(np.add.reduce(speed))),
-                 "too large: deadline x the machines' total speed overflows", "overflow")
+        _require("deadline", deadline, ~np.isfinite(deadline * np.max(speed) * m),
+                 "too large: deadline x total speed overflows", "overflow")
         if n:  # machines free before some deadline enter the capacity's prefix sums
             useful = available_at < np.max(deadline)
             sa = np.where(useful, speed * available_at, 0.0)
@@ -126,96 +127,55 @@ def _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at) -> None
 
 @dataclass(frozen=True, eq=False)
 class Models:
-    """Measured models: each a few concrete configurations instead of an accuracy curve.
+    """Measured models: each a few configurations ``(work, accuracy)``, one of which a task of
+    that model runs. Configurations of model ``k`` are ``start[k]:start[k + 1]`` in ``work``
+    and ``accuracy`` (compressed rows, in the caller's order, so a configuration's index
+    names it).
 
-    task_model  per task (length n), the index of its model, or -1 for a curve task
-    first       per model k (length K + 1): its configurations are ``first[k]:first[k+1]``
-                of the two arrays below (each model has at least one)
-    work        per configuration: work units (seconds on a speed-1 machine), finite, > 0
-    accuracy    per configuration: the accuracy it scores, in ``[a_min of its model, 1]``
-    a_min       per model (length K): what a task of it scores given no time, in [0, 1]
-
-    A model task runs exactly one configuration ``c`` of its model, for exactly
-    ``work[c] / speed`` seconds, and scores exactly ``accuracy[c]``; given no time it
-    scores ``a_min``. A configuration is named by its index into ``work`` (global over all
-    models). Validated by :class:`Problem` (a :class:`DomainError` names ``models.<array>``).
+    a_min     per model: what a task of it scores with no work, finite
+    start     per model, offsets into the configuration arrays (length models + 1, from 0,
+              every model with at least one configuration)
+    work      per configuration: work units (seconds on a speed-1 machine), finite, > 0
+    accuracy  per configuration: finite, >= its model's a_min
     """
 
-    task_model: np.ndarray
-    first: np.ndarray
+    a_min: np.ndarray
+    start: np.ndarray
     work: np.ndarray
     accuracy: np.ndarray
-    a_min: np.ndarray
 
     def __post_init__(self) -> None:
-        for name in ("task_model", "first"):
-            try:
-                arr = np.array(getattr(self, name), dtype=np.int64, copy=True)
-            except (TypeError, ValueError) as exc:
-                raise DomainError(f"models.{name}", None, f"must be an array of integers ({exc})") from None
-            arr.setflags(write=False)
+        a_min = _array("models.a_min", self.a_min)
+        try:
+            start = np.array(self.start, dtype=np.intp, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise DomainError("models.start", None, f"must be an array of integers ({exc})") from None
+        work = _array("models.work", self.work)
+        accuracy = _array("models.accuracy", self.accuracy, work.shape[0])
+        k = a_min.shape[0]
+        if start.shape != (k + 1,) or start[0] != 0 or start[-1] != work.shape[0]:
+            raise DomainError("models.start", None,
+                              f"must be {k + 1} offsets from 0 to {work.shape[0]}")
+        _require("models.start", start, np.diff(start) < 1, "every model needs a configuration")
+        _require("models.a_min", a_min, ~np.isfinite(a_min), "must be a finite number")
+        _require("models.work", work, ~np.isfinite(work) | (work <= 0), "must be a finite number > 0")
+        owner = np.repeat(np.arange(k), np.diff(start))
+        _require("models.accuracy", accuracy, ~np.isfinite(accuracy) | (accuracy < a_min[owner]),
+                 "must be a finite number >= its model's a_min")
+        start.setflags(write=False)
+        for name, arr in (("a_min", a_min), ("start", start), ("work", work), ("accuracy", accuracy)):
             object.__setattr__(self, name, arr)
-        for name in ("work", "accuracy", "a_min"):
-            object.__setattr__(self, name, _array(f"models.{name}", getattr(self, name)))
-        k, first, c = self.a_min.shape[0], self.first, self.work.shape[0]
-        if first.ndim != 1 or first.shape[0] != k + 1 or first[0] != 0 or first[-1] != c:
-            raise DomainError("models.first", None, f"must run from 0 to {c} over {k + 1} entries")
-        _require("models.first", first, np.diff(first) < 1, "every model needs at least one configuration")
-        if self.accuracy.shape[0] != c:
-            raise DomainError("models.accuracy", None, f"must have length {c}")
-        _require("models.task_model", self.task_model, (self.task_model < -1) | (self.task_model >= k),
-                 f"must be -1 or a model index below {k}")
-        _require("models.a_min", self.a_min, ~((self.a_min >= 0.0) & (self.a_min <= 1.0)), "must be in [0, 1]")
-        _require("models.work", self.work, ~((self.work > 0.0) & np.isfinite(self.work)), "must be finite and > 0")
-        floor = np.repeat(self.a_min, np.diff(first))
-        _require("models.accuracy", self.accuracy, ~((self.accuracy >= floor) & (self.accuracy <= 1.0)),
-                 "must be in [a_min of its model, 1]")
 
     @property
-    def k(self) -> int:
+    def count(self) -> int:
         return int(self.a_min.shape[0])
 
-    @cached_property
-    def model_of_config(self) -> np.ndarray:
-        """The model of each configuration."""
-        return np.repeat(np.arange(self.k), np.diff(self.first))
-
-    @cached_property
-    def largest_work(self) -> np.ndarray:
-        """Per model, its largest configuration work (``compression`` is relative to it)."""
-        return np.maximum.reduceat(self.work, self.first[:-1])
-
-    @cached_property
-    def best_accuracy(self) -> np.ndarray:
-        """Per model, its highest configuration accuracy."""
-        return np.maximum.reduceat(self.accuracy, self.first[:-1])
-
-    def configs(self, model: int) -> range:
-        """The configuration indices of ``model``."""
-        return range(int(self.first[model]), int(self.first[model + 1]))
-
-    def best_within(self, task_model: np.ndarray, budget: np.ndarray) -> np.ndarray:
-        """Per task (model ``task_model >= 0``), the most accurate configuration whose work
-        is at most ``budget`` (ties: the least work, then the lowest index); -1 where none
-        fits or where the task has no model. O(total configurations of the tasks'
-        models) through one sort of each model's configurations by work."""
-        out = np.full(task_model.shape[0], -1, dtype=np.int64)
-        for k in np.unique(task_model[task_model >= 0]).tolist():
-            idx = np.flatnonzero(task_model == k)
-            cs = np.arange(self.first[k], self.first[k + 1])
-            by_work = cs[np.lexsort((cs, -self.accuracy[cs], self.work[cs]))]
-            # running best (by accuracy, then least work) over configurations in work order
-            acc = self.accuracy[by_work]
-            best_pos = np.zeros(by_work.shape[0], dtype=np.int64)
-            cur = 0
-            for i in range(1, by_work.shape[0]):  # at most the model's configurations
-                if acc[i] > acc[cur]:
-                    cur = i
-                best_pos[i] = cur
-            pos = np.searchsorted(self.work[by_work], budget[idx], side="right") - 1
-            ok = pos >= 0
-            out[idx[ok]] = by_work[best_pos[pos[ok]]]
-        return out
+    def best(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per model: its best accuracy and its largest configuration work."""
+        if self.work.shape[0] == 0:
+            return np.zeros(0), np.zeros(0)
+        return (np.maximum.reduceat(self.accuracy, self.start[:-1]),
+                np.maximum.reduceat(self.work, self.start[:-1]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,6 +189,14 @@ class Problem:
     speed         work units per second, finite, > 0
     available_at  seconds from time zero when the machine becomes free, finite, >= 0
 
+    model         optional: per task, the index of its measured model in ``models``, or -1
+                  for a curve task. A model task runs one of its model's configurations;
+                  the relaxation gives it its model's upper concave envelope. Its curve
+                  fields are filled here from the model (whatever was passed is ignored):
+                  ``a_min`` the model's, ``a_max`` its best accuracy, ``t_max`` its largest
+                  configuration work, ``theta`` NaN (no curve).
+    models        the measured models (:class:`Models`), required with ``model``
+
     Validated once on construction; a :class:`DomainError` names the field and index.
     Arrays are copied and made read-only.
     """
@@ -240,12 +208,11 @@ class Problem:
     t_max: np.ndarray
     speed: np.ndarray
     available_at: np.ndarray
+    model: np.ndarray | None = None
     models: Models | None = None
     order: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.models is not None:
-            self._fill_model_tasks()
         deadline = _array("deadline", self.deadline)
         n = deadline.shape[0]
         theta = _array("theta", self.theta, n)
@@ -257,24 +224,35 @@ class Problem:
         available_at = _array("available_at", self.available_at, m)
         if m < 1:
             raise DomainError("speed", None, "at least one machine is required")
-        curve = None if self.models is None else np.flatnonzero(self.models.task_model < 0)
-        if curve is not None and self.models.task_model.shape[0] != n:
-            raise DomainError("models.task_model", None, f"must have length {n}")
-        if curve is None or curve.shape[0] == n:
+        model = self._models(n)
+        if model is None:
             if not _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at):
                 _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at)
-        else:  # the curve's checks on curve tasks, the rest on every task with a neutral curve
-            part = (deadline[curve], theta[curve], a_min[curve], a_max[curve], t_max[curve], speed, available_at)
-            if curve.shape[0] and not _plausible(*part):
-                try:
-                    _diagnose(*part)
-                except DomainError as exc:
-                    index = None if exc.index is None or exc.field in ("speed", "available_at") \
-                        else int(curve[exc.index])
-                    raise DomainError(exc.field, index, exc.message, exc.kind) from None
-            neutral = (deadline, np.ones(n), np.zeros(n), np.ones(n), np.ones(n), speed, available_at)
-            if not _plausible(*neutral):
-                _diagnose(*neutral)
+        else:
+            curve = np.flatnonzero(model < 0)
+            task_arrays = (theta, a_min, a_max, t_max)
+            c_theta, c_a_min, c_a_max, c_t_max = (arr[curve] for arr in task_arrays)
+            try:
+                if not _plausible(deadline[curve], c_theta, c_a_min, c_a_max, c_t_max, speed, available_at):
+                    _diagnose(deadline[curve], c_theta, c_a_min, c_a_max, c_t_max, speed, available_at)
+            except DomainError as exc:  # name the task in the whole problem, not the subset
+                per_task = exc.index is not None and exc.field not in ("speed", "available_at")
+                index = int(curve[exc.index]) if per_task else exc.index
+                raise DomainError(exc.field, index, exc.message, exc.kind) from None
+            ones = np.ones(n)  # every deadline, model tasks' too, under a neutral curve
+            if not _plausible(deadline, ones, 0.0 * ones, ones, ones, speed, available_at):
+                _diagnose(deadline, ones, 0.0 * ones, ones, ones, speed, available_at)
+            of_model = model >= 0
+            k = model[of_model]
+            best, largest = self.models.best()
+            theta, a_min, a_max, t_max = (arr.copy() for arr in task_arrays)
+            theta[of_model] = np.nan
+            a_min[of_model] = self.models.a_min[k]
+            a_max[of_model] = best[k]
+            t_max[of_model] = largest[k]
+            for arr in (theta, a_min, a_max, t_max):
+                arr.setflags(write=False)
+            object.__setattr__(self, "model", model)
         for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
                           ("a_max", a_max), ("t_max", t_max), ("speed", speed),
                           ("available_at", available_at)):
@@ -283,40 +261,33 @@ class Problem:
         order.setflags(write=False)
         object.__setattr__(self, "order", order)
 
-    def _fill_model_tasks(self) -> None:
-        """A model task's curve fields, whatever the caller gave: ``a_min`` its model's,
-        ``a_max`` its best accuracy, ``t_max`` its largest configuration work, and ``theta``
-        NaN (it has no curve: code that reads one for a model task gets NaN, which the
-        registry's finiteness check refuses, never a plausible wrong number)."""
-        models = self.models
-        tm = models.task_model
-        on = tm >= 0
-        if not on.any():
-            return
-        k = np.where(on, tm, 0)
-        for name, values in (("theta", np.nan), ("a_min", models.a_min[k]), ("a_max", models.best_accuracy[k]),
-                             ("t_max", models.largest_work[k])):
-            arr = np.array(getattr(self, name), dtype=np.float64, copy=True)
-            if arr.shape != tm.shape:
-                raise DomainError(name, None, f"must have length {tm.shape[0]}")
-            arr[on] = values if np.isscalar(values) else values[on]
-            object.__setattr__(self, name, arr)
-
-    @property
-    def model_tasks(self) -> np.ndarray:
-        """Indices of the tasks that run a measured model (empty when none)."""
-        if self.models is None:
-            return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(self.models.task_model >= 0)
-
-    @property
-    def has_models(self) -> bool:
-        """Whether some task runs a measured model (:class:`Models`)."""
-        return self.models is not None and bool((self.models.task_model >= 0).any())
+    def _models(self, n: int) -> np.ndarray | None:
+        """The validated ``model`` array, or None when every task is a curve task."""
+        if self.model is None:
+            if self.models is not None and not isinstance(self.models, Models):
+                raise DomainError("models", None, "must be a Models")
+            return None
+        if not isinstance(self.models, Models):
+            raise DomainError("models", None, "required when tasks name a model")
+        try:
+            model = np.array(self.model, dtype=np.intp, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise DomainError("model", None, f"must be an array of integers ({exc})") from None
+        if model.shape != (n,):
+            raise DomainError("model", None, f"must have length {n}, got shape {model.shape}")
+        _require("model", model, (model < -1) | (model >= self.models.count),
+                 f"must be -1 (a curve task) or a model index below {self.models.count}")
+        model.setflags(write=False)
+        return model
 
     @property
     def n(self) -> int:
         return int(self.deadline.shape[0])
+
+    @property
+    def n_model(self) -> int:
+        """How many tasks run a measured model."""
+        return 0 if self.model is None else int(np.count_nonzero(self.model >= 0))
 
     @property
     def m(self) -> int:
@@ -328,8 +299,13 @@ class Problem:
         return self.a_max - self.a_min
 
     def accuracy(self, work: np.ndarray) -> np.ndarray:
-        """Accuracy of each task when it receives ``work`` units (``work`` clipped at >= 0)."""
+        """Accuracy of each task when it receives ``work`` units (``work`` clipped at >= 0);
+        a model task's on its model's upper concave envelope."""
         work = np.maximum(np.asarray(work, dtype=np.float64), 0.0)
+        if self.n_model:
+            from .family import family_of
+
+            return family_of(self).value(work)
         return self.a_min + self.delta_a * -np.expm1(-self.theta * work)
 
     def capacity(self, t: np.ndarray) -> np.ndarray:
@@ -380,13 +356,12 @@ class Problem:
         rank.setflags(write=False)
         return rank
 
-    def guarantee(self) -> float | None:
-        """Theorem 3's absolute guarantee ``G = m A (1 + ln(theta_max/theta_min) / e)``;
-        None when some task runs a measured model (the theorem covers curves only)."""
-        if self.has_models:
-            return None
+    def guarantee(self) -> float:
+        """Theorem 3's absolute guarantee ``G = m A (1 + ln(theta_max/theta_min) / e)``."""
         if self.n == 0:
             return 0.0
+        if self.n_model:
+            return math.nan  # Theorem 3 covers the exponential curve only
         big_a = float(np.maximum.reduce(self.a_max - self.a_min))
         ratio = math.log(float(np.maximum.reduce(self.theta))) - math.log(float(np.minimum.reduce(self.theta)))
         return self.m * big_a * (1.0 + ratio / math.e)
@@ -411,7 +386,7 @@ class Solution:
                     (the exact solver's; None for heuristics)
     config          per task, the configuration a model task runs (an index into
                     ``problem.models.work``), -1 for curve tasks and unscheduled ones;
-                    None when the problem has no models
+                    None when no task runs a model
     """
 
     machine: np.ndarray

@@ -132,7 +132,7 @@ def solve(problem: Problem, algorithm: str = DEFAULT_ALGORITHM, **options) -> So
     broken by input order.
     """
     fn = _lookup(algorithm)
-    if problem.has_models and algorithm not in MODELS:
+    if problem.n_model and algorithm not in MODELS:
         raise ModelsUnsupportedError(algorithm)
     if options:
         accepted = _parameters(fn)

@@ -67,12 +67,12 @@ def make_solution(
         for j, why, none in zip(gone.tolist(), given, no_capacity, strict=True):
             reasons[j] = DEADLINE_BEFORE_AVAILABLE if none else str(why)
     accuracy = problem.accuracy(work)
-    if problem.models is not None:
+    if problem.n_model:
         config = _model_configs(problem, config, empty)
         models = problem.models
-        on = models.task_model >= 0
+        on = problem.model >= 0
         accuracy[on] = np.where(config[on] >= 0, models.accuracy[np.maximum(config[on], 0)],
-                                models.a_min[models.task_model[on]])
+                                models.a_min[problem.model[on]])
         config.setflags(write=False)
     else:
         config = None
@@ -86,7 +86,7 @@ def make_solution(
         accuracy=accuracy,
         total_accuracy=float(np.add.reduce(accuracy)) if problem.n else 0.0,
         upper_bound=float(upper_bound),
-        guarantee=problem.guarantee(),
+        guarantee=None if problem.n_model else problem.guarantee(),
         algorithm=algorithm,
         status=status,
         reason=tuple(reasons),
@@ -101,12 +101,12 @@ def _model_configs(problem: Problem, config: np.ndarray | None, empty: np.ndarra
     forgot one is a bug, never a silently wrong accuracy)."""
     models = problem.models
     out = np.full(problem.n, -1, dtype=np.int64) if config is None else np.array(config, dtype=np.int64)
-    tm = models.task_model
+    tm = problem.model
     out[(tm < 0) | empty] = -1
     need = (tm >= 0) & ~empty
     c = out[need]
     k = tm[need]
-    bad = (c < models.first[k]) | (c >= models.first[k + 1])
+    bad = (c < models.start[k]) | (c >= models.start[k + 1])
     if bad.any():
         j = int(np.flatnonzero(need)[np.flatnonzero(bad)[0]])
         raise AssertionError(f"task {j} runs a model but was given no configuration of it")

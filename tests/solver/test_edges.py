@@ -174,23 +174,23 @@ def test_unbalanced_splits_hand_over_within_budget() -> None:
     off a few tasks per level (about 1,000 levels of up to 80 Newton rounds each). The sweep
     now spends at most its budget, a fixed number of passes per task, and finishes
     bottom-up; the answer is unchanged."""
-    from app.solver.family import _MAX_NEWTON, ExponentialFamily
+    from app.solver.kernel import _MAX_NEWTON, WorkCurves
 
     n = 3000
     p = make_edge_instance(np.random.default_rng(0), "levels", n, 1)
     passes = []
-    orig = ExponentialFamily.block_price
+    orig = WorkCurves.block_price
 
     def counting(self, idx, *args, **kwargs):
         x = orig(self, idx, *args, **kwargs)
         passes.append(idx.shape[0] * (getattr(self, "last_rounds", _MAX_NEWTON) + 12))
         return x
 
-    ExponentialFamily.block_price = counting
+    WorkCurves.block_price = counting
     try:
         got = fractional_relaxation(p).upper_bound
     finally:
-        ExponentialFamily.block_price = orig
+        WorkCurves.block_price = orig
     assert sum(passes) <= 128 * n + n * (_MAX_NEWTON + 12)
     with relaxation_path("small"):
         assert got == pytest.approx(fractional_relaxation(p).upper_bound, rel=1e-9)

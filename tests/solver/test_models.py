@@ -1,0 +1,130 @@
+"""Tasks of measured models in the schedules: configurations chosen, checked, never worse
+than plain rounding; the checker catches a wrong configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+
+import app.solver.approx as approx
+from app.solver import Problem, check, solve
+from app.solver.configs import best_within
+from app.solver.problem import Models
+
+from .test_envelope import KINDS, model_instance
+
+
+def _models_only(rng: np.random.Generator, n: int, m: int, load: float) -> Problem:
+    """n tasks of two models (one with dominated points) on m machines."""
+    ms = Models(a_min=[0.001, 0.1], start=[0, 4, 7],
+                work=[0.008, 0.011, 0.016, 0.03, 0.01, 0.02, 0.015],
+                accuracy=[0.714, 0.736, 0.755, 0.784, 0.5, 0.7, 0.45])
+    model = rng.integers(0, 2, n)
+    speed = rng.choice([0.5, 1.0, 2.5], m)
+    d_max = load * n * 0.02 / speed.sum()
+    deadline = rng.uniform(0.1 * d_max, d_max, n)
+    ones = np.ones(n)
+    return Problem(deadline, ones, 0 * ones, ones, ones, speed, np.zeros(m), model=model, models=ms)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_dsct_approx_feasible_on_configurations(kind: str) -> None:
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        p = model_instance(rng, kind, int(rng.integers(1, 60)), int(rng.integers(1, 5)))
+        sol = solve(p, "dsct-approx")
+        rep = check(p, sol)
+        assert rep.ok, (kind, seed, rep.violations)
+        assert sol.guarantee is None and sol.config is not None
+        runs = (p.model >= 0) & (sol.machine >= 0)
+        assert (sol.config[runs] >= 0).all() and (sol.config[~runs] == -1).all()
+        assert sol.total_accuracy <= sol.upper_bound * (1 + 1e-9) + 1e-12
+
+
+def test_upgrades_never_worse_than_plain_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same schedules without the upgrade pass: never better, and worse somewhere."""
+    rng = np.random.default_rng(3)
+    problems = [_models_only(rng, int(rng.integers(5, 40)), int(rng.integers(1, 4)), load)
+                for load in (0.3, 0.7, 1.0, 1.5, 3.0) for _ in range(4)]
+    with_upgrades = [solve(p, "dsct-approx").total_accuracy for p in problems]
+    monkeypatch.setattr(approx, "upgrade", lambda *args: None)
+    plain = []
+    for p in problems:
+        sol = solve(p, "dsct-approx")
+        assert check(p, sol).ok
+        plain.append(sol.total_accuracy)
+    assert all(a >= b - 1e-12 for a, b in zip(with_upgrades, plain, strict=True))
+    assert any(a > b + 1e-9 for a, b in zip(with_upgrades, plain, strict=True))
+
+
+def test_best_within_against_enumeration() -> None:
+    rng = np.random.default_rng(5)
+    p = _models_only(rng, 30, 2, 1.0)
+    tasks = np.arange(30)
+    budget = rng.choice([0.0, 0.008, 0.0095, 0.011, 0.015, 0.02, 0.05], 30)
+    got = best_within(p, tasks, budget)
+    ms = p.models
+    for j, b, c in zip(tasks.tolist(), budget.tolist(), got.tolist(), strict=True):
+        k = int(p.model[j])
+        fits = [i for i in range(ms.start[k], ms.start[k + 1]) if ms.work[i] <= b]
+        if not fits:
+            assert c == -1
+        else:
+            best = max(fits, key=lambda i: (ms.accuracy[i], -ms.work[i], -i))
+            assert c == best
+
+
+def test_small_batches_against_brute_force_rounding_floor() -> None:
+    """On tiny batches, dsct-approx's total is at most the best over every machine and
+    configuration per task (enumerated, tasks in deadline order per machine), and at least
+    the plain greedy floor of no schedule at all."""
+    rng = np.random.default_rng(11)
+    for _ in range(15):
+        n, m = int(rng.integers(1, 5)), int(rng.integers(1, 3))
+        p = _models_only(rng, n, m, float(rng.uniform(0.3, 2.0)))
+        sol = solve(p, "dsct-approx")
+        assert check(p, sol).ok
+        assert sol.total_accuracy <= _brute_force(p) + 1e-9
+        assert sol.total_accuracy >= float(p.models.a_min[p.model].sum()) - 1e-12
+
+
+def _brute_force(p: Problem) -> float:
+    ms = p.models
+    choices = [[(-1, -1)] + [(r, c) for r in range(p.m) for c in range(ms.start[k], ms.start[k + 1])]
+               for k in p.model.tolist()]
+    best = -np.inf
+    for pick in itertools.product(*choices):
+        total, ok = 0.0, True
+        for r in range(p.m):
+            t = float(p.available_at[r])
+            for j in p.order.tolist():
+                rr, c = pick[j]
+                if rr == r:
+                    t += ms.work[c] / p.speed[r]
+                    ok &= t <= p.deadline[j] + 1e-12
+        if not ok:
+            continue
+        total = sum(ms.accuracy[c] if c >= 0 else ms.a_min[p.model[j]] for j, (_, c) in enumerate(pick))
+        best = max(best, total)
+    return best
+
+
+def test_checker_catches_a_wrong_configuration() -> None:
+    rng = np.random.default_rng(2)
+    p = _models_only(rng, 20, 2, 0.5)
+    sol = solve(p, "dsct-approx")
+    assert check(p, sol).ok
+    j = int(np.flatnonzero(sol.config >= 0)[0])
+    c = int(sol.config[j])
+    k = int(p.model[j])
+    other = next(i for i in range(p.models.start[k], p.models.start[k + 1]) if i != c)
+    bad = sol.config.copy()
+    bad[j] = other  # names another configuration: work and accuracy no longer its own
+    assert not check(p, dataclasses.replace(sol, config=bad)).ok
+    acc = sol.accuracy.copy()
+    acc[j] = float(p.models.accuracy[c]) + 0.01  # an accuracy its configuration does not reach
+    assert not check(p, dataclasses.replace(sol, accuracy=acc, total_accuracy=float(acc.sum()))).ok
+    assert not check(p, dataclasses.replace(sol, config=None)).ok
