@@ -20,6 +20,11 @@
     infinite work, so only the two lower levels are available.
 
 Both are O(n m) (a vectorised O(m) scan per task, in EDF order: inherently sequential).
+
+Tasks of measured models: a model's *levels* are its configurations that no other beats
+(more accurate for no more work), most accurate first (:func:`model_levels`).
+``edf-nocompression`` runs a model task's most accurate configuration or nothing;
+``edf-3levels`` tries its levels in that order, as it tries a curve task's three levels.
 """
 
 from __future__ import annotations
@@ -37,14 +42,40 @@ def _empty(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.n
             np.full(n, NO_FIT, dtype=object))
 
 
-@register("edf-nocompression", polynomial=True)
+def model_levels(problem: Problem) -> list[list[int]]:
+    """Per model, its configurations that no other beats (more accurate for no more work),
+    most accurate first (ties: least work, then lowest index): the levels the baselines
+    try for a model task, as ``edf-3levels`` tries a curve task's three levels. O(C log C)."""
+    models = problem.models
+    out = []
+    for k in range(models.count):
+        cs = range(int(models.start[k]), int(models.start[k + 1]))
+        ranked = sorted(cs, key=lambda c: (-models.accuracy[c], models.work[c], c))
+        kept: list[int] = []
+        for c in ranked:  # each kept one needs strictly less work than the more accurate ones
+            if not kept or models.work[c] < models.work[kept[-1]]:
+                kept.append(c)
+        out.append(kept)
+    return out
+
+
+@register("edf-nocompression", polynomial=True, models=True)
 def edf_nocompression(problem: Problem) -> Solution:
-    """EDF-NOCOMPRESSION with worst-fit machine choice (section VII). O(n m)."""
+    """EDF-NOCOMPRESSION with worst-fit machine choice (section VII). O(n m).
+
+    A model task runs its most accurate configuration (its model uncompressed) or nothing."""
     machine, start, duration, work, reason = _empty(problem.n)
     free = problem.available_at.copy()
     speed = problem.speed
+    t_max = problem.t_max.copy()
+    config = None
+    if problem.n_model:
+        tops = np.array([lv[0] for lv in model_levels(problem)], dtype=np.int64)
+        on = problem.model >= 0
+        config = np.where(on, tops[np.maximum(problem.model, 0)], -1)
+        t_max[on] = problem.models.work[config[on]]
     for j in problem.order.tolist():
-        t = problem.t_max[j]
+        t = t_max[j]
         if not np.isfinite(t):
             reason[j] = UNBOUNDED_T_MAX
             continue
@@ -60,7 +91,7 @@ def edf_nocompression(problem: Problem) -> Solution:
     return make_solution(
         problem, machine=machine, start=start, duration=duration, work=work,
         upper_bound=fractional_relaxation(problem).upper_bound, algorithm="edf-nocompression",
-        reason_if_empty=reason,
+        reason_if_empty=reason, config=config,
     )
 
 
@@ -78,16 +109,27 @@ def level_works(problem: Problem, levels: int = 3) -> np.ndarray:
     return w
 
 
-@register("edf-3levels", polynomial=True)
+@register("edf-3levels", polynomial=True, models=True)
 def edf_3levels(problem: Problem) -> Solution:
-    """EDF-3COMPRESSIONLEVELS (section VII): highest level that fits, earliest finish. O(n m)."""
+    """EDF-3COMPRESSIONLEVELS (section VII): highest level that fits, earliest finish. O(n m).
+
+    A model task's levels are its model's configurations that no other beats, most accurate
+    first (:func:`model_levels`): it takes the most accurate one that fits before its
+    deadline on some machine, on the machine where it finishes earliest, as a curve task
+    takes the highest of its three levels. O(n m C) with C configurations per model."""
     machine, start, duration, work, reason = _empty(problem.n)
     free = problem.available_at.copy()
     speed = problem.speed
     works = level_works(problem)
+    config = None
+    if problem.n_model:
+        levels = model_levels(problem)
+        config = np.full(problem.n, -1, dtype=np.int64)
     for j in problem.order.tolist():
         d = problem.deadline[j]
-        for w in works[j]:
+        k = -1 if config is None else int(problem.model[j])
+        choices = works[j].tolist() if k < 0 else [problem.models.work[c] for c in levels[k]]
+        for i, w in enumerate(choices):
             if not np.isfinite(w):
                 continue
             finish = free + w / speed
@@ -95,9 +137,11 @@ def edf_3levels(problem: Problem) -> Solution:
             if finish[r] <= d:
                 machine[j], start[j], duration[j], work[j] = r, free[r], w / speed[r], w
                 free[r] = finish[r]
+                if k >= 0:
+                    config[j] = levels[k][i]
                 break
     return make_solution(
         problem, machine=machine, start=start, duration=duration, work=work,
         upper_bound=fractional_relaxation(problem).upper_bound, algorithm="edf-3levels",
-        reason_if_empty=reason,
+        reason_if_empty=reason, config=config,
     )

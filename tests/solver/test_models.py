@@ -128,3 +128,17 @@ def test_checker_catches_a_wrong_configuration() -> None:
     acc[j] = float(p.models.accuracy[c]) + 0.01  # an accuracy its configuration does not reach
     assert not check(p, dataclasses.replace(sol, accuracy=acc, total_accuracy=float(acc.sum()))).ok
     assert not check(p, dataclasses.replace(sol, config=None)).ok
+
+
+@pytest.mark.parametrize("algorithm", ["edf-nocompression", "edf-3levels"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_baselines_choose_configurations(algorithm: str, kind: str) -> None:
+    for seed in range(6):
+        rng = np.random.default_rng(100 + seed)
+        p = model_instance(rng, kind, int(rng.integers(1, 50)), int(rng.integers(1, 4)))
+        sol = solve(p, algorithm)
+        assert check(p, sol).ok, (algorithm, kind, seed, check(p, sol).violations)
+        if algorithm == "edf-nocompression":  # only a model's most accurate configuration
+            runs = np.flatnonzero((p.model >= 0) & (sol.machine >= 0))
+            best = np.maximum.reduceat(p.models.accuracy, p.models.start[:-1])
+            assert np.allclose(sol.accuracy[runs], best[p.model[runs]])
