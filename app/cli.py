@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import shutil
 import signal
@@ -261,6 +262,30 @@ def export_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_model_analyzer(args: argparse.Namespace) -> int:
+    """``dsct models import-model-analyzer``: models[] JSON from Model Analyzer's results."""
+    from app.profiles import ProfileError, from_model_analyzer
+
+    try:
+        with open(args.results, encoding="utf-8") as f:
+            text = f.read()
+        with open(args.accuracy, encoding="utf-8") as f:
+            accuracy = json.load(f)
+        if not isinstance(accuracy, dict):
+            raise ProfileError("the accuracy file must be a JSON object: model config path -> accuracy")
+        models = from_model_analyzer(text, accuracy, args.latency, args.batch, args.concurrency, args.a_min)
+    except (OSError, ValueError) as exc:
+        print(f"dsct models import-model-analyzer: {exc}", file=sys.stderr)
+        return 2
+    out = json.dumps({"models": models}, indent=2) + "\n"
+    if args.output == "-":
+        sys.stdout.write(out)
+    else:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(out)
+    return 0
+
+
 def experiments(argv: Sequence[str]) -> int:
     try:
         from app.experiments.cli import main as experiments_main  # type: ignore[import-not-found]
@@ -298,6 +323,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("export-openapi", help="write the OpenAPI document")
     p.add_argument("-o", "--output", default="openapi/openapi.json", help="default: openapi/openapi.json; - for stdout")
     p.set_defaults(func=export_openapi)
+    p = sub.add_parser("models", help="measured models: import profilers' results as models[] JSON")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    p = msub.add_parser("import-model-analyzer",
+                        help="models[] from Triton Model Analyzer's metrics-model-inference.csv")
+    p.add_argument("results", help="metrics-model-inference.csv")
+    p.add_argument("--accuracy", required=True, help="JSON object: model config path -> accuracy in [a_min, 1]")
+    p.add_argument("--latency", default="p99", help="latency column: p99 (default), p95, p90, p50, avg or a column name")
+    p.add_argument("--batch", type=int, default=1, help="rows at this batch size (default 1)")
+    p.add_argument("--concurrency", type=int, default=1, help="rows at this concurrency (default 1)")
+    p.add_argument("--a-min", type=float, default=0.0, help="every model's a_min (default 0)")
+    p.add_argument("-o", "--output", default="-", help="file to write; default - (stdout)")
+    p.set_defaults(func=import_model_analyzer)
     sub.add_parser("experiments", help="the paper's experiments (app.experiments)")
     args = parser.parse_args(argv)
     return int(args.func(args))
