@@ -30,6 +30,7 @@ import numpy as np
 from .configs import best_within, upgrade
 from .family import family_of
 from .fractional import FractionalSolution, fractional_relaxation, nested_allocation
+from .knapsack import pareto_choices
 from .problem import UNSCHEDULED, Problem, Solution
 from .registry import register
 from .schedule import (
@@ -159,12 +160,122 @@ def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float,
     )
 
 
-@register("dsct-refined", polynomial=True)
+@register("dsct-refined", polynomial=True, models=True)
 def dsct_refined(problem: Problem) -> Solution:
     """DSCT-APPROX's assignment, then each machine re-solved exactly.
 
     Never worse than dsct-approx; same guarantee. O(n log n) plus two sweeps.
+    With tasks of measured models, each machine that runs one is re-optimised over its
+    tasks' configurations (:func:`refine_models`).
     """
     frac = fractional_relaxation(problem)
     machine, _, _, _ = list_schedule(problem, frac.work)
+    if problem.n_model:
+        return refine_models(problem, machine, approx_from(problem, frac, "dsct-refined"), frac.upper_bound)
     return solve_on_machines(problem, machine, frac.upper_bound, "dsct-refined")
+
+
+#: total (states x choices x positions) the configuration search may spend on a problem:
+#: the front of each machine is capped so that the whole search stays near this
+REFINE_BUDGET = 4_000_000
+MAX_STATES = 4096
+
+
+def refine_models(problem: Problem, machine: np.ndarray, base: Solution, upper_bound: float) -> Solution:
+    """dsct-approx's assignment (``machine``: every task's machine from the list scheduling),
+    each machine that runs a model task re-optimised over its tasks' choices: a nested
+    multiple-choice knapsack (:func:`~app.solver.knapsack.pareto_choices`) offering each
+    model task its configurations and each curve task a few works, then the curve tasks
+    re-solved exactly for the configurations chosen (:func:`nested_allocation` on what the
+    model tasks leave of each prefix). A machine keeps ``base`` (dsct-approx's schedule)
+    where that is better, so the result is never worse than dsct-approx.
+
+    Guarantee: on a machine whose tasks are all model tasks, the optimum of that machine's
+    problem (the best configurations for the assignment), as long as no Pareto front of the
+    search passes its state cap (:data:`MAX_STATES`, lowered for large batches to keep the
+    search within :data:`REFINE_BUDGET`); with curve tasks on the machine, the best among
+    the works offered to them, then improved exactly. Cost: O(n S C log(S C)) for S states."""
+    models = problem.models
+    idx, starts = machine_chains(problem, machine)
+    n_configs = float(np.diff(models.start).mean()) + 1.0
+    max_states = int(min(MAX_STATES, max(16, REFINE_BUDGET // max(1.0, problem.n * n_configs))))
+    work = np.zeros(problem.n)
+    config = np.full(problem.n, -1, dtype=np.int64)
+    bounds = np.append(starts, idx.shape[0]).tolist()
+    model = problem.model
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        tasks = idx[lo:hi]
+        if not (model[tasks] >= 0).any():
+            continue
+        r = int(machine[tasks[0]])
+        cap = np.maximum(problem.machine_capacity(problem.deadline[tasks], r), 0.0)
+        options = [_options(problem, int(j), float(c), float(base.work[j])) for j, c in zip(tasks, cap, strict=True)]
+        picks, _ = pareto_choices([o[0] for o in options], [o[1] for o in options], cap, max_states)
+        for j, (w, _, cfg), pick in zip(tasks.tolist(), options, picks, strict=True):
+            work[j] = w[pick]
+            if cfg is not None and pick > 0:
+                config[j] = cfg[pick - 1]
+    _resolve_curves(problem, machine, idx, starts, work)
+    keep_base = _machines_where_better(problem, machine, base, work, config)
+    take = keep_base[np.maximum(machine, 0)]
+    work = np.where(take, base.work, work)
+    config = np.where(take, base.config, config)
+    start, duration = sequence_on_machines(problem, idx, starts, machine, work)
+    return make_solution(
+        problem, machine=np.where(work > 0, machine, UNSCHEDULED), start=start, duration=duration, work=work,
+        upper_bound=upper_bound, algorithm="dsct-refined", config=config,
+    )
+
+
+def _options(problem: Problem, j: int, cap: float, had: float):
+    """Task ``j``'s choices on its machine: (works, accuracies, configurations or None),
+    the first always nothing."""
+    k = int(problem.model[j])
+    if k >= 0:
+        ms = problem.models
+        cs = np.arange(ms.start[k], ms.start[k + 1])
+        return (np.concatenate(([0.0], ms.work[cs])), np.concatenate(([ms.a_min[k]], ms.accuracy[cs])), cs.tolist())
+    most = min(float(problem.t_max[j]), cap)
+    w = np.unique(np.array([0.0, min(had, most)] + [most * q for q in (0.25, 0.5, 0.75, 1.0)]))
+    da = float(problem.a_max[j] - problem.a_min[j])
+    return w, float(problem.a_min[j]) + da * -np.expm1(-float(problem.theta[j]) * w), None
+
+
+def _resolve_curves(problem: Problem, machine: np.ndarray, idx: np.ndarray, starts: np.ndarray,
+                    work: np.ndarray) -> None:
+    """The curve tasks' works re-solved exactly (in place), on every machine that runs a
+    model task, for the model tasks' works as they are: a curve prefix may use what every
+    later prefix constraint leaves after the model tasks in it."""
+    chains, caps = [], []
+    bounds = np.append(starts, idx.shape[0]).tolist()
+    model = problem.model
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        tasks = idx[lo:hi]
+        is_model = model[tasks] >= 0
+        if not is_model.any() or is_model.all():
+            continue
+        r = int(machine[tasks[0]])
+        left = problem.machine_capacity(problem.deadline[tasks], r) - np.cumsum(np.where(is_model, work[tasks], 0.0))
+        room = np.maximum(np.minimum.accumulate(left[::-1])[::-1], 0.0)
+        chains.append(tasks[~is_model])
+        caps.append(room[~is_model])
+    if not chains:
+        return
+    sizes = np.array([c.shape[0] for c in chains])
+    group_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    cidx = np.concatenate(chains)
+    w, _ = nested_allocation(family_of(problem), cidx, np.concatenate(caps), group_starts)
+    work[cidx] = w
+
+
+def _machines_where_better(problem: Problem, machine: np.ndarray, base: Solution, work: np.ndarray,
+                           config: np.ndarray) -> np.ndarray:
+    """Per machine, whether ``base`` scores more on that machine's tasks than the refined
+    works and configurations."""
+    acc = problem.accuracy(work)
+    on = (problem.model >= 0)
+    acc[on] = np.where(config[on] >= 0, problem.models.accuracy[np.maximum(config[on], 0)],
+                       problem.models.a_min[problem.model[on]])
+    mine = np.bincount(machine, weights=acc, minlength=problem.m)
+    theirs = np.bincount(machine, weights=base.accuracy, minlength=problem.m)
+    return theirs > mine

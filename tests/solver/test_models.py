@@ -142,3 +142,23 @@ def test_baselines_choose_configurations(algorithm: str, kind: str) -> None:
             runs = np.flatnonzero((p.model >= 0) & (sol.machine >= 0))
             best = np.maximum.reduceat(p.models.accuracy, p.models.start[:-1])
             assert np.allclose(sol.accuracy[runs], best[p.model[runs]])
+
+
+def test_refined_is_exact_on_one_machine_and_never_below_approx() -> None:
+    """On one machine the assignment is forced, so dsct-refined's search over
+    configurations must find the brute-force optimum (enumerating a configuration or
+    nothing per task); on several, it is never below dsct-approx."""
+    rng = np.random.default_rng(21)
+    for _ in range(25):
+        n = int(rng.integers(1, 6))
+        p = _models_only(rng, n, 1, float(rng.uniform(0.3, 2.5)))
+        sol = solve(p, "dsct-refined")
+        assert check(p, sol).ok
+        assert sol.total_accuracy == pytest.approx(_brute_force(p), abs=1e-9)
+    for kind in KINDS:
+        for seed in range(4):
+            rng = np.random.default_rng(300 + seed)
+            p = model_instance(rng, kind, int(rng.integers(1, 60)), int(rng.integers(1, 5)))
+            refined, plain = solve(p, "dsct-refined"), solve(p, "dsct-approx")
+            assert check(p, refined).ok, check(p, refined).violations
+            assert refined.total_accuracy >= plain.total_accuracy - 1e-9
