@@ -71,18 +71,27 @@ def cpu_time(fn, repeat: int) -> float:
 def models_table(repeat: int) -> None:
     import tracemalloc
 
-    print("\n| n | m | curve tasks: fractional (CPU s) | model tasks, 10 configs: fractional (CPU s) | ratio | peak memory, model tasks (MiB) |")
-    print("|---|---|---|---|---|---|")
+    from app.solver import solve
+
+    print("\n| n | m | curve tasks: fractional (CPU s) | model tasks, 10 configs: fractional (CPU s) | ratio "
+          "| curve tasks: dsct-approx (CPU s) | model tasks: dsct-approx (CPU s) | ratio "
+          "| peak memory, model tasks: fractional / dsct-approx (MiB) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in (10**4, 10**5):
         m = 100
         curve, models = instance(n, m), model_instance(n, m)
         tc = cpu_time(lambda p=curve: fractional_relaxation(p), repeat)
         tm = cpu_time(lambda p=models: fractional_relaxation(p), repeat)
-        tracemalloc.start()
-        fractional_relaxation(models)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        print(f"| {n:.0e} | {m} | {tc:.4f} | {tm:.4f} | {tm / tc:.2f}x | {peak / 2**20:.0f} |", flush=True)
+        ac = cpu_time(lambda p=curve: solve(p, "dsct-approx"), repeat)
+        am = cpu_time(lambda p=models: solve(p, "dsct-approx"), repeat)
+        peaks = []
+        for fn in (lambda: fractional_relaxation(models), lambda: solve(models, "dsct-approx")):
+            tracemalloc.start()
+            fn()
+            peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
+            tracemalloc.stop()
+        print(f"| {n:.0e} | {m} | {tc:.4f} | {tm:.4f} | {tm / tc:.2f}x | {ac:.4f} | {am:.4f} | {am / ac:.2f}x "
+              f"| {peaks[0]:.0f} / {peaks[1]:.0f} |", flush=True)
 
 
 def median_time(fn, repeat: int) -> tuple[float, object]:
