@@ -85,7 +85,7 @@ def models_table(repeat: int) -> None:
         ac = cpu_time(lambda p=curve: solve(p, "dsct-approx"), repeat)
         am = cpu_time(lambda p=models: solve(p, "dsct-approx"), repeat)
         peaks = []
-        for fn in (lambda: fractional_relaxation(models), lambda: solve(models, "dsct-approx")):
+        for fn in (lambda p=models: fractional_relaxation(p), lambda p=models: solve(p, "dsct-approx")):
             tracemalloc.start()
             fn()
             peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)

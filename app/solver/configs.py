@@ -87,18 +87,28 @@ class _SuffixSlack:
         self.bmin[b] = self.v[b * _BLOCK:(b + 1) * _BLOCK].min()
 
 
-def _next_upgrade(models, k: int, c: int, a_min: float, speed: float, limit: float):
+class _Lists:
+    """A model table as Python lists (the upgrade loop reads single entries)."""
+
+    def __init__(self, models):
+        self.work = models.work.tolist()
+        self.accuracy = models.accuracy.tolist()
+        self.start = models.start.tolist()
+
+
+def _next_upgrade(models: _Lists, k: int, c: int, a_min: float, speed: float, limit: float):
     """The upgrade of a task of model ``k`` now running configuration ``c`` (-1: none) with
     the best accuracy gain per second among those needing at most ``limit`` more seconds:
     ``(ratio, extra seconds, configuration)`` or None. O(configurations of the model)."""
-    w0 = 0.0 if c < 0 else float(models.work[c])
-    a0 = a_min if c < 0 else float(models.accuracy[c])
+    work, accuracy = models.work, models.accuracy
+    w0 = 0.0 if c < 0 else work[c]
+    a0 = a_min if c < 0 else accuracy[c]
     best = None
-    for c2 in range(int(models.start[k]), int(models.start[k + 1])):
-        gain = float(models.accuracy[c2]) - a0
+    for c2 in range(models.start[k], models.start[k + 1]):
+        gain = accuracy[c2] - a0
         if gain <= 0.0:
             continue
-        dt = (float(models.work[c2]) - w0) / speed
+        dt = (work[c2] - w0) / speed
         if dt > limit:
             continue
         ratio = math.inf if dt <= 0.0 else gain / dt
@@ -157,11 +167,11 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     is replaced by the best one that does, so a task is looked at O(C) times per upgrade
     it gets). Ties: the earlier position. O(U (C + B + n_r / B + log n_r) + n log n) for U
     upgrades, C configurations per model, n_r tasks on a machine, blocks of B = 256."""
-    models = problem.models
+    models = _Lists(problem.models)
     deadline = problem.deadline.tolist()
     model = problem.model.tolist()
     speed_of = problem.speed.tolist()
-    a_min = models.a_min.tolist()
+    a_min = problem.models.a_min.tolist()
     heap: list[tuple[float, float, int, int, int]] = []
     chains: list[_Chain] = []
     place: dict[int, tuple[int, int]] = {}  # task -> (chain, position in it)
@@ -188,14 +198,14 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
         g, p = place[j]
         speed = speed_of[int(machine[j])]
         k, c = model[j], int(config[j])
-        w0 = 0.0 if c < 0 else float(models.work[c])
-        if (float(models.work[c2]) - w0) / speed != dt:  # stale: the task has moved on
+        w0 = 0.0 if c < 0 else models.work[c]
+        if (models.work[c2] - w0) / speed != dt:  # stale: the task has moved on
             cand = _next_upgrade(models, k, c, a_min[k], speed, math.inf)
         else:
             chain = chains[g]
             limit = min(chain.slack.suffix_min(p + 1), deadline[j] - chain.end(p))
             if dt <= limit:
-                work[j] = float(models.work[c2])
+                work[j] = models.work[c2]
                 config[j] = c2
                 chain.lengthen(p, dt, deadline[j])
                 cand = _next_upgrade(models, k, c2, a_min[k], speed, math.inf)
