@@ -59,13 +59,16 @@ class _SuffixSlack:
     def __init__(self, slack: np.ndarray):
         n = slack.shape[0]
         nb = max(1, -(-n // _BLOCK))
+        self.n = n
         self.v = np.full(nb * _BLOCK, np.inf)
         self.v[:n] = slack
         self.lazy = np.zeros(nb)
         self.bmin = self.v.reshape(nb, _BLOCK).min(axis=1)
 
     def suffix_min(self, p: int) -> float:
-        """The least slack at positions ``>= p``."""
+        """The least slack at positions ``>= p`` (inf when there are none)."""
+        if p >= self.n:
+            return math.inf
         b = p // _BLOCK
         end = (b + 1) * _BLOCK
         x = float(self.v[p:end].min()) + float(self.lazy[b]) if p < end else math.inf
@@ -75,6 +78,8 @@ class _SuffixSlack:
 
     def add_suffix(self, p: int, delta: float) -> None:
         """Add ``delta`` to the slack of every position ``>= p``."""
+        if p >= self.n:
+            return
         b = p // _BLOCK
         end = (b + 1) * _BLOCK
         self.v[p:end] += delta

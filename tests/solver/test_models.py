@@ -162,3 +162,15 @@ def test_refined_is_exact_on_one_machine_and_never_below_approx() -> None:
             refined, plain = solve(p, "dsct-refined"), solve(p, "dsct-approx")
             assert check(p, refined).ok, check(p, refined).violations
             assert refined.total_accuracy >= plain.total_accuracy - 1e-9
+
+
+def test_upgrades_across_slack_blocks() -> None:
+    """Machines with a multiple of the slack structure's block of tasks, and more: the last
+    position of a block and of a machine are handled (a suffix past the end is empty)."""
+    from app.solver import configs
+
+    rng = np.random.default_rng(9)
+    for n in (configs._BLOCK, 2 * configs._BLOCK, 2 * configs._BLOCK + 3):
+        p = _models_only(rng, n, 1, 1.2)
+        sol = solve(p, "dsct-approx")
+        assert check(p, sol).ok
