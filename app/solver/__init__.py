@@ -7,6 +7,8 @@ Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 - :mod:`.kernel`      the generic kernel over ramps: work at a price, block prices, roots
 - :mod:`.fractional`  the exact fractional relaxation (V-B, VI-C: Algorithms 1-2, Lemmas 1-2)
 - :mod:`.approx`      DSCT-APPROX (Algorithm 3, Theorem 3) and ``dsct-refined``
+- :mod:`.configs`     model tasks: the configuration that fits the time given, and upgrades
+- :mod:`.knapsack`    one machine re-optimised over configurations (nested multiple-choice knapsack)
 - :mod:`.baselines`   EDF-NOCOMPRESSION and EDF-3COMPRESSIONLEVELS (section VII)
 - :mod:`.exact`       ``exact``: DSCT-Opt (VI-A, program (10)) with a proven bound, HiGHS MILP
 - :mod:`.check`       an independent feasibility and objective checker
