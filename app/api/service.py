@@ -86,6 +86,8 @@ def is_quick(prep: Prepared, settings: Settings) -> bool:
     (:data:`app.solver.POLYNOMIAL`) on at most ``DSCT_INLINE_MAX_TASKS`` tasks (what that
     costs at the default is in docs/robustness.md). Everything else goes to a solver thread,
     under the time cap and admission control."""
+    if prep.problem.n_model and prep.batch.algorithm == "dsct-refined":
+        return False  # its search over configurations: up to ~0.2 s of CPU at 512 model tasks
     return prep.problem.n <= settings.inline_max_tasks and prep.batch.algorithm in POLYNOMIAL
 
 

@@ -177,7 +177,7 @@ def dsct_refined(problem: Problem) -> Solution:
 
 #: total (states x choices x positions) the configuration search may spend on a problem:
 #: the front of each machine is capped so that the whole search stays near this
-REFINE_BUDGET = 4_000_000
+REFINE_BUDGET = 1_000_000
 MAX_STATES = 4096
 
 
