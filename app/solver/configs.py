@@ -173,6 +173,17 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     it gets). Ties: the earlier position. O(U (C + B + n_r / B + log n_r) + n log n) for U
     upgrades, C configurations per model, n_r tasks on a machine, blocks of B = 256."""
     models = _Lists(problem.models)
+    cache: dict[tuple[int, int, float], tuple[float, float, int] | None] = {}
+
+    def best_upgrade(k: int, c: int, speed: float, limit: float = math.inf):
+        # without a limit the answer depends on (model, configuration, speed) alone: cached
+        if limit != math.inf:
+            return _next_upgrade(models, k, c, a_min[k], speed, limit)
+        key = (k, c, speed)
+        if key not in cache:
+            cache[key] = _next_upgrade(models, k, c, a_min[k], speed, math.inf)
+        return cache[key]
+
     deadline = problem.deadline.tolist()
     model = problem.model.tolist()
     speed_of = problem.speed.tolist()
@@ -193,7 +204,7 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
             if k < 0:
                 continue
             place[j] = (g, p)
-            cand = _next_upgrade(models, k, int(config[j]), a_min[k], speed_of[r], math.inf)
+            cand = best_upgrade(k, int(config[j]), speed_of[r])
             if cand is not None:
                 heap.append((-cand[0], cand[1], lo + p, j, cand[2]))
     heapq.heapify(heap)
@@ -205,16 +216,18 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
         k, c = model[j], int(config[j])
         w0 = 0.0 if c < 0 else models.work[c]
         if (models.work[c2] - w0) / speed != dt:  # stale: the task has moved on
-            cand = _next_upgrade(models, k, c, a_min[k], speed, math.inf)
+            cand = best_upgrade(k, c, speed)
         else:
             chain = chains[g]
-            limit = min(chain.slack.suffix_min(p + 1), deadline[j] - chain.end(p))
+            limit = deadline[j] - chain.end(p)  # its own deadline first: no suffix scan when it fails
+            if dt <= limit:
+                limit = min(limit, chain.slack.suffix_min(p + 1))
             if dt <= limit:
                 work[j] = models.work[c2]
                 config[j] = c2
                 chain.lengthen(p, dt, deadline[j])
-                cand = _next_upgrade(models, k, c2, a_min[k], speed, math.inf)
+                cand = best_upgrade(k, c2, speed)
             else:
-                cand = _next_upgrade(models, k, c, a_min[k], speed, limit)
+                cand = best_upgrade(k, c, speed, limit)
         if cand is not None:
             heapq.heappush(heap, (-cand[0], cand[1], key, j, cand[2]))
