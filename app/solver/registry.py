@@ -58,10 +58,10 @@ class ModelsUnsupportedError(DomainError):
     """The chosen algorithm cannot schedule tasks of measured models (yet); the message
     names it and the algorithms that can."""
 
-    def __init__(self, algorithm: str):
+    def __init__(self, algorithm: str, what: str = "tasks that run a measured model (tasks[].model)"):
         can = ", ".join(sorted(MODELS)) or "none yet"
-        super().__init__("algorithm", None, f"algorithm {algorithm!r} cannot schedule tasks that run a measured "
-                         f"model (tasks[].model); algorithms that can: {can}")
+        super().__init__("algorithm", None, f"algorithm {algorithm!r} cannot schedule {what}; "
+                         f"algorithms that can: {can}")
         self.algorithm = algorithm
 
 

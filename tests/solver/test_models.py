@@ -174,3 +174,25 @@ def test_upgrades_across_slack_blocks() -> None:
         p = _models_only(rng, n, 1, 1.2)
         sol = solve(p, "dsct-approx")
         assert check(p, sol).ok
+
+
+def test_exact_against_brute_force() -> None:
+    """exact on batches of model tasks: proven optimal, equal to the enumeration of a machine
+    and a configuration (or nothing) per task, n <= 6."""
+    rng = np.random.default_rng(31)
+    for i in range(20):
+        n = 6 if i < 3 else int(rng.integers(1, 6))
+        p = _models_only(rng, n, int(rng.integers(1, 3)), float(rng.uniform(0.3, 2.5)))
+        sol = solve(p, "exact")
+        assert check(p, sol).ok, check(p, sol).violations
+        assert sol.status == "optimal"
+        assert sol.total_accuracy == pytest.approx(_brute_force(p), abs=1e-6)
+        assert sol.total_accuracy <= sol.proven_bound + 1e-9 <= sol.upper_bound + 2e-9
+
+
+def test_exact_refuses_mixed_batches() -> None:
+    from app.solver import ModelsUnsupportedError
+
+    p = model_instance(np.random.default_rng(4), "mixed_curves", 10, 2)
+    with pytest.raises(ModelsUnsupportedError, match="curve tasks and model tasks"):
+        solve(p, "exact")
