@@ -23,14 +23,13 @@ from app.catalogue import catalogue
 from app.errors import Issue, issues_from_domain
 from app.solver import (
     ALGORITHMS,
-    MODELS,
     UNSCHEDULED,
     DomainError,
     Models,
-    ModelsUnsupportedError,
     Problem,
     Solution,
     UnknownAlgorithmError,
+    models_refusal,
 )
 
 __all__ = ["check_batch", "check_limits", "check_models", "to_problem", "to_response"]
@@ -129,8 +128,11 @@ def check_batch(batch: Batch, max_tasks: int, max_machines: int, max_models: int
     issues += model_issues
     if batch.algorithm not in ALGORITHMS:  # the registry's error and words
         issues += issues_from_domain(UnknownAlgorithmError(batch.algorithm))
-    elif _names_models(batch) and batch.algorithm not in MODELS:
-        issues += issues_from_domain(ModelsUnsupportedError(batch.algorithm))
+    else:
+        named = sum(x is not None for x in batch.tasks.get("model", ()))
+        refusal = models_refusal(batch.algorithm, named, batch.n)
+        if refusal is not None:
+            issues += issues_from_domain(refusal)
     if model_issues:  # the problem cannot be built: its models are not all known and sound
         return None, issues
     try:

@@ -31,6 +31,7 @@ from .registry import (
     UnknownAlgorithmError,
     UnknownOptionError,
     finite_solution,
+    models_refusal,
     options_of,
     solve,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "check",
     "finite_solution",
     "fractional_relaxation",
+    "models_refusal",
     "options_of",
     "solve",
 ]

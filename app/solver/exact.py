@@ -51,11 +51,11 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from .approx import list_schedule, solve_on_machines
+from .exact_models import exact_configs
 from .family import ExponentialFamily
 from .fractional import fractional_relaxation, nested_allocation
 from .problem import UNSCHEDULED, Problem, Solution
-from .exact_models import exact_configs
-from .registry import ALGORITHMS, ModelsUnsupportedError, register
+from .registry import ALGORITHMS, register
 
 DEFAULT_TIME_LIMIT = 60.0
 _MAX_ROUNDS = 50
@@ -365,7 +365,7 @@ class _OuterMILP:
         return res.status, bound, machine, work
 
 
-@register("exact", models=True)
+@register("exact", models="only")
 def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e-4, **_) -> Solution:
     """Best schedule with a proven bound: DSCT-Opt (section VI-A, program (10)).
 
@@ -381,8 +381,6 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     frac = fractional_relaxation(p)
     upper = frac.upper_bound
     if p.n_model:  # tasks of measured models: a MILP over configurations (app.solver.exact_models)
-        if p.n_model < p.n:
-            raise ModelsUnsupportedError("exact", "curve tasks and model tasks in one batch")
         return exact_configs(p, limit, gap_tol, upper, ALGORITHMS["dsct-refined"](p))
     if p.n == 0:
         sol = solve_on_machines(p, np.zeros(0, dtype=np.int64), upper, "exact")

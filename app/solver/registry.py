@@ -17,7 +17,7 @@ import numpy as np
 
 from .problem import DomainError, Problem, Solution
 
-__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "MODELS", "POLYNOMIAL", "ModelsUnsupportedError",
+__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "MODELS", "MODELS_ONLY", "POLYNOMIAL", "models_refusal", "ModelsUnsupportedError",
            "UnknownAlgorithmError", "UnknownOptionError", "finite_solution", "options_of", "register", "solve"]
 
 Algorithm = Callable[..., Solution]
@@ -30,6 +30,8 @@ POLYNOMIAL: set[str] = set()
 #: the algorithms that schedule tasks of measured models (:class:`~app.solver.problem.Models`);
 #: the others refuse a problem with such tasks (:class:`ModelsUnsupportedError`)
 MODELS: set[str] = set()
+#: of those, the ones that need every task of the batch to run a model (no curve tasks mixed in)
+MODELS_ONLY: set[str] = set()
 DEFAULT_ALGORITHM = "dsct-approx"
 
 
@@ -65,9 +67,10 @@ class ModelsUnsupportedError(DomainError):
         self.algorithm = algorithm
 
 
-def register(name: str, *, polynomial: bool = False, models: bool = False) -> Callable[[Algorithm], Algorithm]:
+def register(name: str, *, polynomial: bool = False, models: bool | str = False) -> Callable[[Algorithm], Algorithm]:
     """Register ``fn`` under ``name``; ``models``: it schedules tasks of measured models
-    (it then names each one's configuration, and :func:`solve` lets such problems through)."""
+    (it then names each one's configuration, and :func:`solve` lets such problems through);
+    ``models="only"``: only batches whose tasks all run models."""
     def deco(fn: Algorithm) -> Algorithm:
         if name in ALGORITHMS:
             raise RuntimeError(f"algorithm {name!r} registered twice")
@@ -76,9 +79,24 @@ def register(name: str, *, polynomial: bool = False, models: bool = False) -> Ca
             POLYNOMIAL.add(name)
         if models:
             MODELS.add(name)
+        if models == "only":
+            MODELS_ONLY.add(name)
         return fn
 
     return deco
+
+
+def models_refusal(algorithm: str, n_model: int, n: int) -> ModelsUnsupportedError | None:
+    """Why ``algorithm`` cannot schedule a batch of ``n`` tasks of which ``n_model`` run a
+    measured model, or None when it can: the one judge for :func:`solve` and the HTTP
+    layer's dry run."""
+    if not n_model:
+        return None
+    if algorithm not in MODELS:
+        return ModelsUnsupportedError(algorithm)
+    if algorithm in MODELS_ONLY and n_model < n:
+        return ModelsUnsupportedError(algorithm, "curve tasks and model tasks in one batch")
+    return None
 
 
 def _lookup(algorithm: str) -> Algorithm:
@@ -132,8 +150,9 @@ def solve(problem: Problem, algorithm: str = DEFAULT_ALGORITHM, **options) -> So
     broken by input order.
     """
     fn = _lookup(algorithm)
-    if problem.n_model and algorithm not in MODELS:
-        raise ModelsUnsupportedError(algorithm)
+    refusal = models_refusal(algorithm, problem.n_model, problem.n)
+    if refusal is not None:
+        raise refusal
     if options:
         accepted = _parameters(fn)
         for name in options:

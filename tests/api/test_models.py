@@ -137,3 +137,11 @@ def test_same_request_same_answer(client):
         body.pop("run_id")
         body.pop("timings")
     assert a == b
+
+
+def test_validate_gives_the_same_refusal_as_schedule(client):
+    req = batch()
+    req["algorithm"] = "exact"  # a mixed batch
+    errors = _errors(client, req)
+    assert [(e["code"], e["loc"]) for e in errors] == [("models_unsupported", ["algorithm"])]
+    assert post(client, req).json()["error"]["details"][0]["msg"] == errors[0]["msg"]
