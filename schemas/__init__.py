@@ -127,11 +127,23 @@ class Machine(_Wire):
     )
 
 
+def _curve_or_model_schema() -> dict[str, Any]:
+    """The rule of :func:`curve_or_model` in JSON Schema: a task names a model and none of
+    the curve fields, or gives ``theta`` (a number) and no model."""
+    return {"anyOf": [
+        {"required": ["model"], "properties": {"model": {"type": "string"}},
+         "not": {"anyOf": [{"required": [f]} for f in CURVE_FIELDS]}},
+        {"required": ["theta"], "properties": {"model": {"type": "null"}, "theta": {"type": "number"}}},
+    ]}
+
+
 class Task(_Wire):
-    """An inference request: deadline, accuracy curve and uncompressed size."""
+    """An inference request: deadline, and either an accuracy curve and uncompressed size
+    or a measured model."""
 
     model_config = ConfigDict(
         json_schema_extra={
+            **_curve_or_model_schema(),
             "examples": [
                 {"id": "cam3/1182", "deadline": 0.25, "theta": 40.0, "a_min": 0.001, "a_max": 0.82, "t_max": 0.115}
             ]
