@@ -194,7 +194,10 @@ def refine_models(problem: Problem, machine: np.ndarray, base: Solution, upper_b
     problem (the best configurations for the assignment), as long as no Pareto front of the
     search passes its state cap (:data:`MAX_STATES`, lowered for large batches to keep the
     search within :data:`REFINE_BUDGET`); with curve tasks on the machine, the best among
-    the works offered to them, then improved exactly. Cost: O(n S C log(S C)) for S states."""
+    the works offered to them, then improved exactly. Cost: O(n S C log(S C)) for S states.
+
+    A batch of at most :data:`LOCAL_SEARCH_MAX_N` tasks, all of models, also gets a local
+    search over the assignment (:func:`_move_tasks`), kept when it scores more."""
     models = problem.models
     idx, starts = machine_chains(problem, machine)
     n_configs = float(np.diff(models.start).mean()) + 1.0
@@ -220,11 +223,79 @@ def refine_models(problem: Problem, machine: np.ndarray, base: Solution, upper_b
     take = keep_base[np.maximum(machine, 0)]
     work = np.where(take, base.work, work)
     config = np.where(take, base.config, config)
+    if problem.n_model == problem.n and problem.n <= LOCAL_SEARCH_MAX_N and problem.m > 1:
+        moved = _move_tasks(problem, machine, max_states)
+        if moved is not None and moved[0] > _total(problem, work, config) + 1e-12:
+            _, machine, work, config = moved
+            idx, starts = machine_chains(problem, machine)
     start, duration = sequence_on_machines(problem, idx, starts, machine, work)
     return make_solution(
         problem, machine=np.where(work > 0, machine, UNSCHEDULED), start=start, duration=duration, work=work,
         upper_bound=upper_bound, algorithm="dsct-refined", config=config,
     )
+
+
+#: batches of model tasks up to this many tasks also get a local search over the assignment
+LOCAL_SEARCH_MAX_N = 64
+_LOCAL_SEARCH_PASSES = 3
+
+
+def _total(problem: Problem, work: np.ndarray, config: np.ndarray) -> float:
+    on = problem.model >= 0
+    acc = problem.accuracy(work)
+    acc[on] = np.where(config[on] >= 0, problem.models.accuracy[np.maximum(config[on], 0)],
+                       problem.models.a_min[problem.model[on]])
+    return float(acc.sum())
+
+
+def _machine_best(problem: Problem, tasks: list[int], r: int, max_states: int):
+    """The best configurations of model tasks ``tasks`` (in deadline order) on machine
+    ``r``: (total accuracy, configuration per task or -1)."""
+    if not tasks:
+        return 0.0, []
+    t = np.array(tasks, dtype=np.int64)
+    cap = np.maximum(problem.machine_capacity(problem.deadline[t], r), 0.0)
+    options = [_options(problem, j, float(c), 0.0) for j, c in zip(tasks, cap.tolist(), strict=True)]
+    picks, _ = pareto_choices([o[0] for o in options], [o[1] for o in options], cap, max_states)
+    value = sum(float(o[1][p]) for o, p in zip(options, picks, strict=True))
+    return value, [o[2][p - 1] if p > 0 else -1 for o, p in zip(options, picks, strict=True)]
+
+
+def _move_tasks(problem: Problem, machine: np.ndarray, max_states: int):
+    """Local search over the assignment of a small batch of model tasks: a task moves to
+    another machine when the two machines' best configurations (:func:`_machine_best`)
+    then score more; first improvement, tasks in deadline order, at most
+    :data:`_LOCAL_SEARCH_PASSES` passes. Returns (total, machine, work, config)."""
+    rank = problem.rank.tolist()
+    assign = machine.tolist()
+    on: list[list[int]] = [[] for _ in range(problem.m)]
+    for j in problem.order.tolist():
+        on[assign[j]].append(j)
+    best = [_machine_best(problem, on[r], r, max_states) for r in range(problem.m)]
+    for _ in range(_LOCAL_SEARCH_PASSES):
+        improved = False
+        for j in problem.order.tolist():
+            r0 = assign[j]
+            without = [i for i in on[r0] if i != j]
+            src = _machine_best(problem, without, r0, max_states)
+            for r in range(problem.m):
+                if r == r0:
+                    continue
+                with_j = sorted(on[r] + [j], key=lambda i: rank[i])
+                dst = _machine_best(problem, with_j, r, max_states)
+                if src[0] + dst[0] > best[r0][0] + best[r][0] + 1e-12:
+                    on[r0], on[r], best[r0], best[r] = without, with_j, src, dst
+                    assign[j] = r
+                    improved = True
+                    break
+        if not improved:
+            break
+    config = np.full(problem.n, -1, dtype=np.int64)
+    for r in range(problem.m):
+        for j, c in zip(on[r], best[r][1], strict=True):
+            config[j] = c
+    work = np.where(config >= 0, problem.models.work[np.maximum(config, 0)], 0.0)
+    return sum(b[0] for b in best), np.array(assign, dtype=np.int64), work, config
 
 
 def _options(problem: Problem, j: int, cap: float, had: float):
