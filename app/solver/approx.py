@@ -46,6 +46,10 @@ def list_schedule(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, np.nd
     Every task (zero-work ones included, as in the paper) goes to the machine whose
     uncompressed load ends first (ties: lowest index). Returns ``machine``, ``start``,
     ``duration`` and ``cut`` (True where the deadline cut the task) per task. O(n log m).
+
+    An uncut task's duration is ``work / speed``, never a difference of two large times (that
+    would lose the digits of a short task that starts late); a cut task's is the time left
+    before its deadline, and its work is then derived from it.
     """
     m = problem.m
     order = problem.order
@@ -57,7 +61,8 @@ def list_schedule(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, np.nd
     n = problem.n
     mach = [0] * n
     st = [0.0] * n
-    fin_l = [0.0] * n
+    dur = [0.0] * n
+    cut = [False] * n
     replace = heapq.heapreplace
     # Inherently sequential (each choice depends on all earlier loads): one tight loop over
     # plain Python floats, about 0.4 us a task.
@@ -69,19 +74,21 @@ def list_schedule(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, np.nd
         fin = e + p
         if fin > d:  # cut at the deadline; the following tasks shift by the cut
             fin = d if d > e else e
+            p = fin - e
+            cut[k] = True
         end[r] = fin
         mach[k] = r
         st[k] = e
-        fin_l[k] = fin
+        dur[k] = p
     machine = np.empty(problem.n, dtype=np.int64)
     start = np.empty(problem.n)
-    finish = np.empty(problem.n)
+    duration = np.empty(problem.n)
+    was_cut = np.empty(problem.n, dtype=bool)
     machine[order] = mach
     start[order] = st
-    finish[order] = fin_l
-    duration = finish - start
-    cut = finish != start + work * (1.0 / problem.speed)[machine]  # same float ops as the loop
-    return machine, start, duration, cut
+    duration[order] = dur
+    was_cut[order] = cut
+    return machine, start, duration, was_cut
 
 
 def approx_from(problem: Problem, frac: FractionalSolution, name: str = "dsct-approx") -> Solution:
@@ -111,11 +118,8 @@ def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float,
     idx, starts = machine_chains(problem, machine)
     work = np.zeros(problem.n)
     if idx.shape[0]:
-        mach = machine[idx]
-        cap = problem.speed[mach] * np.maximum(problem.deadline[idx] - problem.available_at[mach], 0.0)
-        cap_inc = np.diff(cap, prepend=0.0)
-        cap_inc[starts] = cap[starts]
-        w, _ = nested_allocation(ExponentialFamily.of(problem), idx, cap_inc, starts)
+        cap = problem.machine_capacity(problem.deadline[idx], machine[idx])
+        w, _ = nested_allocation(ExponentialFamily.of(problem), idx, cap, starts)
         work[idx] = w
     start, duration = sequence_on_machines(problem, idx, starts, machine, work)
     machine = np.where(work > 0, machine, UNSCHEDULED)

@@ -12,6 +12,8 @@ import numpy as np
 
 from .problem import Problem, Solution
 
+_TINY = float(np.finfo(float).tiny)  # below the smallest normal double, rounding is absolute
+
 
 @dataclass(frozen=True)
 class CheckReport:
@@ -32,8 +34,14 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     Checked: array shapes and finiteness; machine indices; unscheduled tasks have no time;
     starts not before ``available_at``; ends not past deadlines; work not over ``t_max``;
     work equal to speed times duration; accuracy matching the work; no two tasks overlapping
-    on a machine; the reported total matching the recomputed objective. Times are compared
-    with tolerance ``rtol`` relative to the instance's time scale.
+    on a machine; the reported total matching the recomputed objective.
+
+    Every comparison allows ``rtol`` relative to the numbers it compares, and nothing else:
+    a start against its machine's ``available_at`` (relative to the larger of the two), an
+    end against its deadline (relative to the larger of deadline and start: the end is
+    ``start + duration``, rounded at the start's scale), work against ``speed * duration``.
+    A large number elsewhere in the instance never loosens the check of a small one. The
+    only absolute floor is the smallest normal double, below which rounding is absolute.
     """
     v: list[str] = []
     n, m = problem.n, problem.m
@@ -52,14 +60,19 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     if v:
         return CheckReport(tuple(v), float("nan"))
 
-    scale = max(1.0, float(np.max(problem.deadline, initial=0.0)), float(np.max(problem.available_at)))
-    tol = rtol * scale
-
     def report(mask: np.ndarray, what: str) -> None:
         bad = np.flatnonzero(mask)
         if bad.size:
             j = int(bad[0])
             v.append(f"task {j}: {what} ({bad.size} tasks)")
+
+    def exceeds(a: np.ndarray, b: np.ndarray, *scale: np.ndarray) -> np.ndarray:
+        """``a > b`` by more than ``rtol`` times the largest magnitude among ``a``, ``b`` and
+        ``scale``."""
+        mag = np.maximum(np.abs(a), np.abs(b))
+        for s in scale:
+            mag = np.maximum(mag, np.abs(s))
+        return a - b > rtol * mag + _TINY
 
     report((mach < -1) | (mach >= m), "machine index out of range")
     unsched = mach == -1
@@ -69,27 +82,30 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     on = ~unsched & (mach >= 0) & (mach < m)
     r = np.where(on, mach, 0)
     speed = problem.speed[r]
-    report(on & (start < problem.available_at[r] - tol), "starts before its machine is available")
-    report(on & (start + dur > problem.deadline + tol), "ends after its deadline")
-    report(on & (work > problem.t_max * (1 + rtol)), "work over t_max")
-    report(on & ~np.isclose(work, speed * dur, rtol=1e-9, atol=tol * speed), "work != speed * duration")
+    avail = problem.available_at[r]
+    end = start + dur
+    report(on & exceeds(avail, start), "starts before its machine is available")
+    report(on & exceeds(end, problem.deadline, start), "ends after its deadline")
+    report(on & exceeds(work, problem.t_max), "work over t_max")
+    report(on & (exceeds(work, speed * dur) | exceeds(speed * dur, work)), "work != speed * duration")
 
     # accuracy recomputed from the model's formula, independently of the solver's family code
-    expected = problem.a_min + (problem.a_max - problem.a_min) * (1.0 - np.exp(-problem.theta * work))
-    report(~np.isclose(acc, expected, rtol=1e-9, atol=1e-12), "accuracy does not match its work")
+    delta_a = problem.a_max - problem.a_min
+    expected = problem.a_min + delta_a * (1.0 - np.exp(-problem.theta * work))
+    report(exceeds(acc, expected, delta_a) | exceeds(expected, acc, delta_a), "accuracy does not match its work")
 
     # overlaps: on each machine, sorted by start, each task starts after the previous one ends
     busy = np.flatnonzero(on & (dur > 0))
     if busy.size > 1:
-        o = busy[np.lexsort((start[busy] + dur[busy], start[busy], mach[busy]))]
+        o = busy[np.lexsort((end[busy], start[busy], mach[busy]))]
         same = mach[o][1:] == mach[o][:-1]
-        gap = start[o][1:] - (start[o][:-1] + dur[o][:-1])
-        bad = np.flatnonzero(same & (gap < -tol))
+        bad = np.flatnonzero(same & exceeds(end[o][:-1], start[o][1:], start[o][:-1]))
         if bad.size:
             a, b = int(o[bad[0]]), int(o[bad[0] + 1])
             v.append(f"tasks {a} and {b} overlap on machine {int(mach[a])} ({bad.size} overlaps)")
 
     objective = float(np.sum(expected)) if n else 0.0
-    if not np.isclose(solution.total_accuracy, objective, rtol=1e-9, atol=1e-9):
+    magnitude = float(np.sum(np.abs(expected) + delta_a)) if n else 0.0
+    if not abs(solution.total_accuracy - objective) <= rtol * magnitude + _TINY:
         v.append(f"total_accuracy {solution.total_accuracy!r} != recomputed {objective!r}")
     return CheckReport(tuple(v), objective)

@@ -92,9 +92,8 @@ class _Evaluator:
             v = 0.0
         else:
             idx = np.fromiter(tasks, dtype=np.intp, count=len(tasks))
-            cap = p.speed[r] * np.maximum(p.deadline[idx] - p.available_at[r], 0.0)
-            cap_inc = np.diff(cap, prepend=0.0)
-            w, _ = nested_allocation(self.fam, idx, cap_inc, np.zeros(1, dtype=np.intp))
+            cap = p.machine_capacity(p.deadline[idx], r)
+            w, _ = nested_allocation(self.fam, idx, cap, np.zeros(1, dtype=np.intp))
             # accuracy above a_min: unscheduled tasks contribute a_min wherever they are
             v = float(np.sum(self.fam.value(w, idx) - p.a_min[idx]))
         self.cache[key] = v
@@ -114,8 +113,7 @@ def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, deadl
     ev = _Evaluator(p)
     m = p.m
     mach = machine.copy()
-    usable = [np.flatnonzero(p.speed * np.maximum(p.deadline[j] - p.available_at, 0.0) > 0)
-              for j in range(p.n)]
+    usable = [np.flatnonzero(caps > 0) for caps in p.machine_capacity(p.deadline)]
 
     def tasks_on(r: int) -> tuple[int, ...]:
         on = np.flatnonzero(mach == r)
@@ -183,7 +181,7 @@ def strengthened_bound(problem: Problem) -> float:
         return 0.0
     order = p.order
     d = p.deadline[order]
-    caps = p.speed[None, :] * np.maximum(d[:, None] - p.available_at[None, :], 0.0)  # (n, m)
+    caps = p.machine_capacity(d)  # (n, m)
     single = caps.max(axis=1)
     u = np.minimum(p.t_max[order], single)
     # sum of the min(k, m) largest capacities at d_k
@@ -197,7 +195,7 @@ def strengthened_bound(problem: Problem) -> float:
     # bound for prefix k+1 is at least the one for k because deadlines are sorted)
     fam = ExponentialFamily(p.theta[order], p.delta_a[order], p.a_min[order], u)
     idx = np.arange(p.n)
-    w, _ = nested_allocation(fam, idx, np.diff(cap, prepend=0.0), np.zeros(1, dtype=np.intp))
+    w, _ = nested_allocation(fam, idx, cap, np.zeros(1, dtype=np.intp))
     return float(np.sum(fam.value(w, idx)))
 
 
@@ -214,11 +212,9 @@ class _OuterMILP:
         self.p = p
         n, m = p.n, p.m
         order = p.order
-        rank = np.empty(n, dtype=np.intp)
-        rank[order] = np.arange(n)
+        rank = p.rank
         self.rank = rank
-        U = np.minimum(p.t_max[:, None], p.speed[None, :] * np.maximum(
-            p.deadline[:, None] - p.available_at[None, :], 0.0))
+        U = np.minimum(p.t_max[:, None], p.machine_capacity(p.deadline))
         pairs = np.argwhere(U > 0)  # (task, machine) pairs that can do work
         # sort pairs by machine, then deadline rank
         pairs = pairs[np.lexsort((rank[pairs[:, 0]], pairs[:, 1]))]
@@ -262,7 +258,7 @@ class _OuterMILP:
             for t in range(len(qs)):
                 if t + 1 < len(qs) and dl[t + 1] == dl[t]:
                     continue
-                cap = p.speed[r] * max(dl[t] - p.available_at[r], 0.0)
+                cap = float(p.machine_capacity(dl[t], r))
                 if np.sum(self.U[qs[: t + 1]]) <= cap:
                     continue  # cannot bind
                 add(self.iw[qs[: t + 1]].tolist(), [1.0] * (t + 1), -np.inf, cap)
@@ -387,8 +383,7 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
         sol = solve_on_machines(p, np.zeros(0, dtype=np.int64), upper, "exact")
         return _finish(p, sol.machine, upper, upper, gap_tol)
 
-    rank = np.empty(p.n, dtype=np.intp)
-    rank[p.order] = np.arange(p.n)
+    rank = p.rank
     machine0, _, _, _ = list_schedule(p, frac.work)
     best = {"machine": machine0.copy(), "val": _exact_works(p, machine0)[1]}
     proven = min(upper, strengthened_bound(p))

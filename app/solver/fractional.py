@@ -28,7 +28,10 @@ Every level is a handful of whole-array numpy passes over the still-open segment
 (``reduceat`` over contiguous runs), so a level costs O(n) and the whole solve
 O(n log n) for the sort plus O(n * levels) for the sweep; the levels are O(log n) when
 splits are balanced (on the paper's generator and the benchmarks they number 15-25 at
-n = 1e6) and O(n) in the adversarial worst case. See Vidal, Jaillet and Maculan, "A
+n = 1e6). Unbalanced splits could take O(n) levels (and slow prices up to 200 Newton
+rounds each), so once the sweep has spent ``SWEEP_BUDGET`` passes per task the open segments
+go to pool-adjacent-violators (O(n) on every family we know; its re-pricing is budgeted too,
+and past that budget the sweep resumes). See Vidal, Jaillet and Maculan, "A
 decomposition algorithm for nested resource allocation problems", SIAM J. Optim. 2016, for
 the same decomposition principle.
 """
@@ -48,6 +51,10 @@ __all__ = ["FractionalSolution", "fractional_relaxation", "nested_allocation"]
 
 #: below this many tasks, plain-Python pool-adjacent-violators beats numpy's call overhead
 SMALL_N = 512
+_EPS = float(np.finfo(float).eps)
+#: the sweep spends at most this many passes per task before handing over (:func:`sweep_budget`)
+SWEEP_BUDGET = 128
+_LEVEL_PASSES = 12  # whole-array passes of a level besides the Newton rounds
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,62 +75,80 @@ class FractionalSolution:
 def nested_allocation(
     family: AccuracyFamily,
     idx: np.ndarray,
-    cap_inc: np.ndarray,
+    cap: np.ndarray,
     group_starts: np.ndarray,
     rtol: float = 1e-12,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Maximise ``sum a_i(w_i)`` under nested prefix constraints, for independent chains.
 
     ``idx`` lists the tasks (indices into ``family``) chain after chain, each chain in
-    deadline order; chains begin at positions ``group_starts`` (sorted, first 0). Position
-    ``k`` of a chain may use ``cap_inc[k] >= 0`` more work than position ``k - 1``: the
-    constraints are ``sum_{i <= k} w_i <= sum_{i <= k} cap_inc[i]`` within each chain.
+    deadline order; chains begin at positions ``group_starts`` (sorted, first 0). ``cap[k]``
+    is the work that positions from the start of its chain up to ``k`` may use in total (non-
+    decreasing within a chain): the constraints are ``sum_{i <= k} w_i <= cap[k]``.
     Returns the works and log-prices per position. Chains are solved together, so one call
     handles the single aggregated machine of the relaxation or all machines of a schedule.
 
-    Complexity: O(N) per level, O(log N) levels on balanced splits (see module docs).
+    A prefix constraint counts as violated when it is over by more than ``rtol`` times its own
+    capacity ``cap[k]``: the test scales with each task's own numbers, whatever the scale of
+    the chain around it.
+
+    Complexity: below :data:`SMALL_N` positions, pool-adjacent-violators (O(n) on every chain
+    we know of). Otherwise the level-wise sweep, O(n) per level and Newton round; once it
+    has spent :func:`sweep_budget` (a fixed number of passes per task) whatever is still
+    open is handed to pool-adjacent-violators, so inputs whose splits are unbalanced cost
+    O(n) passes too.
     """
     n_all = idx.shape[0]
     work = np.zeros(n_all)
     log_price = np.full(n_all, -np.inf)
     if n_all == 0:
         return work, log_price
-    cap_inc = np.maximum(np.asarray(cap_inc, dtype=np.float64), 0.0)
+    starts = np.asarray(group_starts, dtype=np.intp)
+    if starts.shape[0] > 1:
+        starts = np.unique(starts)
+    cap = np.maximum(np.asarray(cap, dtype=np.float64), 0.0)
+    cap_inc = np.maximum(np.diff(cap, prepend=0.0), 0.0)
+    cap_inc[starts] = cap[starts]
     # chain order once, so every later pass reads memory sequentially
     family = family.take(idx)
     idx = np.arange(n_all)
 
-    starts = np.asarray(group_starts, dtype=np.intp)
-    if starts.shape[0] > 1:
-        starts = np.unique(starts)
     if n_all <= SMALL_N:
         small = _pav_small(family, cap_inc, starts)
         if small is not None:
             return small
 
+    tol = rtol * cap  # how far each prefix constraint may be over: relative to its own capacity
     pos = np.arange(n_all)  # chain positions still open
     x0: np.ndarray | None = None
+    spent = 0  # passes over one open position, summed over the levels and their Newton rounds
+    budget = sweep_budget(n_all)
     while pos.shape[0]:
+        if spent > budget:  # unbalanced splits or slow prices: finish bottom-up
+            rest = _pav_small(family.take(pos), cap_inc[pos], starts)
+            if rest is not None:
+                work[pos], log_price[pos] = rest
+                break
+            budget = math.inf
         n = pos.shape[0]
         lengths = np.diff(np.append(starts, n))
         seg_of = np.repeat(np.arange(starts.shape[0]), lengths)
         ci = cap_inc[pos]
-        cap = np.add.reduceat(ci, starts)
-        x = family.block_price(idx[pos], starts, cap, x0)
+        seg_cap = np.add.reduceat(ci, starts)
+        x = family.block_price(idx[pos], starts, seg_cap, x0)
+        spent += n * (getattr(family, "last_rounds", 1) + _LEVEL_PASSES)
         xe = x[seg_of]
         w = family.work_at(xe, idx[pos])
 
-        # relative prefix slack inside each segment, at the segment's one-block price
-        cs = np.cumsum(ci - w)
-        base = np.zeros(starts.shape[0])
-        base[1:] = cs[starts[1:] - 1]
-        rel = cs - base[seg_of]
+        # prefix slack inside each segment, at the segment's one-block price
+        rel = _segment_cumsum(ci - w, starts, lengths, seg_of, tol[pos[starts]])
         last = starts + lengths - 1
         rel[last] = np.inf  # the segment's own end is not an internal constraint
+        over = rel < -tol[pos]
+        over[last] = False
+        split = np.logical_or.reduceat(over, starts)
         seg_min = np.minimum.reduceat(rel, starts)
-        scale = cap + np.add.reduceat(w, starts)
-        split = seg_min < -rtol * np.where(np.isfinite(scale), scale, 0.0) - 1e-300
-        w = _use_capacity(family, idx[pos], w, xe, x, split, starts, seg_of, cap)
+        w = _use_capacity(family, idx[pos], w, xe, x, split, starts, seg_of, seg_cap)
 
         done = ~split[seg_of]
         work[pos[done]] = w[done]
@@ -149,6 +174,51 @@ def nested_allocation(
     return work, log_price
 
 
+def _segment_cumsum(v: np.ndarray, starts: np.ndarray, lengths: np.ndarray, seg_of: np.ndarray,
+                    tol: np.ndarray) -> np.ndarray:
+    """Cumulative sums of ``v`` restarting at each segment, each accurate to rounding of its
+    own segment's numbers.
+
+    One running sum over every segment is exact enough where the sum carried in from the
+    segments before (each ends near zero, up to its rounding) is negligible against the
+    segment's own tolerance ``tol`` (at its first position, the smallest). Where it is not (a
+    chain of tiny capacities after one of huge capacities), those segments are summed again
+    on their own, by a doubling scan: O(their length x log of the longest), vectorised.
+    """
+    cs = np.cumsum(v)
+    base = np.zeros(starts.shape[0])
+    base[1:] = cs[starts[1:] - 1]
+    rel = cs - base[seg_of]
+    # the carried sum's rounding reaches each position with at most ~eps |base| per step
+    polluted = 4.0 * _EPS * np.abs(base) * lengths >= 1e-3 * tol
+    if polluted.any():
+        sel = polluted[seg_of]
+        sub = v[sel]
+        sub_len = lengths[polluted]
+        sub_starts = np.zeros(sub_len.shape[0], dtype=np.intp)
+        np.cumsum(sub_len[:-1], out=sub_starts[1:])
+        offset = np.arange(sub.shape[0]) - np.repeat(sub_starts, sub_len)
+        step = 1
+        longest = int(sub_len.max())
+        while step < longest:
+            shifted = np.zeros_like(sub)
+            shifted[step:] = sub[:-step]
+            sub = np.where(offset >= step, sub + shifted, sub)
+            step *= 2
+        rel[sel] = sub
+    return rel
+
+
+def sweep_budget(n: int) -> float:
+    """Work the sweep may spend, in passes over one open position (each level costs its open
+    positions times its Newton rounds plus a few passes), before what is still open goes to
+    pool-adjacent-violators: ``SWEEP_BUDGET * n``. Balanced splits finish well within it (5
+    to 10 levels of a few rounds on the benchmark generator up to n = 1e6); a chain that
+    splits off a few tasks per level, or whose prices need many Newton rounds, would
+    otherwise cost O(n) levels of O(n) each."""
+    return SWEEP_BUDGET * n
+
+
 def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarray:
     """A tight block must use its capacity exactly. Works come from log-prices, whose
     rounding is ~1e-16 |ln price| / theta in absolute work: negligible unless a block's
@@ -159,9 +229,11 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
     sens = family.sensitivity(xe, idx) * tight[seg_of]
     total_sens = np.add.reduceat(sens, starts)
     resid = cap - np.add.reduceat(w, starts)
-    share = resid / np.where(total_sens > 0.0, total_sens, np.inf)  # 0 where nothing can move
+    # each task moves by its share of the residual, resid * sens / total_sens: the fraction
+    # first, so that a residual over a tiny total sensitivity cannot overflow
+    frac = sens / np.where(total_sens > 0.0, total_sens, np.inf)[seg_of]  # 0 where nothing can move
     u = family.u if idx is None else family.u[idx]
-    return np.minimum(np.maximum(w + sens * share[seg_of], 0.0), u)
+    return np.minimum(np.maximum(w + frac * resid[seg_of], 0.0), u)
 
 
 def _pav_small(
@@ -270,9 +342,7 @@ def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None
     fam = family if family is not None else ExponentialFamily.of(problem)
     order = problem.order
     cap = problem.capacity(problem.deadline[order])
-    cap_inc = cap.copy()
-    cap_inc[1:] -= cap[:-1]
-    w_sorted, x_sorted = nested_allocation(fam, order, cap_inc, np.zeros(1, dtype=np.intp))
+    w_sorted, x_sorted = nested_allocation(fam, order, cap, np.zeros(1, dtype=np.intp))
     work = np.empty(problem.n)
     log_price = np.empty(problem.n)
     work[order] = w_sorted

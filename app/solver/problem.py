@@ -192,25 +192,50 @@ class Problem:
     def capacity(self, t: np.ndarray) -> np.ndarray:
         """Aggregate work all machines can do in ``[0, t]``: ``sum_r s_r max(0, t - available_at_r)``.
 
-        O((n + m) log m) through sorted availability times and prefix sums.
+        O((n + m) log m) through sorted availability times and prefix sums. Written as
+        ``D(a_k) + S_k (t - a_k)``, ``a_k`` the latest of the ``k`` machines free before ``t``
+        and ``S_k`` their total speed: both terms are sums of non-negative numbers, so the
+        capacity keeps its digits when ``t`` is close to a large ``available_at`` (the
+        expanded ``S_k t - sum s_r a_r`` would cancel them).
         """
         t = np.asarray(t, dtype=np.float64)
-        a, cs, csa = self._capacity_table
+        a, cs, at_a = self._capacity_table
         k = a.searchsorted(t, side="left")  # machines free strictly before t
-        return np.maximum(cs[k] * t - csa[k], 0.0)
+        latest = a[np.maximum(k - 1, 0)]
+        return np.where(k > 0, at_a[k] + cs[k] * np.maximum(t - latest, 0.0), 0.0)
 
     @cached_property
     def _capacity_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Availability times sorted, with prefix sums of speed and speed x availability."""
+        """Availability times sorted; prefix sums of speed; and ``D(a_{k-1})`` per ``k``, the
+        capacity of the first ``k`` machines when the ``k``-th becomes free."""
         idx = self.available_at.argsort(kind="stable")
         a = self.available_at[idx]
         s = self.speed[idx]
         cs = np.zeros(s.shape[0] + 1)
-        csa = np.zeros(s.shape[0] + 1)
+        at_a = np.zeros(s.shape[0] + 1)
         with np.errstate(over="ignore"):  # inf only past every deadline: never indexed
             np.cumsum(s, out=cs[1:])
-            np.cumsum(s * a, out=csa[1:])
-        return a, cs, csa
+            np.cumsum(cs[1:-1] * np.diff(a), out=at_a[2:])
+        return a, cs, at_a
+
+    def machine_capacity(self, t, machine=None) -> np.ndarray:
+        """Work machine ``r`` can do in ``[0, t]``: ``s_r max(0, t - available_at_r)``.
+
+        With ``machine`` (an index or array of indices broadcast against ``t``), one value per
+        pair; without it, every machine: shape ``t.shape + (m,)``. O(size of the result).
+        """
+        t = np.asarray(t, dtype=np.float64)
+        if machine is None:
+            return self.speed * np.maximum(t[..., None] - self.available_at, 0.0)
+        return self.speed[machine] * np.maximum(t - self.available_at[machine], 0.0)
+
+    @cached_property
+    def rank(self) -> np.ndarray:
+        """Each task's position in deadline order (the inverse of ``order``). Read-only."""
+        rank = np.empty(self.n, dtype=np.intp)
+        rank[self.order] = np.arange(self.n)
+        rank.setflags(write=False)
+        return rank
 
     def guarantee(self) -> float:
         """Theorem 3's absolute guarantee ``G = m A (1 + ln(theta_max/theta_min) / e)``."""

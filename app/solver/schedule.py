@@ -89,8 +89,7 @@ def machine_chains(problem: Problem, machine: np.ndarray) -> tuple[np.ndarray, n
     Returns ``(idx, group_starts)`` for :func:`app.solver.fractional.nested_allocation`;
     unassigned tasks (-1) are left out. O(n log n).
     """
-    rank = np.empty(problem.n, dtype=np.int64)
-    rank[problem.order] = np.arange(problem.n)
+    rank = problem.rank
     assigned = np.flatnonzero(machine >= 0)
     idx = assigned[np.lexsort((rank[assigned], machine[assigned]))]
     mach = machine[idx]

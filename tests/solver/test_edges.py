@@ -1,0 +1,196 @@
+"""The solvers at numeric edges: extreme scales and spreads, tiny windows and ranges, machines
+free late, and inputs that unbalance the sweep's splits. Both relaxation paths are forced in
+turn (the plain-Python pool-adjacent-violators below ``SMALL_N`` tasks, and the vectorised
+sweep above it), and every schedule goes through the independent checker."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import app.solver.fractional as fractional
+from app.solver import POLYNOMIAL, Problem, check, fractional_relaxation, solve
+
+from .instances import EDGE_KINDS, make_edge_instance, make_instance, scaled
+
+DATA = Path(__file__).parent / "data"
+PATHS = ("small", "sweep")
+
+
+@contextlib.contextmanager
+def relaxation_path(path: str):
+    """Force the relaxation's path: ``small`` (pool-adjacent-violators at any size) or
+    ``sweep`` (the level-wise sweep at any size, never handing over to PAV)."""
+    saved = fractional.SMALL_N, getattr(fractional, "SWEEP_BUDGET", None)
+    fractional.SMALL_N = 10**9 if path == "small" else 0
+    if path == "sweep":
+        fractional.SWEEP_BUDGET = math.inf
+    try:
+        yield
+    finally:
+        fractional.SMALL_N = saved[0]
+        if saved[1] is not None:
+            fractional.SWEEP_BUDGET = saved[1]
+
+
+def assert_schedules_valid(p: Problem, algorithms=None) -> dict:
+    """Every polynomial algorithm: no warning, the checker finds nothing, the total is within
+    the finite upper bound, dsct-refined is never below dsct-approx."""
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow in the solver is a defect here
+        for algo in algorithms or sorted(POLYNOMIAL):
+            sol = solve(p, algo)
+            report = check(p, sol)
+            assert report.ok, (algo, report.violations)
+            assert math.isfinite(sol.upper_bound), algo
+            assert sol.total_accuracy <= sol.upper_bound * (1 + 1e-9) + 1e-300, algo
+            out[algo] = sol
+    if "dsct-refined" in out:
+        assert out["dsct-refined"].total_accuracy >= out["dsct-approx"].total_accuracy * (1 - 1e-9)
+    return out
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_refined_meets_deadlines_of_tiny_windows(path: str) -> None:
+    """Tasks whose own capacity is ~1e-12 work units, on a machine whose chain holds far more:
+    a tolerance relative to the chain's capacity let them end up to 3.7e6 times past their
+    deadlines."""
+    p = Problem(**np.load(DATA / "refined-past-deadline.npz"))
+    with relaxation_path(path):
+        sols = assert_schedules_valid(p)
+    refined = sols["dsct-refined"]
+    on = refined.machine >= 0
+    end = refined.start + refined.duration
+    assert np.all(end[on] <= p.deadline[on] * (1 + 1e-9))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_extreme_spread_has_finite_bound(path: str) -> None:
+    """Deadlines 2**e for e from -1070 to 1020 and theta ~ 1/d: sums of works near 7e302
+    overflowed into a NaN upper bound and infinite start times."""
+    n = 600
+    e = np.linspace(-1070, 1020, n)
+    theta = np.clip(2.0 ** -np.clip(e, -1000, 1000), 1e-300, 1e300)
+    p = Problem(2.0**e, theta, np.zeros(n), np.ones(n), np.full(n, np.inf), [1.0], [0.0])
+    with relaxation_path(path):
+        sols = assert_schedules_valid(p)
+    for sol in sols.values():
+        assert np.isfinite(sol.start).all()
+
+
+def test_extreme_spread_paths_agree() -> None:
+    n = 600
+    e = np.linspace(-1070, 1020, n)
+    theta = np.clip(2.0 ** -np.clip(e, -1000, 1000), 1e-300, 1e300)
+    p = Problem(2.0**e, theta, np.zeros(n), np.ones(n), np.full(n, np.inf), [1.0], [0.0])
+    bounds = []
+    for path in PATHS:
+        with relaxation_path(path):
+            bounds.append(fractional_relaxation(p).upper_bound)
+    assert bounds[0] == pytest.approx(bounds[1], rel=1e-9)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_scale_invariance(path: str) -> None:
+    """deadline x c, available_at x c, theta / c, t_max x c is the same instance in other time
+    units: the same optimum for every c from 1e-300 to 1e300 (an absolute 1e-300 floor in
+    the split test made the bound 1e-4 too high at c = 1e-299)."""
+    rng = np.random.default_rng(7)
+    n = 600 if path == "sweep" else 200
+    d, theta = rng.uniform(0.1, 10.0, n), rng.uniform(0.5, 50.0, n)
+    base = Problem(d, theta, np.zeros(n), np.ones(n), np.full(n, np.inf), [1.0], [0.0])
+    busy = make_instance(rng, "busy_machines", n, 3)
+    for p in (base, busy):
+        with relaxation_path(path):
+            ref = fractional_relaxation(p).upper_bound
+            for k in [-300, -299, -250, -200, -150, -100, -50, -10, 10, 50, 100, 150, 200, 250, 299, 300]:
+                c = 10.0**k
+                q = scaled(p, c)
+                got = fractional_relaxation(q).upper_bound
+                assert got == pytest.approx(ref, rel=1e-9), k
+                assert_schedules_valid(q, ["dsct-approx", "dsct-refined"])
+
+
+def test_late_short_task_work_matches_its_slot() -> None:
+    """A task of 1.7e-7 work units starting at 1e9 s: its duration must be work / speed, not
+    a difference of two large times."""
+    p = Problem([1e9 + 10], [1e7], [0.0], [1.0], [1.7e-7], [1.0], [1e9])
+    for algo in sorted(POLYNOMIAL):
+        sol = solve(p, algo)
+        assert check(p, sol).ok, algo
+        j = 0
+        assert sol.work[j] == pytest.approx(p.speed[0] * sol.duration[j], rel=1e-12)
+        assert sol.accuracy[j] == pytest.approx(-math.expm1(-p.theta[j] * sol.work[j]), rel=1e-12)
+
+
+def test_checker_tolerance_is_per_task() -> None:
+    """One deadline at 1e9 must not let a task with deadline 1.0 end at 1.9."""
+    p = Problem([1.0, 1e9], [1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [np.inf, np.inf], [1.0], [0.0])
+    sol = solve(p, "dsct-approx")
+    late = type(sol)(**{**sol.__dict__, "duration": np.array([1.9, sol.duration[1]]),
+                        "start": np.array([0.0, 1.9]), "work": np.array([1.9, sol.work[1]])})
+    assert any("ends after its deadline" in v for v in check(p, late).violations)
+    # work that the slot cannot hold
+    short = type(sol)(**{**sol.__dict__, "duration": sol.duration * (1 - 1e-6)})
+    assert any("speed * duration" in v for v in check(p, short).violations)
+    # a start before a late machine's available_at, by more than rounding
+    q = Problem([1e9 + 10], [1.0], [0.0], [1.0], [np.inf], [1.0], [1e9])
+    sol = solve(q, "dsct-approx")
+    early = type(sol)(**{**sol.__dict__, "start": sol.start - 10.0})
+    assert any("before its machine" in v for v in check(q, early).violations)
+
+
+@given(st.sampled_from(EDGE_KINDS), st.integers(1, 60), st.integers(1, 4), st.integers(0, 2**32 - 1),
+       st.sampled_from(PATHS))
+def test_property_edge_families(kind: str, n: int, m: int, seed: int, path: str) -> None:
+    p = make_edge_instance(np.random.default_rng(seed), kind, n, m)
+    with relaxation_path(path):
+        assert_schedules_valid(p)
+
+
+@pytest.mark.parametrize("kind", EDGE_KINDS)
+def test_edge_families_paths_agree(kind: str) -> None:
+    """Both paths, on every edge family, at sizes on both sides of SMALL_N."""
+    for seed, n in enumerate((40, 300, 700)):
+        p = make_edge_instance(np.random.default_rng(seed), kind, n, 1 + seed)
+        bounds = []
+        for path in PATHS:
+            with relaxation_path(path):
+                assert_schedules_valid(p)
+                bounds.append(fractional_relaxation(p).upper_bound)
+        assert bounds[0] == pytest.approx(bounds[1], rel=1e-9), (kind, n)
+
+
+def test_unbalanced_splits_hand_over_within_budget() -> None:
+    """Fillers at 2**-1001 then deadlines log-spaced over 2**-1000..2**990 made the sweep split
+    off a few tasks per level (about 1,000 levels of up to 80 Newton rounds each). The sweep
+    now spends at most its budget, a fixed number of passes per task, and finishes
+    bottom-up; the answer is unchanged."""
+    from app.solver.family import _MAX_NEWTON, ExponentialFamily
+
+    n = 3000
+    p = make_edge_instance(np.random.default_rng(0), "levels", n, 1)
+    passes = []
+    orig = ExponentialFamily.block_price
+
+    def counting(self, idx, *args, **kwargs):
+        x = orig(self, idx, *args, **kwargs)
+        passes.append(idx.shape[0] * (getattr(self, "last_rounds", _MAX_NEWTON) + 12))
+        return x
+
+    ExponentialFamily.block_price = counting
+    try:
+        got = fractional_relaxation(p).upper_bound
+    finally:
+        ExponentialFamily.block_price = orig
+    assert sum(passes) <= 128 * n + n * (_MAX_NEWTON + 12)
+    with relaxation_path("small"):
+        assert got == pytest.approx(fractional_relaxation(p).upper_bound, rel=1e-9)
