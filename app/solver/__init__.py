@@ -14,6 +14,7 @@ Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 
 from . import approx as _approx  # noqa: F401  (registers the algorithms)
 from . import baselines as _baselines  # noqa: F401
+from . import best as _best  # noqa: F401
 from . import exact as _exact  # noqa: F401
 from .check import CheckReport, check
 from .fractional import FractionalSolution, fractional_relaxation

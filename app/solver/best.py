@@ -1,0 +1,314 @@
+"""``dsct-best``: the default algorithm. DSCT-APPROX's schedule, improved, never worse.
+
+The best of a few candidate schedules, each one an assignment of tasks to machines whose
+machines are then solved exactly (section V's single-machine problem, through
+:func:`app.solver.fractional.nested_allocation`), compared by the objective the problem
+defines:
+
+1. **DSCT-APPROX** (Algorithm 3 of section VI-C), as it is. Every other candidate has to beat
+   it to be chosen, so ``upper_bound - total <= G`` (Theorem 3) holds for ``dsct-best`` too.
+2. **Speed-aware list scheduling.** The relaxation's works (section VI-C), tasks in deadline
+   order, each to the machine where it would *finish* earliest (``free_r + work / s_r``, a
+   task still running at its deadline cut there, as in Algorithm 3), rather than to the
+   machine that is *free* earliest. On machines of different speeds or busy until
+   different times, DSCT-APPROX sends a task to a slow machine while a fast one would finish
+   it sooner; this candidate does not. Machines of equal speed form a class kept in a heap
+   (the one free first is the class's best), so a task costs O(classes + log m). With more
+   than ``MAX_CLASSES`` distinct speeds, speeds are grouped geometrically into that many
+   classes and the class's machine free first stands for it (a heuristic, still a valid
+   assignment). Its machines are then solved exactly.
+3. **The paper's baselines** (section VII: ``edf-nocompression`` and ``edf-3levels``), each
+   re-solved machine by machine (never below the baseline's own schedule). They cost
+   O(n m) each, several times the rest, so they are run only when they could win: each
+   baseline gives every task one of a few fixed works (``t_max``, or three compression
+   levels) or nothing, so its total is at most the best fractional choice of those works
+   under the machines' total capacity by the last deadline, with each work no more than
+   one machine can do before the task's deadline (a knapsack relaxation, solved greedily
+   in O(n log n)). When the schedule found so far already reaches that bound, the baseline
+   cannot beat it and is not run.
+4. **Local search**, bounded by a count of operations (never by time, so the answer is
+   deterministic): in deadline order, each task is tried on every other machine that can
+   run it, all the affected machines re-solved exactly in one sweep, and the best strict
+   improvement kept. A pass costs about ``n (n + m + CALL_COST)`` operations; the search
+   runs when a whole pass fits in ``LOCAL_SEARCH_WORK`` of them, and stops when they are
+   spent (so only small batches, about 50 tasks or fewer, where a few misplaced tasks weigh
+   most, pay for it).
+
+Guarantees: feasible; never below ``dsct-approx`` (so within Theorem 3's ``G`` of
+``upper_bound``); never below ``edf-nocompression`` or ``edf-3levels`` (each either run or
+proven unable to win); deterministic (ties by lowest index, budgets in operations).
+
+Complexity: O(n log n) for the relaxation plus O(n (classes + log m)) for the speed-aware
+assignment and one exact sweep per candidate; the baselines' O(n m) only when their bound
+does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` task evaluations.
+
+Generic pieces: candidates are compared by ``ExponentialFamily.value`` (the objective the
+problem defines) and every machine is solved by the single-machine exact solver, so another
+accuracy family (or per-task weights) only changes those two.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .approx import approx_from, list_schedule
+from .baselines import edf_3levels, edf_nocompression, level_works
+from .family import ExponentialFamily
+from .fractional import FractionalSolution, fractional_relaxation, nested_allocation
+from .problem import UNSCHEDULED, Problem, Solution
+from .registry import register
+from .schedule import machine_chains, make_solution, sequence_on_machines
+
+__all__ = ["dsct_best", "speed_aware_assignment", "baseline_bound", "MAX_CLASSES", "LOCAL_SEARCH_WORK"]
+
+NAME = "dsct-best"
+#: at most this many speed classes in the speed-aware assignment
+MAX_CLASSES = 8
+#: the local search's budget in operations: each call of the exact solver counts its tasks
+#: plus ``CALL_COST`` (its fixed cost, in task equivalents)
+LOCAL_SEARCH_WORK = 6_000
+CALL_COST = 64
+#: relative margin for "strictly better" and for the baselines' bound
+_RTOL = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """An assignment with each machine solved exactly: ``work`` per task, ``value`` the total."""
+
+    name: str
+    machine: np.ndarray
+    work: np.ndarray
+    value: float
+
+
+def _speed_classes(speed: np.ndarray) -> list[list[int]]:
+    """Machines grouped by speed: one class per distinct speed, or geometric bands of speed
+    when there are more than ``MAX_CLASSES`` distinct speeds. Each class in index order."""
+    distinct = np.unique(speed)
+    if distinct.shape[0] <= MAX_CLASSES:
+        key = np.searchsorted(distinct, speed)
+    else:
+        lo, hi = math.log(float(distinct[0])), math.log(float(distinct[-1]))
+        key = np.minimum(((np.log(speed) - lo) / (hi - lo) * MAX_CLASSES).astype(np.int64), MAX_CLASSES - 1)
+    classes: dict[int, list[int]] = {}
+    for r, k in enumerate(key.tolist()):
+        classes.setdefault(k, []).append(r)
+    return [classes[k] for k in sorted(classes)]
+
+
+def speed_aware_assignment(problem: Problem, work: np.ndarray) -> np.ndarray:
+    """Tasks in deadline order, each to the machine where ``work`` would finish earliest.
+
+    A task still running at its deadline is cut there (Algorithm 3's rule), so the machine's
+    next task starts at the deadline. Within a speed class the machine free first (ties:
+    lowest index) is the candidate. Tasks that no machine can start before their deadline are
+    left unassigned. O(n (classes + log m)): a tight loop, inherently sequential.
+    """
+    p = problem
+    classes = _speed_classes(p.speed)
+    inv = (1.0 / p.speed).tolist()
+    heaps = [[(float(p.available_at[r]), r) for r in cls] for cls in classes]
+    for h in heaps:
+        heapq.heapify(h)
+    machine = np.full(p.n, UNSCHEDULED, dtype=np.int64)
+    first_free = float(np.min(p.available_at))
+    mach = machine.tolist()
+    order = p.order.tolist()
+    replace = heapq.heapreplace
+    for j, w, d in zip(order, work[order].tolist(), p.deadline[order].tolist(), strict=True):
+        if d <= first_free:
+            continue
+        best, best_r, best_h = math.inf, -1, heaps[0]
+        for h in heaps:
+            free, r = h[0]
+            fin = free + w * inv[r]
+            if fin < best or (fin == best and r < best_r):
+                best, best_r, best_h = fin, r, h
+        free, r = best_h[0]
+        end = best if best <= d else (d if d > free else free)
+        replace(best_h, (end, r))
+        mach[j] = r
+    return np.array(mach, dtype=np.int64)
+
+
+def _solve_assignment(problem: Problem, family: ExponentialFamily, machine: np.ndarray, name: str) -> Candidate:
+    """Each machine's tasks solved exactly (section V), all machines in one sweep."""
+    p = problem
+    idx, starts = machine_chains(p, machine)
+    work = np.zeros(p.n)
+    if idx.shape[0]:
+        mach = machine[idx]
+        cap = p.speed[mach] * np.maximum(p.deadline[idx] - p.available_at[mach], 0.0)
+        cap_inc = np.diff(cap, prepend=0.0)
+        cap_inc[starts] = cap[starts]
+        work[idx] = nested_allocation(family, idx, cap_inc, starts)[0]
+    value = float(np.add.reduce(family.value(work))) if p.n else 0.0
+    return Candidate(name, machine, work, value)
+
+
+def _from_candidate(problem: Problem, cand: Candidate, upper_bound: float) -> Solution:
+    idx, starts = machine_chains(problem, cand.machine)
+    start, duration = sequence_on_machines(problem, idx, starts, cand.machine, cand.work)
+    machine = np.where(cand.work > 0, cand.machine, UNSCHEDULED)
+    return make_solution(problem, machine=machine, start=start, duration=duration, work=cand.work,
+                         upper_bound=upper_bound, algorithm=NAME)
+
+
+def baseline_bound(problem: Problem, family: ExponentialFamily, works: np.ndarray) -> float:
+    """An upper bound on the total of any schedule in which each task runs at one of the
+    works in its row of ``works`` (``inf``: not available) or not at all.
+
+    Such a schedule does at most ``capacity(max deadline)`` work in all, and a task's work
+    is at most what the fastest machine could do from the earliest availability to the
+    task's deadline. Relaxing to fractions of the steps between a
+    task's works gives a knapsack solved greedily by gain per unit of work (a step taken
+    without the one below it only loosens the bound). O(n L log(n L)) for L works per task.
+    """
+    p = problem
+    if p.n == 0:
+        return 0.0
+    # no machine does more than the fastest one free first would (a valid, O(n) over-estimate)
+    reach = float(np.max(p.speed)) * np.maximum(p.deadline - float(np.min(p.available_at)), 0.0)
+    w = np.sort(works, axis=1)
+    with np.errstate(invalid="ignore"):
+        usable = np.isfinite(w) & (w <= reach[:, None] * (1.0 + 1e-9) + 1e-300)
+    w = np.where(usable, w, 0.0)
+    w = np.maximum.accumulate(w, axis=1)  # unusable steps add nothing
+    task = np.repeat(np.arange(p.n), w.shape[1])
+    gain = (family.value(w.ravel(), task) - p.a_min[task]).reshape(w.shape)
+    dw = np.diff(w, axis=1, prepend=0.0).ravel()
+    dg = np.diff(gain, axis=1, prepend=0.0).ravel()
+    keep = dw > 0.0
+    dw, dg = dw[keep], dg[keep]
+    total = float(np.sum(p.a_min))
+    if dw.shape[0] == 0:
+        return total
+    cap = float(p.capacity(np.array([np.max(p.deadline)]))[0])
+    order = np.argsort(-(dg / dw), kind="stable")
+    dw, dg = dw[order], dg[order]
+    used = np.cumsum(dw)
+    full = used <= cap
+    total += float(np.sum(dg[full]))
+    k = int(np.count_nonzero(full))
+    if k < dw.shape[0]:
+        room = cap - (float(used[k - 1]) if k else 0.0)
+        total += dg[k] * max(room, 0.0) / dw[k]
+    return total
+
+
+def _chains_value(problem: Problem, family: ExponentialFamily, chains: list[tuple[int, list[int]]]) -> np.ndarray:
+    """The exact single-machine optimum (accuracy above ``a_min``) of each ``(machine,
+    tasks in deadline order)`` chain, all in one sweep. Chains must be non-empty."""
+    p = problem
+    lengths = [len(tasks) for _, tasks in chains]
+    idx = np.fromiter((j for _, tasks in chains for j in tasks), dtype=np.intp, count=sum(lengths))
+    mach = np.repeat(np.array([r for r, _ in chains], dtype=np.intp), lengths)
+    starts = np.zeros(len(chains), dtype=np.intp)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    cap = p.speed[mach] * np.maximum(p.deadline[idx] - p.available_at[mach], 0.0)
+    cap_inc = np.diff(cap, prepend=0.0)
+    cap_inc[starts] = cap[starts]
+    work = nested_allocation(family, idx, cap_inc, starts)[0]
+    return np.add.reduceat(family.value(work, idx) - p.a_min[idx], starts)
+
+
+def local_search(problem: Problem, family: ExponentialFamily, cand: Candidate,
+                 budget: int = LOCAL_SEARCH_WORK) -> Candidate:
+    """Move single tasks between machines while it pays (module docs, step 4).
+
+    Each pass takes the tasks in deadline order; a task's removal from its machine and its
+    insertion into every other machine that can run it are solved exactly in one sweep, and
+    the best strict gain is kept. Runs only when a whole pass fits in ``budget`` operations
+    (about ``n (n + m + CALL_COST)``), then until the budget is spent or a pass gains
+    nothing: deterministic, O(budget).
+    """
+    p = problem
+    n, m = p.n, p.m
+    if m < 2 or n == 0 or n * (n + m + CALL_COST) > budget:
+        return cand  # not even one pass fits: keep the cost of large batches unchanged
+    rank = np.empty(n, dtype=np.intp)
+    rank[p.order] = np.arange(n)
+    rank_l = rank.tolist()
+    mach = cand.machine.tolist()
+    gain = (family.value(cand.work) - p.a_min).tolist()
+    sets: list[list[int]] = [[] for _ in range(m)]
+    vals = [0.0] * m
+    for j in p.order.tolist():
+        if mach[j] >= 0:
+            sets[mach[j]].append(j)
+            vals[mach[j]] += gain[j]
+    runs = p.deadline[:, None] > p.available_at[None, :]
+    usable = [np.flatnonzero(row).tolist() for row in runs]
+    spent = 0
+    while spent < budget:
+        improved = False
+        for j in p.order.tolist():
+            if spent >= budget:
+                break
+            a = mach[j]
+            targets = [b for b in usable[j] if b != a]
+            if not targets:
+                continue
+            chains = [(b, sorted([*sets[b], j], key=rank_l.__getitem__)) for b in targets]
+            rest = [i for i in sets[a] if i != j] if a >= 0 else []
+            if rest:
+                chains.append((a, rest))
+            v = _chains_value(p, family, chains).tolist()
+            spent += CALL_COST + sum(len(tasks) for _, tasks in chains)
+            v_rest = v[-1] if rest else 0.0
+            base_a = vals[a] if a >= 0 else 0.0
+            total = sum(vals)
+            best_gain, best_k = _RTOL * max(1.0, abs(total)), -1
+            for k, b in enumerate(targets):
+                g = v_rest + v[k] - base_a - vals[b]
+                if g > best_gain:
+                    best_gain, best_k = g, k
+            if best_k < 0:
+                continue
+            b = targets[best_k]
+            if a >= 0:
+                sets[a], vals[a] = rest, v_rest
+            sets[b], vals[b] = chains[best_k][1], v[best_k]
+            mach[j] = b
+            improved = True
+        if not improved:
+            break
+    return _solve_assignment(p, family, np.array(mach, dtype=np.int64), "local search")
+
+
+@register(NAME, polynomial=True)
+def dsct_best(problem: Problem, **_options) -> Solution:
+    """The best of DSCT-APPROX, a speed-aware assignment, the baselines when they could win,
+    and a bounded local search, every machine solved exactly (module docs).
+
+    Never below ``dsct-approx`` (so Theorem 3's guarantee holds), ``edf-nocompression`` or
+    ``edf-3levels``. O(n log n + n (classes + log m)) plus the baselines' O(n m) when their
+    bound does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` evaluations.
+    """
+    p = problem
+    frac: FractionalSolution = fractional_relaxation(p)
+    family = ExponentialFamily.of(p)
+    a_machine, _, a_duration, _ = list_schedule(p, frac.work)  # Algorithm 3's own schedule
+    a_work = a_duration * p.speed[a_machine]
+    a_value = float(np.add.reduce(family.value(a_work))) if p.n else 0.0
+    best = _solve_assignment(p, family, speed_aware_assignment(p, frac.work), "speed-aware")
+    if a_value > best.value:
+        best = Candidate("dsct-approx", a_machine, a_work, a_value)
+    best = max(best, local_search(p, family, best), key=lambda c: c.value)
+    for name, run, works in (("edf-nocompression", edf_nocompression, p.t_max[:, None]),
+                             ("edf-3levels", edf_3levels, None)):
+        works = level_works(p) if works is None else works
+        bound = baseline_bound(p, family, works)
+        if best.value >= bound - 1e-12 * max(1.0, abs(bound)):
+            continue  # the baseline cannot do better than what we have
+        cand = _solve_assignment(p, family, run(p).machine, name)
+        if cand.value > best.value:
+            best = cand
+    if best.name == "dsct-approx":
+        return approx_from(p, frac, NAME)
+    return _from_candidate(p, best, frac.upper_bound)
