@@ -63,11 +63,11 @@ from .problem import UNSCHEDULED, Problem, Solution
 from .registry import register
 from .schedule import machine_chains, make_solution, sequence_on_machines
 
-__all__ = ["dsct_best", "speed_aware_assignment", "baseline_bound", "MAX_CLASSES", "LOCAL_SEARCH_WORK"]
+__all__ = ["dsct_best", "speed_aware_assignment", "baseline_bounds", "MAX_CLASSES", "LOCAL_SEARCH_WORK"]
 
 NAME = "dsct-best"
 #: at most this many speed classes in the speed-aware assignment
-MAX_CLASSES = 8
+MAX_CLASSES = 4
 #: the local search's budget in operations: each call of the exact solver counts its tasks
 #: plus ``CALL_COST`` (its fixed cost, in task equivalents)
 LOCAL_SEARCH_WORK = 6_000
@@ -84,6 +84,7 @@ class Candidate:
     machine: np.ndarray
     work: np.ndarray
     value: float
+    chains: tuple[np.ndarray, np.ndarray] | None = None  # machine_chains(machine), when known
 
 
 def _speed_classes(speed: np.ndarray) -> list[list[int]]:
@@ -148,57 +149,53 @@ def _solve_assignment(problem: Problem, family: ExponentialFamily, machine: np.n
         cap_inc[starts] = cap[starts]
         work[idx] = nested_allocation(family, idx, cap_inc, starts)[0]
     value = float(np.add.reduce(family.value(work))) if p.n else 0.0
-    return Candidate(name, machine, work, value)
+    return Candidate(name, machine, work, value, (idx, starts))
 
 
 def _from_candidate(problem: Problem, cand: Candidate, upper_bound: float) -> Solution:
-    idx, starts = machine_chains(problem, cand.machine)
+    idx, starts = cand.chains if cand.chains is not None else machine_chains(problem, cand.machine)
     start, duration = sequence_on_machines(problem, idx, starts, cand.machine, cand.work)
     machine = np.where(cand.work > 0, cand.machine, UNSCHEDULED)
     return make_solution(problem, machine=machine, start=start, duration=duration, work=cand.work,
                          upper_bound=upper_bound, algorithm=NAME)
 
 
-def baseline_bound(problem: Problem, family: ExponentialFamily, works: np.ndarray) -> float:
-    """An upper bound on the total of any schedule in which each task runs at one of the
-    works in its row of ``works`` (``inf``: not available) or not at all.
+def baseline_bounds(problem: Problem, family: ExponentialFamily, frac: FractionalSolution,
+                    tables: list[np.ndarray]) -> list[float]:
+    """For each table of works (one row per task, ``inf``: not available), an upper bound on
+    the total of any schedule in which each task runs at one of the works of its row or not
+    at all (the baselines' schedules are such schedules).
 
-    Such a schedule does at most ``capacity(max deadline)`` work in all, and a task's work
-    is at most what the fastest machine could do from the earliest availability to the
-    task's deadline. Relaxing to fractions of the steps between a
-    task's works gives a knapsack solved greedily by gain per unit of work (a step taken
-    without the one below it only loosens the bound). O(n L log(n L)) for L works per task.
+    Lagrangian duality on the relaxation's prefix constraints ``sum_{i <= k} w_i <= D(d_k)``
+    (any schedule's works satisfy them): for prices ``lambda`` non-increasing in deadline
+    order, ``sum_k lambda_k (D(d_k) - D(d_{k-1})) + sum_j max(0, max_l a_j(w_jl) - lambda_j
+    w_jl)`` bounds every such schedule (plus ``a_min``). The prices are the relaxation's own
+    (section V-B's KKT prices, non-increasing), so the bound is at most ``upper_bound``, and
+    below it by what the fixed works lose. Works that no machine can do before the task's
+    deadline are dropped. O(n (L + m)) for L works per task.
     """
     p = problem
     if p.n == 0:
-        return 0.0
-    # no machine does more than the fastest one free first would (a valid, O(n) over-estimate)
-    reach = float(np.max(p.speed)) * np.maximum(p.deadline - float(np.min(p.available_at)), 0.0)
-    w = np.sort(works, axis=1)
-    with np.errstate(invalid="ignore"):
-        usable = np.isfinite(w) & (w <= reach[:, None] * (1.0 + 1e-9) + 1e-300)
-    w = np.where(usable, w, 0.0)
-    w = np.maximum.accumulate(w, axis=1)  # unusable steps add nothing
-    task = np.repeat(np.arange(p.n), w.shape[1])
-    gain = (family.value(w.ravel(), task) - p.a_min[task]).reshape(w.shape)
-    dw = np.diff(w, axis=1, prepend=0.0).ravel()
-    dg = np.diff(gain, axis=1, prepend=0.0).ravel()
-    keep = dw > 0.0
-    dw, dg = dw[keep], dg[keep]
-    total = float(np.sum(p.a_min))
-    if dw.shape[0] == 0:
-        return total
-    cap = float(p.capacity(np.array([np.max(p.deadline)]))[0])
-    order = np.argsort(-(dg / dw), kind="stable")
-    dw, dg = dw[order], dg[order]
-    used = np.cumsum(dw)
-    full = used <= cap
-    total += float(np.sum(dg[full]))
-    k = int(np.count_nonzero(full))
-    if k < dw.shape[0]:
-        room = cap - (float(used[k - 1]) if k else 0.0)
-        total += dg[k] * max(room, 0.0) / dw[k]
-    return total
+        return [0.0] * len(tables)
+    order = p.order
+    with np.errstate(over="ignore"):
+        price = np.exp(frac.log_price[order])
+    price = np.maximum.accumulate(price[::-1])[::-1]  # non-increasing, whatever the rounding
+    cap = p.capacity(p.deadline[order])
+    dual = float(np.add.reduce(p.a_min)) + float(price @ np.diff(cap, prepend=0.0))
+    reach = np.max(p.speed[None, :] * np.maximum(p.deadline[order, None] - p.available_at[None, :], 0.0),
+                   axis=1)
+    w = np.concatenate(tables, axis=1)[order]
+    w = np.where(w <= reach[:, None] * (1.0 + 1e-9), w, 0.0)  # inf or out of reach: not usable
+    task = np.repeat(order, w.shape[1])
+    net = (family.value(w.ravel(), task) - p.a_min[task]).reshape(w.shape) - price[:, None] * w
+    out = []
+    lo = 0
+    for table in tables:
+        best = np.maximum.reduce(net[:, lo:lo + table.shape[1]], axis=1)
+        out.append(dual + float(np.add.reduce(np.maximum(best, 0.0))))
+        lo += table.shape[1]
+    return [x if math.isfinite(x) else math.inf for x in out]
 
 
 def _chains_value(problem: Problem, family: ExponentialFamily, chains: list[tuple[int, list[int]]]) -> np.ndarray:
@@ -300,10 +297,9 @@ def dsct_best(problem: Problem, **_options) -> Solution:
     if a_value > best.value:
         best = Candidate("dsct-approx", a_machine, a_work, a_value)
     best = max(best, local_search(p, family, best), key=lambda c: c.value)
-    for name, run, works in (("edf-nocompression", edf_nocompression, p.t_max[:, None]),
-                             ("edf-3levels", edf_3levels, None)):
-        works = level_works(p) if works is None else works
-        bound = baseline_bound(p, family, works)
+    baselines = (("edf-nocompression", edf_nocompression), ("edf-3levels", edf_3levels))
+    bounds = baseline_bounds(p, family, frac, [p.t_max[:, None], level_works(p)])
+    for (name, run), bound in zip(baselines, bounds, strict=True):
         if best.value >= bound - 1e-12 * max(1.0, abs(bound)):
             continue  # the baseline cannot do better than what we have
         cand = _solve_assignment(p, family, run(p).machine, name)
