@@ -7,6 +7,7 @@ Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 - :mod:`.fractional`  the exact fractional relaxation (V-B, VI-C: Algorithms 1-2, Lemmas 1-2)
 - :mod:`.approx`      DSCT-APPROX (Algorithm 3, Theorem 3) and ``dsct-refined``
 - :mod:`.baselines`   EDF-NOCOMPRESSION and EDF-3COMPRESSIONLEVELS (section VII)
+- :mod:`.best`        ``dsct-best``, the default: DSCT-APPROX improved, never below it or a baseline
 - :mod:`.exact`       ``exact``: DSCT-Opt (VI-A, program (10)) with a proven bound, HiGHS MILP
 - :mod:`.check`       an independent feasibility and objective checker
 - :mod:`.registry`    the algorithm registry and ``solve``

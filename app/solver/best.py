@@ -26,7 +26,8 @@ defines:
    one machine can do before the task's deadline (a knapsack relaxation, solved greedily
    in O(n log n)). When the schedule found so far already reaches that bound, the baseline
    cannot beat it and is not run.
-4. **Local search**, bounded by a count of operations (never by time, so the answer is
+4. **Local search** (small batches only, with DSCT-APPROX's assignment re-solved, i.e.
+   ``dsct-refined``, as one more starting point), bounded by a count of operations (never by time, so the answer is
    deterministic): in deadline order, each task is tried on every other machine that can
    run it, all the affected machines re-solved exactly in one sweep, and the best strict
    improvement kept. A pass costs about ``n (n + m + CALL_COST)`` operations; the search
@@ -214,6 +215,13 @@ def _chains_value(problem: Problem, family: ExponentialFamily, chains: list[tupl
     return np.add.reduceat(family.value(work, idx) - p.a_min[idx], starts)
 
 
+def small_enough_to_search(problem: Problem, budget: int = LOCAL_SEARCH_WORK) -> bool:
+    """Whether one whole pass of :func:`local_search` fits in ``budget`` operations (and
+    there is a choice of machine to make). Larger batches keep the cost of the candidates."""
+    n, m = problem.n, problem.m
+    return m >= 2 and n > 0 and n * (n + m + CALL_COST) <= budget
+
+
 def local_search(problem: Problem, family: ExponentialFamily, cand: Candidate,
                  budget: int = LOCAL_SEARCH_WORK) -> Candidate:
     """Move single tasks between machines while it pays (module docs, step 4).
@@ -226,8 +234,8 @@ def local_search(problem: Problem, family: ExponentialFamily, cand: Candidate,
     """
     p = problem
     n, m = p.n, p.m
-    if m < 2 or n == 0 or n * (n + m + CALL_COST) > budget:
-        return cand  # not even one pass fits: keep the cost of large batches unchanged
+    if not small_enough_to_search(p, budget):
+        return cand
     rank = np.empty(n, dtype=np.intp)
     rank[p.order] = np.arange(n)
     rank_l = rank.tolist()
@@ -296,7 +304,10 @@ def dsct_best(problem: Problem, **_options) -> Solution:
     best = _solve_assignment(p, family, speed_aware_assignment(p, frac.work), "speed-aware")
     if a_value > best.value:
         best = Candidate("dsct-approx", a_machine, a_work, a_value)
-    best = max(best, local_search(p, family, best), key=lambda c: c.value)
+    if small_enough_to_search(p):  # DSCT-APPROX's assignment re-solved too (dsct-refined)
+        refined = _solve_assignment(p, family, a_machine, "dsct-refined")
+        best = max(best, refined, key=lambda c: c.value)
+        best = max(best, local_search(p, family, best), key=lambda c: c.value)
     baselines = (("edf-nocompression", edf_nocompression), ("edf-3levels", edf_3levels))
     bounds = baseline_bounds(p, family, frac, [p.t_max[:, None], level_works(p)])
     for (name, run), bound in zip(baselines, bounds, strict=True):
