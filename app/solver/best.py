@@ -64,7 +64,7 @@ from .problem import UNSCHEDULED, Problem, Solution
 from .registry import register
 from .schedule import machine_chains, make_solution, sequence_on_machines
 
-__all__ = ["dsct_best", "speed_aware_assignment", "baseline_bounds", "MAX_CLASSES", "LOCAL_SEARCH_WORK"]
+__all__ = ["dsct_best", "speed_aware_assignment", "baseline_bounds", "single_machine_reach", "MAX_CLASSES", "LOCAL_SEARCH_WORK"]
 
 NAME = "dsct-best"
 #: at most this many speed classes in the speed-aware assignment
@@ -161,6 +161,33 @@ def _from_candidate(problem: Problem, cand: Candidate, upper_bound: float) -> So
                          upper_bound=upper_bound, algorithm=NAME)
 
 
+def single_machine_reach(problem: Problem, t: np.ndarray) -> np.ndarray:
+    """``max_r s_r max(0, t - available_at_r)`` for each time in ``t``: the most work one
+    machine can do by then. The upper envelope of the machines' lines ``s_r t - s_r a_r``
+    (built in O(m log m), a convex-hull sweep over the lines by slope), then one
+    ``searchsorted`` for all times: O((n + m) log m) instead of O(n m)."""
+    p = problem
+    lines = sorted(zip(p.speed.tolist(), (-p.speed * p.available_at).tolist(), strict=True))  # slope, intercept
+    hull: list[tuple[float, float]] = []
+    for slope, icpt in lines:
+        if hull and hull[-1][0] == slope:
+            hull.pop()  # same slope, sorted by intercept: the later one is higher
+        while len(hull) >= 2:
+            (s1, c1), (s2, c2) = hull[-2], hull[-1]
+            # the middle line is never on top if the new one overtakes s1 no later than s2 does
+            if (icpt - c1) * (s2 - s1) >= (c2 - c1) * (slope - s1):
+                hull.pop()
+            else:
+                break
+        hull.append((slope, icpt))
+    slopes = np.array([h[0] for h in hull])
+    icpts = np.array([h[1] for h in hull])
+    # line k is on top from the crossing with line k - 1 on (slopes increase)
+    cross = (icpts[:-1] - icpts[1:]) / (slopes[1:] - slopes[:-1])
+    k = cross.searchsorted(t, side="right")
+    return np.maximum(slopes[k] * t + icpts[k], 0.0)
+
+
 def baseline_bounds(problem: Problem, family: ExponentialFamily, frac: FractionalSolution,
                     tables: list[np.ndarray]) -> list[float]:
     """For each table of works (one row per task, ``inf``: not available), an upper bound on
@@ -173,7 +200,7 @@ def baseline_bounds(problem: Problem, family: ExponentialFamily, frac: Fractiona
     w_jl)`` bounds every such schedule (plus ``a_min``). The prices are the relaxation's own
     (section V-B's KKT prices, non-increasing), so the bound is at most ``upper_bound``, and
     below it by what the fixed works lose. Works that no machine can do before the task's
-    deadline are dropped. O(n (L + m)) for L works per task.
+    deadline are dropped. O(n L + (n + m) log m) for L works per task.
     """
     p = problem
     if p.n == 0:
@@ -184,8 +211,7 @@ def baseline_bounds(problem: Problem, family: ExponentialFamily, frac: Fractiona
     price = np.maximum.accumulate(price[::-1])[::-1]  # non-increasing, whatever the rounding
     cap = p.capacity(p.deadline[order])
     dual = float(np.add.reduce(p.a_min)) + float(price @ np.diff(cap, prepend=0.0))
-    reach = np.max(p.speed[None, :] * np.maximum(p.deadline[order, None] - p.available_at[None, :], 0.0),
-                   axis=1)
+    reach = single_machine_reach(p, p.deadline[order])
     w = np.concatenate(tables, axis=1)[order]
     w = np.where(w <= reach[:, None] * (1.0 + 1e-9), w, 0.0)  # inf or out of reach: not usable
     task = np.repeat(order, w.shape[1])

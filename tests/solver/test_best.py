@@ -146,3 +146,17 @@ def test_large_batches_stay_close_to_the_bound(rho: float) -> None:
     assert check(p, sol).ok
     assert sol.total_accuracy >= 0.99 * sol.upper_bound
     assert sol.total_accuracy >= solve(p, "dsct-approx").total_accuracy
+
+
+def test_single_machine_reach_matches_every_machine() -> None:
+    from app.solver.best import single_machine_reach
+
+    rng = np.random.default_rng(9)
+    for k in range(300):
+        m = int(rng.integers(1, 12))
+        speed = rng.choice(EDGE_SPEEDS, m) if k % 2 else rng.uniform(0.1, 5.0, m)
+        avail = np.where(rng.random(m) < 0.5, rng.uniform(0.0, 5.0, m), 0.0)
+        t = np.concatenate(([0.0, avail.min(), avail.max()], rng.uniform(0.0, 10.0, 20)))
+        p = Problem(t, np.ones(t.size), np.zeros(t.size), np.ones(t.size), np.ones(t.size), speed, avail)
+        want = np.max(speed[None, :] * np.maximum(t[:, None] - avail[None, :], 0.0), axis=1)
+        np.testing.assert_allclose(single_machine_reach(p, t), want, rtol=1e-12, atol=1e-12)
