@@ -32,7 +32,7 @@ defines:
    run it, all the affected machines re-solved exactly in one sweep, and the best strict
    improvement kept. A pass costs about ``n (n + m + CALL_COST)`` operations; the search
    runs when a whole pass fits in ``LOCAL_SEARCH_WORK`` of them, and stops when they are
-   spent (so only small batches, about 50 tasks or fewer, where a few misplaced tasks weigh
+   spent (so only small batches, about 35 tasks or fewer, where a few misplaced tasks weigh
    most, pay for it).
 
 Guarantees: feasible; never below ``dsct-approx`` (so within Theorem 3's ``G`` of
@@ -71,7 +71,7 @@ NAME = "dsct-best"
 MAX_CLASSES = 4
 #: the local search's budget in operations: each call of the exact solver counts its tasks
 #: plus ``CALL_COST`` (its fixed cost, in task equivalents)
-LOCAL_SEARCH_WORK = 6_000
+LOCAL_SEARCH_WORK = 4_000
 CALL_COST = 64
 #: relative margin for "strictly better" and for the baselines' bound
 _RTOL = 1e-9
@@ -104,12 +104,20 @@ def _speed_classes(speed: np.ndarray) -> list[list[int]]:
 
 
 def speed_aware_assignment(problem: Problem, work: np.ndarray) -> np.ndarray:
+    """The machine of each task (-1: none) in :func:`speed_chains`' assignment."""
+    return speed_chains(problem, work)[0]
+
+
+def speed_chains(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Tasks in deadline order, each to the machine where ``work`` would finish earliest.
 
     A task still running at its deadline is cut there (Algorithm 3's rule), so the machine's
     next task starts at the deadline. Within a speed class the machine free first (ties:
     lowest index) is the candidate. Tasks that no machine can start before their deadline are
-    left unassigned. O(n (classes + log m)): a tight loop, inherently sequential.
+    left unassigned. Returns the machine per task and the chains (tasks grouped by machine,
+    each in deadline order, and where each machine's group starts), as
+    :func:`app.solver.schedule.machine_chains` would. O(n (classes + log m)): a tight loop,
+    inherently sequential.
     """
     p = problem
     classes = _speed_classes(p.speed)
@@ -122,6 +130,7 @@ def speed_aware_assignment(problem: Problem, work: np.ndarray) -> np.ndarray:
     mach = machine.tolist()
     order = p.order.tolist()
     replace = heapq.heapreplace
+    on: list[list[int]] = [[] for _ in range(p.m)]
     for j, w, d in zip(order, work[order].tolist(), p.deadline[order].tolist(), strict=True):
         if d <= first_free:
             continue
@@ -135,13 +144,18 @@ def speed_aware_assignment(problem: Problem, work: np.ndarray) -> np.ndarray:
         end = best if best <= d else (d if d > free else free)
         replace(best_h, (end, r))
         mach[j] = r
-    return np.array(mach, dtype=np.int64)
+        on[r].append(j)
+    sizes = [len(tasks) for tasks in on]
+    idx = np.fromiter((j for tasks in on for j in tasks), dtype=np.intp, count=sum(sizes))
+    starts = np.array([0, *sizes[:-1]], dtype=np.intp).cumsum()[np.array(sizes) > 0]
+    return np.array(mach, dtype=np.int64), (idx, starts)
 
 
-def _solve_assignment(problem: Problem, family: ExponentialFamily, machine: np.ndarray, name: str) -> Candidate:
+def _solve_assignment(problem: Problem, family: ExponentialFamily, machine: np.ndarray, name: str,
+                      chains: tuple[np.ndarray, np.ndarray] | None = None) -> Candidate:
     """Each machine's tasks solved exactly (section V), all machines in one sweep."""
     p = problem
-    idx, starts = machine_chains(p, machine)
+    idx, starts = chains if chains is not None else machine_chains(p, machine)
     work = np.zeros(p.n)
     if idx.shape[0]:
         mach = machine[idx]
@@ -274,7 +288,7 @@ def local_search(problem: Problem, family: ExponentialFamily, cand: Candidate,
             sets[mach[j]].append(j)
             vals[mach[j]] += gain[j]
     runs = p.deadline[:, None] > p.available_at[None, :]
-    usable = [np.flatnonzero(row).tolist() for row in runs]
+    usable = [[r for r, ok in enumerate(row) if ok] for row in runs.tolist()]
     spent = 0
     while spent < budget:
         improved = False
@@ -322,12 +336,13 @@ def dsct_best(problem: Problem, **_options) -> Solution:
     bound does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` evaluations.
     """
     p = problem
-    frac: FractionalSolution = fractional_relaxation(p)
     family = ExponentialFamily.of(p)
+    frac: FractionalSolution = fractional_relaxation(p, family)
     a_machine, _, a_duration, _ = list_schedule(p, frac.work)  # Algorithm 3's own schedule
     a_work = a_duration * p.speed[a_machine]
     a_value = float(np.add.reduce(family.value(a_work))) if p.n else 0.0
-    best = _solve_assignment(p, family, speed_aware_assignment(p, frac.work), "speed-aware")
+    s_machine, s_chains = speed_chains(p, frac.work)
+    best = _solve_assignment(p, family, s_machine, "speed-aware", s_chains)
     if a_value > best.value:
         best = Candidate("dsct-approx", a_machine, a_work, a_value)
     if small_enough_to_search(p):  # DSCT-APPROX's assignment re-solved too (dsct-refined)
