@@ -181,7 +181,12 @@ def single_machine_reach(problem: Problem, t: np.ndarray) -> np.ndarray:
     (built in O(m log m), a convex-hull sweep over the lines by slope), then one
     ``searchsorted`` for all times: O((n + m) log m) instead of O(n m)."""
     p = problem
-    lines = sorted(zip(p.speed.tolist(), (-p.speed * p.available_at).tolist(), strict=True))  # slope, intercept
+    # machines free only after every time in t do nothing by then (and s_r a_r may overflow)
+    useful = p.available_at < (float(np.max(t)) if t.shape[0] else -math.inf)
+    if not useful.any():
+        return np.zeros(t.shape[0])
+    speed, avail = p.speed[useful], p.available_at[useful]
+    lines = sorted(zip(speed.tolist(), (-speed * avail).tolist(), strict=True))  # slope, intercept
     hull: list[tuple[float, float]] = []
     for slope, icpt in lines:
         if hull and hull[-1][0] == slope:
@@ -220,22 +225,24 @@ def baseline_bounds(problem: Problem, family: ExponentialFamily, frac: Fractiona
     if p.n == 0:
         return [0.0] * len(tables)
     order = p.order
-    with np.errstate(over="ignore"):
-        price = np.exp(frac.log_price[order])
-    price = np.maximum.accumulate(price[::-1])[::-1]  # non-increasing, whatever the rounding
-    cap = p.capacity(p.deadline[order])
-    dual = float(np.add.reduce(p.a_min)) + float(price @ np.diff(cap, prepend=0.0))
     reach = single_machine_reach(p, p.deadline[order])
     w = np.concatenate(tables, axis=1)[order]
     w = np.where(w <= reach[:, None] * (1.0 + 1e-9), w, 0.0)  # inf or out of reach: not usable
     task = np.repeat(order, w.shape[1])
-    net = (family.value(w.ravel(), task) - p.a_min[task]).reshape(w.shape) - price[:, None] * w
-    out = []
-    lo = 0
-    for table in tables:
-        best = np.maximum.reduce(net[:, lo:lo + table.shape[1]], axis=1)
-        out.append(dual + float(np.add.reduce(np.maximum(best, 0.0))))
-        lo += table.shape[1]
+    gain = (family.value(w.ravel(), task) - p.a_min[task]).reshape(w.shape)
+    cap = p.capacity(p.deadline[order])
+    # a price that overflows makes the bound inf or nan: then the baseline is simply run
+    with np.errstate(over="ignore", invalid="ignore"):
+        price = np.exp(frac.log_price[order])
+        price = np.maximum.accumulate(price[::-1])[::-1]  # non-increasing, whatever the rounding
+        dual = float(np.add.reduce(p.a_min)) + float(price @ np.diff(cap, prepend=0.0))
+        net = gain - price[:, None] * w
+        out = []
+        lo = 0
+        for table in tables:
+            best = np.maximum.reduce(net[:, lo:lo + table.shape[1]], axis=1)
+            out.append(dual + float(np.add.reduce(np.maximum(best, 0.0))))
+            lo += table.shape[1]
     return [x if math.isfinite(x) else math.inf for x in out]
 
 
