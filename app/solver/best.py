@@ -21,14 +21,13 @@ defines:
    re-solved machine by machine (never below the baseline's own schedule). They cost
    O(n m) each, several times the rest, so they are run only when they could win: each
    baseline gives every task one of a few fixed works (``t_max``, or three compression
-   levels) or nothing, so its total is at most the best fractional choice of those works
-   under the machines' total capacity by the last deadline, with each work no more than
-   one machine can do before the task's deadline (a knapsack relaxation, solved greedily
-   in O(n log n)). When the schedule found so far already reaches that bound, the baseline
-   cannot beat it and is not run.
+   levels) or nothing, and Lagrangian duality on the relaxation's prefix constraints, with
+   the relaxation's own prices as multipliers, bounds the total of any such schedule
+   (:func:`baseline_bounds`, O(n + m log m)). When the schedule found so far already
+   reaches that bound, the baseline cannot beat it and is not run.
 4. **Local search** (small batches only, with DSCT-APPROX's assignment re-solved, i.e.
-   ``dsct-refined``, as one more starting point), bounded by a count of operations (never by time, so the answer is
-   deterministic): in deadline order, each task is tried on every other machine that can
+   ``dsct-refined``, as one more starting point), bounded by a count of operations (never
+   by time, so the answer is deterministic): in deadline order, each task is tried on every other machine that can
    run it, all the affected machines re-solved exactly in one sweep, and the best strict
    improvement kept. A pass costs about ``n (n + m + CALL_COST)`` operations; the search
    runs when a whole pass fits in ``LOCAL_SEARCH_WORK`` of them, and stops when they are
@@ -41,7 +40,7 @@ proven unable to win); deterministic (ties by lowest index, budgets in operation
 
 Complexity: O(n log n) for the relaxation plus O(n (classes + log m)) for the speed-aware
 assignment and one exact sweep per candidate; the baselines' O(n m) only when their bound
-does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` task evaluations.
+does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` operations.
 
 Generic pieces: candidates are compared by ``ExponentialFamily.value`` (the objective the
 problem defines) and every machine is solved by the single-machine exact solver, so another
@@ -64,7 +63,17 @@ from .problem import UNSCHEDULED, Problem, Solution
 from .registry import register
 from .schedule import machine_chains, make_solution, sequence_on_machines
 
-__all__ = ["dsct_best", "speed_aware_assignment", "baseline_bounds", "single_machine_reach", "MAX_CLASSES", "LOCAL_SEARCH_WORK"]
+__all__ = [
+    "CALL_COST",
+    "LOCAL_SEARCH_WORK",
+    "MAX_CLASSES",
+    "baseline_bounds",
+    "dsct_best",
+    "local_search",
+    "single_machine_reach",
+    "speed_aware_assignment",
+    "speed_chains",
+]
 
 NAME = "dsct-best"
 #: at most this many speed classes in the speed-aware assignment
