@@ -160,3 +160,21 @@ def test_single_machine_reach_matches_every_machine() -> None:
         p = Problem(t, np.ones(t.size), np.zeros(t.size), np.ones(t.size), np.ones(t.size), speed, avail)
         want = np.max(speed[None, :] * np.maximum(t[:, None] - avail[None, :], 0.0), axis=1)
         np.testing.assert_allclose(single_machine_reach(p, t), want, rtol=1e-12, atol=1e-12)
+
+
+def test_baselines_run_only_when_the_bound_fails_and_the_batch_is_small(monkeypatch) -> None:
+    import app.solver.best as best
+
+    calls: list[str] = []
+    real = {"nc": best.edf_nocompression, "3l": best.edf_3levels}
+    monkeypatch.setattr(best, "edf_nocompression", lambda p, **kw: (calls.append("nc"), real["nc"](p))[1])
+    monkeypatch.setattr(best, "edf_3levels", lambda p, **kw: (calls.append("3l"), real["3l"](p))[1])
+    rng = np.random.default_rng(1)
+    heavy = [heterogeneous(rng, 20, 3, 0.15, reading=Reading("uniform")) for _ in range(6)]
+    values = [solve(p, "dsct-best").total_accuracy for p in heavy]
+    assert calls, "heavy heterogeneous batches: the bound should not rule out every baseline"
+    calls.clear()
+    monkeypatch.setattr(best, "BASELINE_PAIRS", 0)
+    capped = [solve(p, "dsct-best").total_accuracy for p in heavy]
+    assert not calls
+    assert all(c <= v for c, v in zip(capped, values, strict=True))
