@@ -139,29 +139,32 @@ def speed_chains(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, tuple[
     p = problem
     classes = _speed_classes(p.speed)
     inv = (1.0 / p.speed).tolist()
-    heaps = [[(float(p.available_at[r]), r) for r in cls] for cls in classes]
+    avail = p.available_at.tolist()
+    # heap entries (free time, machine, 1 / speed): the class's machine free first on top
+    heaps = [[(avail[r], r, inv[r]) for r in cls] for cls in classes]
     for h in heaps:
         heapq.heapify(h)
-    machine = np.full(p.n, UNSCHEDULED, dtype=np.int64)
-    first_free = float(np.min(p.available_at))
-    mach = machine.tolist()
-    order = p.order.tolist()
-    replace = heapq.heapreplace
+    first, rest = heaps[0], heaps[1:]
+    first_free = min(avail)
+    mach = [UNSCHEDULED] * p.n
     on: list[list[int]] = [[] for _ in range(p.m)]
+    replace = heapq.heapreplace
+    order = p.order.tolist()
     for j, w, d in zip(order, work[order].tolist(), p.deadline[order].tolist(), strict=True):
         if d <= first_free:
             continue
-        best, best_r, best_h = math.inf, -1, heaps[0]
-        for h in heaps:
-            free, r = h[0]
-            fin = free + w * inv[r]
-            if fin < best or (fin == best and r < best_r):
-                best, best_r, best_h = fin, r, h
-        free, r = best_h[0]
+        bh = first
+        free, br, iv = first[0]
+        best = free + w * iv
+        for h in rest:
+            f, r, iv = h[0]
+            fin = f + w * iv
+            if fin < best or (fin == best and r < br):
+                best, br, bh, free = fin, r, h, f
         end = best if best <= d else (d if d > free else free)
-        replace(best_h, (end, r))
-        mach[j] = r
-        on[r].append(j)
+        replace(bh, (end, br, bh[0][2]))
+        mach[j] = br
+        on[br].append(j)
     sizes = [len(tasks) for tasks in on]
     idx = np.fromiter((j for tasks in on for j in tasks), dtype=np.intp, count=sum(sizes))
     starts = np.array([0, *sizes[:-1]], dtype=np.intp).cumsum()[np.array(sizes) > 0]
