@@ -317,8 +317,7 @@ def per_worker(log_path: Path, since: int) -> dict[str, int]:
 
 
 def _endpoint_runs(args: argparse.Namespace) -> list[str]:
-    """The endpoints to load, ``schedule`` once per algorithm of ``--algorithms`` (interleaved
-    run by run would be fairer still; consecutive runs within a minute are what we quote)."""
+    """The endpoints to load, ``schedule`` once per algorithm of ``--algorithms``."""
     out = []
     for ep in args.endpoints:
         if ep == "schedule" and args.algorithms:
@@ -340,30 +339,34 @@ def table(args: argparse.Namespace, server: Server, load: Load, bodies: dict[str
     for size, conns, seconds in plan:
         if size not in args.sizes:
             continue
-        for ep in _endpoint_runs(args):
-            path = ENDPOINTS[ep.split(" ")[0]]
-            body = _body_for(args, bodies, ep, size)
-            load([(path, body)], conns, min(3.0, seconds))  # warm-up
-            runs = []
-            for i in range(args.runs):
+        eps = _endpoint_runs(args)
+        for ep in eps:  # warm-up
+            load([(ENDPOINTS[ep.split(" ")[0]], _body_for(args, bodies, ep, size))], conns, min(3.0, seconds))
+        runs: dict[str, list[dict[str, Any]]] = {ep: [] for ep in eps}
+        # run by run, every endpoint in turn: a change in the machine's load hits them all alike
+        for i in range(args.runs):
+            for ep in eps:
+                path = ENDPOINTS[ep.split(" ")[0]]
+                body = _body_for(args, bodies, ep, size)
                 mark = server.log_path.stat().st_size
                 cpu = server.cpu_seconds()
                 r = load([(path, body)], conns, seconds)
                 r["cpu_ms"] = (server.cpu_seconds() - cpu) / max(1, r["requests"]) * 1e3
                 r["load"] = load_avg()
                 r["per_worker"] = per_worker(server.log_path, mark)
-                runs.append(r)
+                runs[ep].append(r)
                 print(f"  {size:5} {ep:8} run {i + 1}: {r['rate']:8.1f} req/s  p50 {r['p50_ms']:8.2f} ms  "
                       f"p99 {r['p99_ms']:8.2f} ms  server CPU {r['cpu_ms']:7.3f} ms/req  "
                       f"errors {r['status_errors'] + r['socket_errors']}  "
                       f"per worker {sorted(r['per_worker'].values())}  load {r['load']}", flush=True)
+        for ep, rs in runs.items():
             results[f"{size}/{ep}"] = {
-                "connections": conns, "seconds": seconds, "runs": runs,
-                "rate": statistics.median(r["rate"] for r in runs),
-                "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-                "p99_ms": statistics.median(r["p99_ms"] for r in runs),
-                "cpu_ms": statistics.median(r["cpu_ms"] for r in runs),
-                "errors": sum(r["status_errors"] + r["socket_errors"] for r in runs),
+                "connections": conns, "seconds": seconds, "runs": rs,
+                "rate": statistics.median(r["rate"] for r in rs),
+                "p50_ms": statistics.median(r["p50_ms"] for r in rs),
+                "p99_ms": statistics.median(r["p99_ms"] for r in rs),
+                "cpu_ms": statistics.median(r["cpu_ms"] for r in rs),
+                "errors": sum(r["status_errors"] + r["socket_errors"] for r in rs),
             }
     print(f"\nmedian of {args.runs} runs ({server.workers} workers, {args.client} client, "
           f"{os.cpu_count()} cores; load average before: {args.load_before}, after: {load_avg()})")
