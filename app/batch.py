@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from app.solver import DEFAULT_ALGORITHM
 from schemas import ID_MAX, LABEL_MAX, ScheduleRequest
 
 __all__ = ["Batch", "from_request", "read", "read_fast"]
@@ -163,7 +164,7 @@ def read_fast(body: bytes | str) -> Batch | None:
     tasks = doc.get("tasks")
     machines = doc.get("machines")
     label = doc.get("label")
-    algorithm = doc.get("algorithm", "dsct-approx")
+    algorithm = doc.get("algorithm", DEFAULT_ALGORITHM)
     time_limit = doc.get("time_limit")
     if not (type(tasks) is list and type(machines) is list and machines
             and type(algorithm) is str and 1 <= len(algorithm) <= _ALGORITHM_MAX

@@ -16,6 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+# the one place the default algorithm is decided is the solver's registry
+from app.solver.registry import DEFAULT_ALGORITHM
+
 __all__ = [
     "Assignment",
     "ErrorBody",
@@ -128,7 +131,7 @@ class ScheduleRequest(_Wire):
             "examples": [
                 {
                     "label": "cell-17 batch 8812",
-                    "algorithm": "dsct-approx",
+                    "algorithm": DEFAULT_ALGORITHM,
                     "machines": [
                         {"id": "jetson-a", "speed": 1.0, "available_at": 0.0},
                         {"id": "a2000-b", "speed": 3.5, "available_at": 0.020},
@@ -144,12 +147,14 @@ class ScheduleRequest(_Wire):
 
     label: str | None = Field(None, max_length=LABEL_MAX, description="Free text, at most 256 characters; echoed back.")
     algorithm: str = Field(
-        "dsct-approx",
+        DEFAULT_ALGORITHM,
         min_length=1,
         max_length=64,
-        description="Name of a registered algorithm (default dsct-approx). An unknown name is a 422 "
+        description=f"Name of a registered algorithm (default {DEFAULT_ALGORITHM}: DSCT-APPROX's schedule "
+        "improved by a speed-aware assignment, the paper's baselines when they could win and a bounded "
+        "local search, never worse than any of them). An unknown name is a 422 "
         "(code unknown_algorithm) whose message lists the known ones; see GET /readyz for the list.",
-        examples=["dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels"],
+        examples=[DEFAULT_ALGORITHM, "dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels"],
     )
     time_limit: float | None = Field(
         None,
@@ -226,7 +231,8 @@ class Objective(_Out):
     mean_accuracy: float = Field(description="total_accuracy / number of tasks; 0 when there are no tasks.")
     upper_bound: float = Field(description="Optimum of the fractional relaxation: no schedule can beat it.")
     guarantee: float = Field(
-        description="The paper's absolute bound G on upper_bound - total_accuracy for dsct-approx."
+        description="The paper's absolute bound G on upper_bound - total_accuracy for dsct-approx, "
+        "and so for dsct-best, which starts from its schedule and is never worse."
     )
     proven_bound: float | None = Field(
         None,
@@ -257,7 +263,7 @@ class ScheduleResponse(_Out):
                 {
                     "run_id": "5f0c2b1e9d8a4c7f8e6d5c4b3a291807",
                     "label": "cell-17 batch 8812",
-                    "algorithm": "dsct-approx",
+                    "algorithm": DEFAULT_ALGORITHM,
                     "status": "ok",
                     "objective": {"total_accuracy": 0.8118, "mean_accuracy": 0.8118, "upper_bound": 0.8118,
                                   "guarantee": 1.638},
@@ -336,10 +342,10 @@ class ValidationReport(_Out):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"valid": False, "tasks": 2, "machines": 1, "algorithm": "dsct-approx",
+                {"valid": False, "tasks": 2, "machines": 1, "algorithm": DEFAULT_ALGORITHM,
                  "errors": [{"code": "duplicate_id", "loc": ["tasks", 1, "id"],
                              "msg": "duplicate task id 'cam3/1182' (first at tasks[0])"}]},
-                {"valid": True, "tasks": 1, "machines": 2, "algorithm": "dsct-approx", "errors": []},
+                {"valid": True, "tasks": 1, "machines": 2, "algorithm": DEFAULT_ALGORITHM, "errors": []},
             ]
         }
     )

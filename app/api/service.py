@@ -21,7 +21,7 @@ from app.batch import Batch, read
 from app.errors import ApiError, Issue, issues_from_domain, issues_from_validation
 from app.mapping import check_batch, finite_solution, to_problem, to_response
 from app.settings import Settings
-from app.solver import POLYNOMIAL, DomainError, Problem, solve
+from app.solver import DEFAULT_ALGORITHM, POLYNOMIAL, DomainError, Problem, solve
 
 __all__ = ["Prepared", "RunInfo", "dumps", "finish", "is_quick", "parse", "prepare", "schedule_json",
            "validate_report"]
@@ -150,7 +150,7 @@ def _counts(body: bytes | str) -> tuple[int | None, int | None, str | None]:
         return None, None, None
     if not isinstance(doc, dict):
         return None, None, None
-    t, mc, a = doc.get("tasks"), doc.get("machines"), doc.get("algorithm", "dsct-approx")
+    t, mc, a = doc.get("tasks"), doc.get("machines"), doc.get("algorithm", DEFAULT_ALGORITHM)
     return (len(t) if isinstance(t, list) else None, len(mc) if isinstance(mc, list) else None,
             a if isinstance(a, str) else None)
 

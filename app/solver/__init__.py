@@ -7,6 +7,7 @@ Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 - :mod:`.fractional`  the exact fractional relaxation (V-B, VI-C: Algorithms 1-2, Lemmas 1-2)
 - :mod:`.approx`      DSCT-APPROX (Algorithm 3, Theorem 3) and ``dsct-refined``
 - :mod:`.baselines`   EDF-NOCOMPRESSION and EDF-3COMPRESSIONLEVELS (section VII)
+- :mod:`.best`        ``dsct-best``, the default: DSCT-APPROX improved, never below it or a baseline
 - :mod:`.exact`       ``exact``: DSCT-Opt (VI-A, program (10)) with a proven bound, HiGHS MILP
 - :mod:`.check`       an independent feasibility and objective checker
 - :mod:`.registry`    the algorithm registry and ``solve``
@@ -14,6 +15,7 @@ Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 
 from . import approx as _approx  # noqa: F401  (registers the algorithms)
 from . import baselines as _baselines  # noqa: F401
+from . import best as _best  # noqa: F401
 from . import exact as _exact  # noqa: F401
 from .check import CheckReport, check
 from .fractional import FractionalSolution, fractional_relaxation

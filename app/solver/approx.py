@@ -16,9 +16,9 @@
     schedule is feasible for each machine's problem, so it is never worse than dsct-approx
     and keeps the same guarantee. Complexity: twice the relaxation's.
 
-``dsct-approx`` is the default (the wire contract fixes it): it is the paper's algorithm,
-and its guarantee is what the service promises. ``dsct-refined`` is the one to pick when the
-last fraction of accuracy matters; it costs a second sweep.
+``dsct-approx`` is the paper's algorithm, kept exactly; the default, ``dsct-best``
+(:mod:`app.solver.best`), starts from its schedule and is never worse, so its guarantee
+holds there too. ``dsct-refined`` costs a second sweep.
 """
 
 from __future__ import annotations

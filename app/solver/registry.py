@@ -13,7 +13,7 @@ ALGORITHMS: dict[str, Algorithm] = {}
 #: time is set by the problem's size (the service runs small batches of them on its event
 #: loop); the others search until ``time_limit``
 POLYNOMIAL: set[str] = set()
-DEFAULT_ALGORITHM = "dsct-approx"
+DEFAULT_ALGORITHM = "dsct-best"
 
 
 class UnknownAlgorithmError(DomainError):

@@ -13,7 +13,7 @@ import pytest
 from app.api.openapi import DEFAULT_PATH, document
 from app.cli import main as cli_main
 from app.settings import SettingsError, from_env
-from app.solver import ALGORITHMS, check
+from app.solver import ALGORITHMS, DEFAULT_ALGORITHM, check
 from app.solver.schedule import make_solution
 
 from .conftest import ROOT, post, random_batch, spec_request
@@ -63,7 +63,7 @@ def test_unscheduled_reasons_and_a_min(client):
 def test_defaults_and_label_absent(client):
     req = {"machines": [{"id": "m"}], "tasks": [{"id": "t", "deadline": 1.0, "theta": 2.0}]}
     body = post(client, req).json()
-    assert body["label"] is None and body["algorithm"] == "dsct-approx"
+    assert body["label"] is None and body["algorithm"] == DEFAULT_ALGORITHM == "dsct-best"
     a = body["machines"][0]["assignments"][0]
     assert a["start"] == 0.0 and a["end"] == pytest.approx(1.0) and a["compression"] is None
 
