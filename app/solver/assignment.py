@@ -34,6 +34,7 @@ each O(n m) plus one sweep.
 
 from __future__ import annotations
 
+import heapq
 import time
 from dataclasses import dataclass
 
@@ -228,29 +229,40 @@ class AssignmentSearch:
 
     # ------------------------------------------------------------------ the search
     def run(self, machine: np.ndarray, value: float, gap_tol: float, max_nodes: int,
-            stop_at: float) -> SearchResult:
-        """Search from the incumbent ``machine`` (total accuracy ``value``)."""
+            stop_at: float, dive_nodes: int = 0) -> SearchResult:
+        """Search from the incumbent ``machine`` (total accuracy ``value``): depth first for
+        ``dive_nodes`` nodes (good schedules early), then best first from the root with the
+        best schedule found (the proven bound falls steadily), ``max_nodes`` in all."""
         n, m = self.n, self.m
         self.best_machine = machine.copy()
         self.best = value
         self.gap_tol = gap_tol
-        self.max_nodes = max_nodes
         self.stop_at = stop_at
         self.nodes = 0
-        self.pruned = -np.inf
-        self.open = -np.inf
         self.assign = np.full(n, UNSCHEDULED, dtype=np.int64)  # by rank
         self.assigned_caps = np.zeros(n)
         self.u_assigned = np.zeros(n)
-        complete = True
         root = self.aggregate_bound(0, np.zeros(m))
-        try:
-            if self._prune(root):
-                self.pruned = max(self.pruned, root)
-            else:
-                self._dfs(0, np.zeros(m), 0.0, root)
-        except _Budget:
-            complete = False
+        complete = False
+        self.pruned, self.open = -np.inf, root  # nothing explored yet
+        for phase, budget in (("dive", min(dive_nodes, max_nodes)), ("best", max_nodes)):
+            if budget <= self.nodes:
+                continue
+            self.max_nodes = budget
+            self.pruned = -np.inf
+            self.open = -np.inf
+            complete = True
+            try:
+                if self._prune(root):
+                    self.pruned = max(self.pruned, root)
+                elif phase == "dive":
+                    self._dfs(0, np.zeros(m), 0.0, root)
+                else:
+                    self._best_first(root)
+            except _Budget:
+                complete = False
+            if complete or time.perf_counter() > stop_at:
+                break
         bound = max(self.best, self.pruned, self.open)
         return SearchResult(self.best_machine, self.best, bound, complete, self.nodes)
 
@@ -303,6 +315,58 @@ class AssignmentSearch:
             self.best = total
             self.best_machine = machine
 
+    def _best_first(self, root: float) -> None:
+        """Expand the open node of largest bound first (module docs); raises :class:`_Budget`."""
+        m = self.m
+        # (-bound, sequence, depth, assign prefix, assigned caps, u caps, last, c_prev)
+        heap = [(-root, 0, 0, self.assign[:0].copy(), self.assigned_caps[:0].copy(),
+                 self.u_assigned[:0].copy(), np.zeros(m), 0.0)]
+        seq = 1
+        try:
+            while heap:
+                neg, _, k, assign, caps, u, last, c_prev = heapq.heappop(heap)
+                bound = -neg
+                if self._prune(bound):
+                    self.pruned = max(self.pruned, bound)
+                    continue
+                self.nodes += 1
+                if self.nodes > self.max_nodes or time.perf_counter() > self.stop_at:
+                    self.open = max(self.open, bound)
+                    raise _Budget
+                self.assign[:k], self.assigned_caps[:k], self.u_assigned[:k] = assign, caps, u
+                if k == self.n:
+                    self._leaf()
+                    continue
+                for agg, r in self._children(k, last, c_prev):
+                    if self._prune(agg):
+                        self.pruned = max(self.pruned, agg)
+                        continue
+                    child_last, c_new = self._step(k, r, last, c_prev)
+                    b = min(agg, self.split_bound(k + 1, child_last, self._threshold()))
+                    if self._prune(b):
+                        self.pruned = max(self.pruned, b)
+                        continue
+                    if k + 1 == self.n:
+                        self._leaf()
+                        continue
+                    heapq.heappush(heap, (-b, seq, k + 1, self.assign[:k + 1].copy(),
+                                          self.assigned_caps[:k + 1].copy(),
+                                          self.u_assigned[:k + 1].copy(), child_last, c_new))
+                    seq += 1
+        except _Budget:
+            for item in heap:
+                self.open = max(self.open, -item[0])
+            raise
+
+    def _children(self, k: int, last: np.ndarray, c_prev: float) -> list[tuple[float, int]]:
+        """(aggregate bound, machine) of each child of a node at depth ``k``, best first."""
+        children = []
+        for r in self._options(k, last):
+            child_last, _ = self._step(k, r, last, c_prev)
+            children.append((self.aggregate_bound(k + 1, child_last), r))
+        children.sort(key=lambda t: (-t[0], t[1]))
+        return children
+
     def _dfs(self, k: int, last: np.ndarray, c_prev: float, bound: float) -> None:
         self.nodes += 1
         if self.nodes > self.max_nodes or time.perf_counter() > self.stop_at:
@@ -311,11 +375,7 @@ class AssignmentSearch:
         if k == self.n:
             self._leaf()
             return
-        children = []
-        for r in self._options(k, last):
-            child_last, _ = self._step(k, r, last, c_prev)
-            children.append((self.aggregate_bound(k + 1, child_last), r))
-        children.sort(key=lambda t: (-t[0], t[1]))
+        children = self._children(k, last, c_prev)
         for i, (agg, r) in enumerate(children):
             if self._prune(agg):
                 self.pruned = max(self.pruned, agg)

@@ -1,45 +1,46 @@
 """``exact``: DSCT solved to proven optimality (the paper's DSCT-Opt, section VI-A, program (10)).
 
-The paper solves its mixed-integer program (10) with MOSEK. We use only open-source code
-(scipy's HiGHS MILP) and the structure of the problem:
+The paper solves its mixed-integer program (10) with MOSEK. We use only open-source code and
+the structure of the problem:
 
 1. **Incumbent.** ``dsct-refined`` (DSCT-APPROX's assignment, each machine re-solved exactly)
    improved by a deterministic local search: move one task to another machine, or swap two
    tasks, accepted when the two affected machines' exact single-machine optima (section V,
    through :func:`app.solver.fractional.nested_allocation`) improve. A schedule is an
    assignment plus each machine's exact optimum, so every incumbent is evaluated exactly.
-2. **A stronger root bound.** The fractional relaxation (Algorithm 2) lets a task run on all
-   machines at once. In a schedule a task runs on one machine, so its work is at most
-   ``max_r s_r (d_j - available_at_r)^+``; and the ``k`` earliest-deadline tasks occupy at most
-   ``k`` machines, so their total work by ``d_k`` is at most the sum of the ``min(k, m)``
-   largest machine capacities at ``d_k``. Both keep the nested (prefix) structure, so the
-   strengthened relaxation is solved exactly by the same O(n log n) sweep. If the incumbent
-   is already within ``gap_tol`` of it, we stop.
-3. **Outer approximation and branch and bound (HiGHS).** Program (10) with the concave
-   accuracy replaced by tangent cuts ``z_j <= a_j(w0) + a_j'(w0) (w_j - w0)``: tangents
-   over-estimate a concave function, so the MILP optimum, and HiGHS's dual bound at any
-   time, is a proven upper bound on the DSCT optimum. Rows: per machine and deadline the
-   prefix capacities ``sum_{i <= k} w_{i,r} <= s_r (d_k - available_at_r)^+``; linking
-   ``w_{j,r} <= U_{j,r} x_{j,r}`` with ``U_{j,r} = min(t_max_j, s_r (d_j - available_at_r)^+)``;
-   ``sum_r x_{j,r} <= 1``; symmetry breaking between identical machines (same speed and
-   ``available_at``): in deadline order, the ``c``-th machine of a class may take task ``j``
-   only if the ``(c-1)``-th took some earlier task; and the objective cut
-   ``sum_j z_j >= incumbent`` (the optimum satisfies it, so the bound stays valid).
-   Tangents start at the works of the incumbent and of the strengthened relaxation (so the
-   root LP bound equals that relaxation's value); after each MILP, its assignment is
-   evaluated exactly (a feasible schedule, maybe a new incumbent) and tangents are added at
-   the MILP's works and at that schedule's works (Kelley's cutting planes), until the proven
-   bound and the incumbent meet within ``gap_tol`` or time runs out.
+2. **Root bound.** The fractional relaxation (Algorithm 2) lets a task run on all machines
+   at once; its weakness is exactly that. In a schedule each machine runs its tasks in
+   deadline order, so its share of the first ``k`` tasks ends by the deadline of the last of
+   them it runs, and these last tasks are distinct: the first ``k`` tasks' total work is at
+   most the capacity of the machines up to the ``min(k, m)`` latest deadlines of the prefix
+   (:func:`prefix_capacities`), and a task's work at most its best machine's capacity. Both
+   are prefix constraints, so the strengthened relaxation is solved exactly by the same
+   O(n log n) sweep (:func:`strengthened_bound`). On identical machines it is the
+   preemptive relaxation (machines shared over time, a task never on two at once). If the
+   incumbent is within ``gap_tol`` of it, we stop.
+3. **Branch and bound over assignments** (:mod:`app.solver.assignment`): tasks in deadline
+   order, each put on a machine; the bound below a node keeps the assigned tasks on their
+   machines' own chains and lets the free tasks share what the machines have left, solved
+   by the sweep and a one-dimensional price search. A depth-first dive for good schedules,
+   then best first, for at most ``_MAX_NODES`` nodes.
+4. **Outer approximation and HiGHS**, only if the search stopped on its node budget before
+   the time limit: program (10) with the concave accuracy replaced by tangent cuts
+   ``z_j <= a_j(w0) + a_j'(w0) (w_j - w0)`` (tangents over-estimate a concave function, so the
+   MILP optimum, and HiGHS's dual bound at any time, is a proven upper bound). Rows: per
+   machine and deadline the prefix capacities; the shared prefix capacities of step 2;
+   linking ``w_{j,r} <= U_{j,r} x_{j,r}``; ``sum_r x_{j,r} <= 1``; symmetry breaking between
+   identical machines; the objective cut ``sum_j z_j >= incumbent``. Tangents are added at
+   each MILP solution and at its exact re-evaluation (Kelley's cutting planes).
 
 Result: the incumbent's schedule; ``upper_bound`` is the plain fractional relaxation's value
 (the wire contract), ``proven_bound`` the best proven bound (``<= upper_bound``), ``status``
 ``"optimal"`` when ``(proven_bound - total) / max(|proven_bound|, 1e-12) <= gap_tol``, else
 ``"time_limit"``.
 
-Complexity: exponential in the worst case (DSCT is NP-hard for m >= 2, Theorem 2); the MILP
-has ``2 n m + n`` variables and ``O(n m + n T)`` rows for ``T`` tangents per task. Apart from
-where it stops at ``time_limit``, the search is deterministic: the local search is bounded
-by counts, not by time, and HiGHS's MILP search is deterministic.
+Complexity: exponential in the worst case (DSCT is NP-hard for m >= 2, Theorem 2). Steps 1-3
+are bounded by counts (local-search passes, search nodes), so where they prove optimality
+the answer is deterministic; the time limit is a safety stop, and HiGHS's MILP search is
+deterministic too.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ from .registry import register
 DEFAULT_TIME_LIMIT = 60.0
 _MAX_ROUNDS = 50
 _MAX_NODES = 200_000  # the assignment search's budget, in nodes (deterministic)
+_DIVE_NODES = 300  # of which depth first, for good schedules early
+# once within gap_tol, a search of at most this many nodes tries to close the gap to _POLISH_TOL
+_POLISH_TOL = 1e-7
+_POLISH_NODES = 100
 _LOCAL_PASSES = 4
 _GRID = 12  # initial tangents per task, evenly spaced in theta * work
 
@@ -442,8 +447,8 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     """Best schedule with a proven bound: DSCT-Opt (section VI-A, program (10)).
 
     Incumbent from dsct-refined plus local search, root bound from the strengthened
-    relaxation, then HiGHS branch and bound on a tangent outer approximation refined around
-    its solutions (module docs). Exponential worst case (Theorem 2: NP-hard); stops at
+    relaxation, branch and bound over assignments, then HiGHS on a tangent outer
+    approximation if time remains (module docs). Exponential worst case (Theorem 2: NP-hard); stops at
     ``time_limit`` seconds (default 60) with status ``"time_limit"`` and the proven bound.
     """
     t0 = time.perf_counter()
@@ -465,21 +470,24 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     def gap() -> float:
         return _rel_gap(proven, best["val"])
 
-    if gap() > gap_tol:
+    if gap() > _POLISH_TOL:
         ls = _local_search(prob, best["machine"], rank, stop_at)
         ls_val = _exact_works(prob, ls)[1]
         if ls_val > best["val"]:
             best = {"machine": ls, "val": ls_val}
-    if gap() <= gap_tol or time.perf_counter() >= stop_at:
+    if time.perf_counter() >= stop_at:
         return _finish(prob, best["machine"], upper, proven, gap_tol)
 
     search = AssignmentSearch(prob, _Evaluator(prob).value, prefix_capacities(prob),
                               machine_classes(prob))
-    found = search.run(best["machine"], best["val"], gap_tol, _MAX_NODES, stop_at)
+    # within gap_tol already: a short search (counted in nodes) tries to close the gap
+    polish = gap() <= gap_tol
+    found = search.run(best["machine"], best["val"], _POLISH_TOL if polish else gap_tol,
+                       _POLISH_NODES if polish else _MAX_NODES, stop_at, _DIVE_NODES)
     if found.value > best["val"]:
         best = {"machine": found.machine, "val": found.value}
     proven = min(proven, found.bound)
-    if found.complete or gap() <= gap_tol or time.perf_counter() >= stop_at:
+    if polish or found.complete or gap() <= gap_tol or time.perf_counter() >= stop_at:
         return _finish(prob, best["machine"], upper, proven, gap_tol)
 
     model = _OuterMILP(prob)
