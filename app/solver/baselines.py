@@ -125,7 +125,7 @@ def edf_3levels_lee_song(problem: Problem, **_options) -> Solution:
     vectorised scan: O(n^2 m).
     """
     p = problem
-    n, m = p.n, p.m
+    n = p.n
     order = p.order
     works = level_works(p)[order, ::-1]  # (rank, level), lowest level first
     acc = p.a_min[order, None] + p.delta_a[order, None] * -np.expm1(
@@ -143,36 +143,7 @@ def edf_3levels_lee_song(problem: Problem, **_options) -> Solution:
         if finish[r] <= d[k]:
             node[k], level[k], free[r] = r, 0, finish[r]
     # phase 2: best gain per added time, one level at a time
-    ranks = np.arange(n)
-    for _ in range(3 * n):
-        on = node[:, None] == np.arange(m)[None, :]  # (rank, machine)
-        cur_t = np.where(level >= 0, times[ranks, np.maximum(level, 0), np.maximum(node, 0)], 0.0)
-        dur = np.where(on, cur_t[:, None], 0.0)
-        finish = avail[None, :] + np.cumsum(dur, axis=0)
-        before = finish - dur  # when the machine gets to rank k
-        slack = np.where(on, d[:, None] - finish, np.inf)
-        suffix = np.minimum.accumulate(slack[::-1], axis=0)[::-1]  # min slack from rank k on
-        after = np.vstack((suffix[1:], np.full((1, m), np.inf)))  # strictly after rank k
-        up = level + 1
-        can = up < 3
-        new_t = times[ranks, np.minimum(up, 2), :]  # (rank, machine)
-        new_t = np.where(can[:, None] & np.isfinite(new_t), new_t, np.inf)
-        added = new_t - cur_t[:, None]
-        stay = on & (added <= suffix)
-        move = ~on & (before + new_t <= d[:, None]) & (new_t <= after)
-        ok = (stay | move) & np.isfinite(new_t)
-        if not ok.any():
-            break
-        cur_acc = np.where(level >= 0, acc[ranks, np.maximum(level, 0)], p.a_min[order])
-        gain = acc[ranks, np.minimum(up, 2)] - cur_acc
-        free_gain = np.where(ok & (added <= 0.0), gain[:, None], -np.inf)
-        if np.isfinite(free_gain).any():
-            k, r = np.unravel_index(int(np.argmax(free_gain)), free_gain.shape)
-        else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(ok, gain[:, None] / added, -np.inf)
-            k, r = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-        node[k], level[k] = r, up[k]
+    _raise_levels(_LeeSongState(p, works, acc, times, node, level))
     # start times: each machine runs its tasks in EDF order from its available_at
     machine, start, duration, work, reason = _empty(n)
     free = avail.copy()
@@ -186,3 +157,87 @@ def edf_3levels_lee_song(problem: Problem, **_options) -> Solution:
         upper_bound=fractional_relaxation(problem).upper_bound, algorithm="edf-3levels-lee-song",
         reason_if_empty=reason,
     )
+
+
+class _LeeSongState:
+    """Phase 2 of :func:`edf_3levels_lee_song`, kept incrementally: per (rank, machine) the
+    score of raising that task one level onto that machine. A raise changes the columns of
+    the machines it touches and the row of the task it raises; only those are recomputed,
+    so a raise costs O(n + m) numpy work instead of O(n m)."""
+
+    def __init__(self, p: Problem, works, acc, times, node, level):
+        self.n, self.m = p.n, p.m
+        self.d = p.deadline[p.order]
+        self.avail = p.available_at
+        self.acc, self.times, self.node, self.level = acc, times, node, level
+        self.a_min = p.a_min[p.order]
+        n, m = self.n, self.m
+        self.before = np.zeros((n, m))  # when machine r gets to rank k
+        self.suffix = np.full((n, m), np.inf)  # min slack on r from rank k on
+        self.after = np.full((n, m), np.inf)  # min slack on r strictly after rank k
+        self.free_gain = np.full((n, m), -np.inf)  # raises that add no time: their gain
+        self.ratio = np.full((n, m), -np.inf)  # others: gain per added second
+        for r in range(m):
+            self._column(r)
+
+    def _cur(self, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Current time and accuracy of tasks ``ranks``."""
+        lv = self.level[ranks]
+        t = np.where(lv >= 0, self.times[ranks, np.maximum(lv, 0), np.maximum(self.node[ranks], 0)], 0.0)
+        a = np.where(lv >= 0, self.acc[ranks, np.maximum(lv, 0)], self.a_min[ranks])
+        return t, a
+
+    def _scores(self, ranks: np.ndarray, cols: np.ndarray) -> None:
+        """Recompute the scores of tasks ``ranks`` on machines ``cols`` (a grid)."""
+        rr, cc = np.ix_(ranks, cols)
+        cur_t, cur_a = self._cur(ranks)
+        up = self.level[ranks] + 1
+        can = up < 3
+        new_t = self.times[rr, np.minimum(up, 2)[:, None], cc]
+        new_t = np.where(can[:, None] & np.isfinite(new_t), new_t, np.inf)
+        added = new_t - cur_t[:, None]
+        on = self.node[rr] == cc
+        stay = on & (added <= self.suffix[rr, cc])
+        move = ~on & (self.before[rr, cc] + new_t <= self.d[rr]) & (new_t <= self.after[rr, cc])
+        ok = (stay | move) & np.isfinite(new_t)
+        gain = (self.acc[ranks, np.minimum(up, 2)] - cur_a)[:, None]
+        self.free_gain[rr, cc] = np.where(ok & (added <= 0.0), gain, -np.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.ratio[rr, cc] = np.where(ok & (added > 0.0), gain / added, -np.inf)
+
+    def _column(self, r: int) -> None:
+        """Machine ``r``'s timeline and every task's score on it."""
+        on = self.node == r
+        cur_t, _ = self._cur(np.arange(self.n))
+        dur = np.where(on, cur_t, 0.0)
+        finish = self.avail[r] + np.cumsum(dur)
+        self.before[:, r] = finish - dur
+        slack = np.where(on, self.d - finish, np.inf)
+        suffix = np.minimum.accumulate(slack[::-1])[::-1]
+        self.suffix[:, r] = suffix
+        self.after[:-1, r] = suffix[1:]
+        self._scores(np.arange(self.n), np.array([r]))
+
+    def best(self) -> tuple[int, int] | None:
+        """The next raise (rank, machine): no added time first, then best gain per time."""
+        for score in (self.free_gain, self.ratio):
+            flat = int(np.argmax(score))
+            if score.flat[flat] > -np.inf:
+                return divmod(flat, self.m)
+        return None
+
+    def apply(self, k: int, r: int) -> None:
+        old = int(self.node[k])
+        self.node[k], self.level[k] = r, self.level[k] + 1
+        for c in {old, r} - {UNSCHEDULED}:
+            self._column(c)
+        self._scores(np.array([k]), np.arange(self.m))
+
+
+def _raise_levels(state: _LeeSongState) -> None:
+    """Phase 2: raise the best task until none fits; at most 3 raises per task."""
+    for _ in range(3 * state.n):
+        step = state.best()
+        if step is None:
+            break
+        state.apply(*step)

@@ -64,7 +64,7 @@ _MAX_NODES = 200_000  # the assignment search's budget, in nodes (deterministic)
 _DIVE_NODES = 300  # of which depth first, for good schedules early
 # once within gap_tol, a search of at most this many nodes tries to close the gap to _POLISH_TOL
 _POLISH_TOL = 1e-7
-_POLISH_NODES = 100
+_POLISH_NODES = 30
 _LOCAL_PASSES = 4
 _GRID = 12  # initial tangents per task, evenly spaced in theta * work
 
