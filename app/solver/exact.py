@@ -23,8 +23,9 @@ the structure of the problem:
    machines' own chains and lets the free tasks share what the machines have left, solved
    by the sweep and a one-dimensional price search. A depth-first dive for good schedules,
    then best first, for at most ``_MAX_NODES`` nodes.
-4. **Outer approximation and HiGHS**, only if the search stopped on its node budget before
-   the time limit: program (10) with the concave accuracy replaced by tangent cuts
+4. **Outer approximation and HiGHS**, if the search stopped on its node budget before the
+   time limit, and for a few node-limited rounds that try to close a gap already within
+   ``gap_tol`` down to 1e-7: program (10) with the concave accuracy replaced by tangent cuts
    ``z_j <= a_j(w0) + a_j'(w0) (w_j - w0)`` (tangents over-estimate a concave function, so the
    MILP optimum, and HiGHS's dual bound at any time, is a proven upper bound). Rows: per
    machine and deadline the prefix capacities; the shared prefix capacities of step 2;
@@ -62,9 +63,10 @@ DEFAULT_TIME_LIMIT = 60.0
 _MAX_ROUNDS = 50
 _MAX_NODES = 200_000  # the assignment search's budget, in nodes (deterministic)
 _DIVE_NODES = 300  # of which depth first, for good schedules early
-# once within gap_tol, a search of at most this many nodes tries to close the gap to _POLISH_TOL
+# once the gap is within gap_tol, a few node-limited MILP rounds try to close it entirely
 _POLISH_TOL = 1e-7
-_POLISH_NODES = 30
+_POLISH_NODES = 500
+_POLISH_ROUNDS = 3
 _LOCAL_PASSES = 4
 _GRID = 12  # initial tangents per task, evenly spaced in theta * work
 
@@ -475,41 +477,46 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
         ls_val = _exact_works(prob, ls)[1]
         if ls_val > best["val"]:
             best = {"machine": ls, "val": ls_val}
-    if time.perf_counter() >= stop_at:
+    if gap() <= _POLISH_TOL or time.perf_counter() >= stop_at:
         return _finish(prob, best["machine"], upper, proven, gap_tol)
 
-    search = AssignmentSearch(prob, _Evaluator(prob).value, prefix_capacities(prob),
-                              machine_classes(prob))
-    # within gap_tol already: a short search (counted in nodes) tries to close the gap
-    polish = gap() <= gap_tol
-    found = search.run(best["machine"], best["val"], _POLISH_TOL if polish else gap_tol,
-                       _POLISH_NODES if polish else _MAX_NODES, stop_at, _DIVE_NODES)
-    if found.value > best["val"]:
-        best = {"machine": found.machine, "val": found.value}
-    proven = min(proven, found.bound)
-    if polish or found.complete or gap() <= gap_tol or time.perf_counter() >= stop_at:
-        return _finish(prob, best["machine"], upper, proven, gap_tol)
+    if gap() > gap_tol:
+        search = AssignmentSearch(prob, _Evaluator(prob).value, prefix_capacities(prob),
+                                  machine_classes(prob))
+        found = search.run(best["machine"], best["val"], gap_tol, _MAX_NODES, stop_at,
+                           _DIVE_NODES)
+        if found.value > best["val"]:
+            best = {"machine": found.machine, "val": found.value}
+        proven = min(proven, found.bound)
+        if found.complete or gap() <= gap_tol or time.perf_counter() >= stop_at:
+            return _finish(prob, best["machine"], upper, proven, gap_tol)
 
     model = _OuterMILP(prob)
     model.add_grid(_GRID)
     model.add_tangents(frac.work)
     model.add_tangents(_exact_works(prob, best["machine"])[0])
-    # Kelley rounds until the gap is within gap_tol or time runs out
-    for _round in range(_MAX_ROUNDS):
-        remaining = stop_at - time.perf_counter()
-        if gap() <= gap_tol or remaining <= 0:
-            break
-        status, bound, machine, work = model.solve(best["val"], remaining, max(gap_tol / 4, 1e-10))
-        if bound is not None:
-            proven = min(proven, bound)
-        added = 0
-        if machine is not None:
-            w_exact, v = _exact_works(prob, machine)
-            if v > best["val"] + 1e-15 * abs(best["val"]):
-                best = {"machine": machine, "val": v}
-            added = model.add_tangents(w_exact) + model.add_tangents(work)
-        if added == 0 or status != 0:
-            break
+    # Kelley rounds: until the gap is within gap_tol (bounded by time only), then a few
+    # node-limited polishing rounds towards _POLISH_TOL (bounded by counts: deterministic)
+    for phase_tol, node_limit, rounds in ((gap_tol, None, _MAX_ROUNDS),
+                                          (_POLISH_TOL, _POLISH_NODES, _POLISH_ROUNDS)):
+        for _round in range(rounds):
+            remaining = stop_at - time.perf_counter()
+            if gap() <= phase_tol or remaining <= 0:
+                break
+            status, bound, machine, work = model.solve(
+                best["val"], remaining, max(phase_tol / 4, 1e-10), node_limit)
+            if bound is not None:
+                proven = min(proven, bound)
+            added = 0
+            if machine is not None:
+                w_exact, v = _exact_works(prob, machine)
+                if v > best["val"] + 1e-15 * abs(best["val"]):
+                    best = {"machine": machine, "val": v}
+                added = model.add_tangents(w_exact) + model.add_tangents(work)
+            if added == 0 or (status != 0 and node_limit is None):
+                break
+        if gap() > gap_tol:
+            break  # out of time: no polishing
     return _finish(prob, best["machine"], upper, proven, gap_tol)
 
 
