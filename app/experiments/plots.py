@@ -11,8 +11,8 @@ DPI = 100
 #: legend names: the paper's for its baselines
 LABELS = {
     "fractional": "DSCT-UB (fractional)",
-    "edf-3levels-lee-song": "EDF-3COMPRESSIONLEVELS (Lee-Song, edf-3levels-lee-song)",
-    "edf-3levels": "edf-3levels (highest level first)",
+    "edf-3levels-lee-song": "EDF-3COMPRESSIONLEVELS\n(Lee-Song two-phase)",
+    "edf-3levels": "edf-3levels\n(highest level first)",
     "edf-nocompression": "EDF-NOCOMPRESSION",
 }
 
