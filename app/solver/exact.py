@@ -106,14 +106,14 @@ class _Evaluator:
         return v
 
 
-def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, stop_at_clock: float,
+def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, wall_clock_stop: float,
                   passes: int = _LOCAL_PASSES) -> np.ndarray:
     """Deterministic first-improvement moves and swaps between machines.
 
     Each pass tries every (task, other machine) move and every swap of two tasks on
     different machines, in deadline order; a change is kept when the two machines' exact
     optima gain more than 1e-12 (relative). Stops after ``passes`` passes without the clock,
-    or at the wall-clock ``stop_at_clock`` (the time limit). O(passes * n^2) evaluations.
+    or at the wall-clock ``wall_clock_stop`` (the time limit). O(passes * n^2) evaluations.
     """
     prob = problem
     ev = _Evaluator(prob)
@@ -139,7 +139,7 @@ def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, stop_
     for _ in range(passes):
         improved = False
         for j in order:
-            if time.perf_counter() > stop_at_clock:
+            if time.perf_counter() > wall_clock_stop:
                 return mach
             a = int(mach[j])
             for b in usable[j].tolist():
@@ -159,7 +159,7 @@ def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, stop_
                     improved = True
         for j in order:
             for i in order:
-                if time.perf_counter() > stop_at_clock:
+                if time.perf_counter() > wall_clock_stop:
                     return mach
                 a, b = int(mach[j]), int(mach[i])
                 if rank[i] <= rank[j] or a == b or a < 0 or b < 0:
