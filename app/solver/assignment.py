@@ -20,16 +20,22 @@ of the last of them it runs. Hence the total work of the first ``q`` tasks is at
 with ``cap_r(t) = s_r (t - available_at_r)^+``; also every root bound of
 :func:`app.solver.exact.prefix_capacities`, and each assigned task's work is capped by its own
 machine's capacity at its deadline. All these constraints are on prefixes in deadline order,
-so the relaxation is one nested chain, solved exactly by the O(n log n) sweep of
-:mod:`app.solver.fractional`: a valid upper bound on every schedule below the node.
+so this *aggregate* relaxation is one nested chain, solved exactly by the O(n log n) sweep of
+:mod:`app.solver.fractional`: a valid upper bound on every schedule below the node. It orders
+the children and prunes cheaply. It forgets which machine holds which assigned task, so the
+*split* bound (:meth:`AssignmentSearch.split_bound`) keeps the assigned tasks on their own
+machines' chains and lets the free tasks share the prefix bounds minus the assigned work: a
+laminar problem, solved through a price on the assigned work (a few sweeps). It is exact at
+a leaf, and the search uses the smaller of the two.
 
-**Search.** Depth first, children in decreasing bound (ties: lowest machine index); among
-identical machines with no task yet only the first is tried (they are interchangeable). A
-node is pruned when its bound is within ``gap_tol`` of the incumbent; the largest pruned
-bound, together with the bounds of the nodes left open when the node budget runs out, is the
-proven bound. The budget is counted in nodes, so the search is deterministic; a wall-clock
-time limit is only a safety stop. Worst case ``O(m^n)`` nodes (DSCT is NP-hard, Theorem 2),
-each O(n m) plus one sweep.
+**Search.** A depth-first dive (children in decreasing bound, ties: lowest machine index)
+for good schedules early, then best first from the root; among identical machines with no
+task yet only the first is tried (they are interchangeable). A node is pruned when its bound
+is within ``gap_tol`` of the incumbent; the largest pruned bound, together with the bounds
+of the nodes left open when the node budget runs out, is the proven bound. The budget is
+counted in nodes, so the search is deterministic; a wall-clock time limit is only a safety
+stop. Worst case ``O(m^n)`` nodes (DSCT is NP-hard, Theorem 2), each O(n m) plus a few
+sweeps per child.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -140,92 +147,20 @@ class AssignmentSearch:
         where its marginal gain falls to ``lam`` (greedy optimality on polymatroids:
         Federgruen and Groenevelt 1986), and the tail's value is concave in ``W`` with
         supergradient ``-pi`` (``pi``: its first task's price), so every ``lam`` gives the
-        valid bound ``A + B(W) + max((lam - pi)(W_max - W), (pi - lam) W)``. Bisection on
-        ``log lam`` drives the last term to 0; it stops early once the bound is at most
-        ``threshold`` (the node is pruned anyway). Each step: two sweeps.
+        valid bound ``A + B(W) + max((lam - pi)(W_max - W), (pi - lam) W)``. A root search on
+        ``log lam`` (regula falsi, Illinois) drives the last term to 0; it stops early once the
+        bound is at most ``threshold`` (the node is pruned anyway). Each step: two sweeps.
         """
-        n = self.n
-        ranks = np.flatnonzero(self.assign[:k] >= 0)
-        mach = self.assign[ranks]
-        grp = np.lexsort((ranks, mach))
-        ranks, mach = ranks[grp], mach[grp]
-        starts = np.flatnonzero(np.r_[True, mach[1:] != mach[:-1]]) if ranks.size else self.zero
-        ccap = self.caps[ranks, mach]
-        cinc = np.diff(ccap, prepend=0.0)
-        if ranks.size:
-            cinc[starts] = ccap[starts]
-        u_a = self.u_assigned[ranks]
-        lk_a = self.lk[ranks]
-        th_a = self.theta[ranks]
-        a_fixed = float(np.sum(self.a_min[:k][self.assign[:k] < 0]))  # tasks left out
-        if k == n:  # a leaf: the machines' own chains, exactly
-            fam_a = ExponentialFamily(th_a, self.delta_a[ranks], self.a_min[ranks], u_a)
-            wa, _ = nested_allocation(fam_a, np.arange(ranks.size), cinc, starts)
-            return float(np.sum(fam_a.value(wa))) + a_fixed
-        c_prev = float(self.assigned_caps[k - 1]) if k else 0.0
-        fcap = np.minimum(self._free_caps(k, last, c_prev), self.root_caps[k:])
-        fcap = np.minimum.accumulate(fcap[::-1])[::-1]
-        finc = np.diff(fcap, prepend=0.0)
-        fam_f = ExponentialFamily(self.theta[k:], self.delta_a[k:], self.a_min[k:], self.u_free[k:])
-        fidx = np.arange(n - k)
-        w_max = min(float(fcap[0]), float(np.sum(np.minimum(u_a, ccap))))
-        d_a, amin_a, aidx = self.delta_a[ranks], self.a_min[ranks], np.arange(ranks.size)
+        split = _Split(self, k, last)
+        if k == self.n:  # a leaf: the machines' own chains, exactly
+            return split.machines_value(split.u_a)
+        if split.ranks.size == 0 or split.w_max <= 0.0:  # no work can go to the assigned tasks
+            return split.at(np.inf).value
 
-        def at(x: float) -> tuple[float, float]:
-            """(value of the split point, its bound's excess) at log-price ``x``; also
-            returns ``log pi - x``, whose root is the optimal price."""
-            cap_u = np.minimum(u_a, np.maximum((lk_a - x) / th_a, 0.0)) if x > -np.inf else u_a
-            fam_a = ExponentialFamily(th_a, d_a, amin_a, cap_u)
-            wa, _ = nested_allocation(fam_a, aidx, cinc, starts)
-            va = float(np.sum(fam_a.value(wa))) if ranks.size else 0.0
-            w = min(float(np.sum(wa)), w_max)
-            finc[0] = fcap[0] - w
-            wf, xf = nested_allocation(fam_f, fidx, finc, self.zero)
-            vb = float(np.sum(fam_f.value(wf)))
-            lam = float(np.exp(x))
-            pi = float(np.exp(xf[0])) if np.isfinite(xf[0]) else 0.0
-            extra = (lam - pi) * (w_max - w) if lam > pi else (pi - lam) * w
-            return va + vb + a_fixed, extra, float(xf[0]) - x
+        def done(p: _PricePoint) -> bool:
+            return p.value + p.excess <= threshold or p.excess <= 1e-10 * max(abs(p.value), 1.0)
 
-        def done(v: float, extra: float) -> bool:
-            return v + extra <= threshold or extra <= 1e-10 * max(abs(v), 1.0)
-
-        if ranks.size == 0 or w_max <= 0.0:  # no work can go to the assigned tasks
-            return at(np.inf)[0]
-        x_hi = float(np.max(lk_a))  # at and above: machines take nothing
-        x_lo = float(np.min(lk_a - th_a * u_a))  # at and below: machines take all they can
-        v, extra, f_hi = at(x_hi)
-        best = v + extra
-        if done(v, extra) or f_hi >= 0:
-            return best
-        v, extra, f_lo = at(x_lo)
-        best = min(best, v + extra)
-        if done(v, extra):
-            return best
-        if f_lo <= 0:  # machines saturated: the tail's own price closes the bound
-            x = x_lo + f_lo
-            v, extra, _ = at(x) if np.isfinite(x) else at(-np.inf)
-            return min(best, v + extra)
-        side = 0
-        for _ in range(40):  # Illinois regula falsi on f(x) = log pi - x, decreasing
-            x = (x_lo * f_hi - x_hi * f_lo) / (f_hi - f_lo)
-            if not x_lo < x < x_hi:
-                x = 0.5 * (x_lo + x_hi)
-            v, extra, fx = at(x)
-            best = min(best, v + extra)
-            if done(v, extra) or x_hi - x_lo < 1e-12:
-                break
-            if fx > 0:
-                x_lo, f_lo = x, fx
-                if side == -1:
-                    f_hi *= 0.5
-                side = -1
-            else:
-                x_hi, f_hi = x, fx
-                if side == 1:
-                    f_lo *= 0.5
-                side = 1
-        return best
+        return _price_search(split, done)
 
     # ------------------------------------------------------------------ the search
     def run(self, machine: np.ndarray, value: float, gap_tol: float, max_nodes: int,
@@ -391,3 +326,106 @@ class AssignmentSearch:
                 for b2, _ in children[i + 1:]:
                     self.open = max(self.open, b2)
                 raise
+
+
+class _PricePoint(NamedTuple):
+    """The split bound at one log-price: the relaxation's value at the split it induces, the
+    excess that makes ``value + excess`` a valid bound, and ``log pi - x`` (root: optimal)."""
+
+    value: float
+    excess: float
+    f: float
+
+
+class _Split:
+    """The split bound's data below a node (:meth:`AssignmentSearch.split_bound`): the
+    assigned tasks grouped by machine in deadline order, and the free tail's capacities."""
+
+    def __init__(self, s: AssignmentSearch, k: int, last: np.ndarray):
+        ranks = np.flatnonzero(s.assign[:k] >= 0)
+        mach = s.assign[ranks]
+        grp = np.lexsort((ranks, mach))
+        ranks, mach = ranks[grp], mach[grp]
+        self.ranks = ranks
+        self.starts = np.flatnonzero(np.r_[True, mach[1:] != mach[:-1]]) if ranks.size else s.zero
+        ccap = s.caps[ranks, mach]
+        self.cinc = np.diff(ccap, prepend=0.0)
+        if ranks.size:
+            self.cinc[self.starts] = ccap[self.starts]
+        self.u_a, self.lk_a, self.th_a = s.u_assigned[ranks], s.lk[ranks], s.theta[ranks]
+        self.d_a, self.amin_a, self.aidx = s.delta_a[ranks], s.a_min[ranks], np.arange(ranks.size)
+        self.a_fixed = float(np.sum(s.a_min[:k][s.assign[:k] < 0]))  # tasks left out
+        self.zero = s.zero
+        if k == s.n:
+            return
+        c_prev = float(s.assigned_caps[k - 1]) if k else 0.0
+        fcap = np.minimum(s._free_caps(k, last, c_prev), s.root_caps[k:])
+        self.fcap = np.minimum.accumulate(fcap[::-1])[::-1]
+        self.finc = np.diff(self.fcap, prepend=0.0)
+        self.fam_f = ExponentialFamily(s.theta[k:], s.delta_a[k:], s.a_min[k:], s.u_free[k:])
+        self.fidx = np.arange(s.n - k)
+        self.w_max = min(float(self.fcap[0]), float(np.sum(np.minimum(self.u_a, ccap))))
+
+    def machines_value(self, cap_u: np.ndarray) -> float:
+        """The assigned tasks' best value on their machines with works capped at ``cap_u``."""
+        return self._machines(cap_u)[0]
+
+    def _machines(self, cap_u: np.ndarray) -> tuple[float, float]:
+        fam_a = ExponentialFamily(self.th_a, self.d_a, self.amin_a, cap_u)
+        wa, _ = nested_allocation(fam_a, self.aidx, self.cinc, self.starts)
+        va = float(np.sum(fam_a.value(wa))) if self.ranks.size else 0.0
+        return va + self.a_fixed, float(np.sum(wa))
+
+    def at(self, x: float) -> _PricePoint:
+        """The bound at log-price ``x`` of the assigned work (``-inf``: price 0)."""
+        cap_u = self.u_a if x == -np.inf else np.minimum(
+            self.u_a, np.maximum((self.lk_a - x) / self.th_a, 0.0))
+        va, wa = self._machines(cap_u)
+        w = min(wa, self.w_max)
+        self.finc[0] = self.fcap[0] - w
+        wf, xf = nested_allocation(self.fam_f, self.fidx, self.finc, self.zero)
+        vb = float(np.sum(self.fam_f.value(wf)))
+        lam = float(np.exp(x))
+        pi = float(np.exp(xf[0])) if np.isfinite(xf[0]) else 0.0
+        excess = (lam - pi) * (self.w_max - w) if lam > pi else (pi - lam) * w
+        return _PricePoint(va + vb, excess, float(xf[0]) - x)
+
+
+def _price_search(split: _Split, done) -> float:
+    """The smallest ``value + excess`` over log-prices met by a safeguarded regula falsi
+    (Illinois) on the decreasing ``f`` between the prices where the machines take nothing
+    and where they take all they can; stops when ``done(point)``."""
+    x_hi = float(np.max(split.lk_a))  # at and above: machines take nothing
+    x_lo = float(np.min(split.lk_a - split.th_a * split.u_a))  # at and below: all they can
+    hi = split.at(x_hi)
+    best = hi.value + hi.excess
+    if done(hi) or hi.f >= 0:
+        return best
+    lo = split.at(x_lo)
+    best = min(best, lo.value + lo.excess)
+    if done(lo):
+        return best
+    if lo.f <= 0:  # machines saturated: the tail's own price closes the bound
+        x = x_lo + lo.f
+        p = split.at(x if np.isfinite(x) else -np.inf)
+        return min(best, p.value + p.excess)
+    f_lo, f_hi, side = lo.f, hi.f, 0
+    for _ in range(40):
+        x = (x_lo * f_hi - x_hi * f_lo) / (f_hi - f_lo)
+        if not x_lo < x < x_hi:
+            x = 0.5 * (x_lo + x_hi)
+        p = split.at(x)
+        best = min(best, p.value + p.excess)
+        if done(p) or x_hi - x_lo < 1e-12:
+            break
+        if p.f > 0:
+            x_lo, f_lo = x, p.f
+            if side == -1:
+                f_hi *= 0.5
+            side = -1
+        else:
+            x_hi, f_hi = x, p.f
+            if side == 1:
+                f_lo *= 0.5
+            side = 1
+    return best
