@@ -179,10 +179,8 @@ def _solve_assignment(problem: Problem, family: ExponentialFamily, machine: np.n
     work = np.zeros(p.n)
     if idx.shape[0]:
         mach = machine[idx]
-        cap = p.speed[mach] * np.maximum(p.deadline[idx] - p.available_at[mach], 0.0)
-        cap_inc = np.diff(cap, prepend=0.0)
-        cap_inc[starts] = cap[starts]
-        work[idx] = nested_allocation(family, idx, cap_inc, starts)[0]
+        cap = p.machine_capacity(p.deadline[idx], mach)
+        work[idx] = nested_allocation(family, idx, cap, starts)[0]
     value = float(np.add.reduce(family.value(work))) if p.n else 0.0
     return Candidate(name, machine, work, value, (idx, starts))
 
@@ -275,10 +273,8 @@ def _chains_value(problem: Problem, family: ExponentialFamily, chains: list[tupl
     mach = np.repeat(np.array([r for r, _ in chains], dtype=np.intp), lengths)
     starts = np.zeros(len(chains), dtype=np.intp)
     np.cumsum(lengths[:-1], out=starts[1:])
-    cap = p.speed[mach] * np.maximum(p.deadline[idx] - p.available_at[mach], 0.0)
-    cap_inc = np.diff(cap, prepend=0.0)
-    cap_inc[starts] = cap[starts]
-    work = nested_allocation(family, idx, cap_inc, starts)[0]
+    cap = p.machine_capacity(p.deadline[idx], mach)
+    work = nested_allocation(family, idx, cap, starts)[0]
     return np.add.reduceat(family.value(work, idx) - p.a_min[idx], starts)
 
 

@@ -29,7 +29,8 @@ def solver_threads(monkeypatch):
 
 
 def test_polynomial_algorithms_are_the_heuristics():
-    assert POLYNOMIAL == {"dsct-best", "dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels"}
+    assert POLYNOMIAL == {"dsct-best", "dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels",
+                          "edf-3levels-lee-song"}
     assert set(ALGORITHMS) - POLYNOMIAL == {"exact"}
 
 
