@@ -202,7 +202,7 @@ class _LeeSongState:
         ok = (stay | move) & np.isfinite(new_t)
         gain = (self.acc[ranks, np.minimum(up, 2)] - cur_a)[:, None]
         self.free_gain[rr, cc] = np.where(ok & (added <= 0.0), gain, -np.inf)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             self.ratio[rr, cc] = np.where(ok & (added > 0.0), gain / added, -np.inf)
 
     def _column(self, r: int) -> None:
