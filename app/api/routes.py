@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from app import __version__, metrics
-from app.api import service
+from app.api import service, validation
 from app.api.deps import accept
 from app.solver import ALGORITHMS
 from schemas import ErrorResponse, Liveness, Readiness, ScheduleResponse, ValidationReport
@@ -69,13 +69,14 @@ async def schedule(request: Request) -> Response:
     tags=["scheduling"],
 )
 async def validate(request: Request) -> Response:
-    """Every problem POST /schedule would report, found without solving: 200 with
-    ``valid`` and ``errors`` for anything about the content; 401/413/415 as for /schedule."""
+    """Every problem POST /schedule would report, found without solving, and warnings about
+    suspicious values: 200 with ``valid``, ``errors`` and ``warnings`` for anything about the
+    content; 401/413/415 as for /schedule."""
     call = await accept(request)
     if len(call.body) <= INLINE_BYTES_PER_TASK * call.settings.inline_max_tasks:  # as /schedule
-        report = service.validate_report(call.body, call.settings, call.run)
+        report = validation.report(call.body, call.settings, call.run)
     else:
-        report = await call.runner.run(service.validate_report, call.body, call.settings, call.run)
+        report = await call.runner.run(validation.report, call.body, call.settings, call.run)
     return Response(service.dumps(report), media_type=JSON)
 
 
