@@ -34,12 +34,18 @@ def _body(ref: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}}
 
 
+#: the OpenAPI security scheme of the API keys (declared in app.main); the routes that call
+#: ``accept`` take a key when the server has some, none otherwise (the empty alternative)
+API_KEY_SCHEME = "apiKey"
+_KEYED = {"security": [{API_KEY_SCHEME: []}, {}]}
+
+
 @router.post(
     "/schedule",
     summary="Schedule a batch of tasks on machines",
     response_model=ScheduleResponse,
     responses=_errors(401, 413, 415, 422, 503),
-    openapi_extra=_body("ScheduleRequest"),
+    openapi_extra={**_body("ScheduleRequest"), **_KEYED},
     tags=["scheduling"],
 )
 async def schedule(request: Request) -> Response:
@@ -65,7 +71,7 @@ async def schedule(request: Request) -> Response:
     summary="Check a batch without solving it (dry run)",
     response_model=ValidationReport,
     responses=_errors(401, 413, 415, 503),
-    openapi_extra=_body("ScheduleRequest"),
+    openapi_extra={**_body("ScheduleRequest"), **_KEYED},
     tags=["scheduling"],
 )
 async def validate(request: Request) -> Response:
