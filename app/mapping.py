@@ -4,7 +4,7 @@ from the solver's arrays back to the response.
 ``to_problem``: a parsed :class:`app.batch.Batch` -> :class:`app.solver.Problem`.
 ``check_batch``: every problem with a parsed batch that the schema alone cannot see
 (limits, duplicate ids, the algorithm name, numbers whose combination overflows).
-``to_response``: a :class:`app.solver.Solution` -> the response body of shared/spec/API.md,
+``to_response``: a :class:`app.solver.Solution` -> the response body of docs/api.md,
 as plain dicts and lists ready for ``json.dumps``.
 """
 

@@ -1,4 +1,4 @@
-"""The wire models of shared/spec/API.md (pydantic v2): request, response, errors.
+"""The wire models of docs/api.md (pydantic v2): request, response, errors.
 
 Only models live here: no solver, no FastAPI. :mod:`app.mapping` converts them to and from
 the solver's arrays. Field names are fixed by the contract; fields may be added, never

@@ -86,3 +86,44 @@ def test_lock_resolves_for_each_supported_python(resolutions, version):
     # every pin whose markers apply on Linux with CPython `version` has a wheel there
     resolved = pins(r.stdout)
     assert resolved and resolved <= pins((ROOT / "requirements-dev.lock").read_text())
+
+
+# ------------------------------------------------------------------------ scripts/venv.sh
+
+
+def _fake_python(folder: Path, name: str, version: str) -> None:
+    """A stand-in interpreter: reports ``version``, and records being asked to make the venv
+    (then fails, so the script stops before installing anything)."""
+    exe = folder / name
+    exe.write_text(f"""#!/bin/sh
+if [ "$1" = "-c" ]; then echo {version}; exit 0; fi
+echo "{name} $*" > "{folder}/venv-made-by"; exit 1
+""")
+    exe.chmod(0o755)
+
+
+def _run_venv_sh(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "scripts" / "venv.sh").write_text((ROOT / "scripts" / "venv.sh").read_text())
+    return subprocess.run(["bash", str(repo / "scripts" / "venv.sh")], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def test_venv_script_takes_the_first_supported_python(tmp_path):
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    _fake_python(fakes, "python3.11", "3.10")  # a misnamed or broken one is passed over
+    _fake_python(fakes, "python3.12", "3.12")
+    r = _run_venv_sh(tmp_path, {"PATH": f"{fakes}:/usr/bin:/bin"})
+    assert r.returncode != 0
+    assert (fakes / "venv-made-by").read_text().split()[:3] == ["python3.12", "-m", "venv"]
+
+
+def test_venv_script_refuses_an_unsupported_python(tmp_path):
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    _fake_python(fakes, "python3.10", "3.10")
+    r = _run_venv_sh(tmp_path, {"PATH": f"{fakes}:/usr/bin:/bin", "PYTHON": str(fakes / "python3.10")})
+    assert r.returncode == 2 and "supported: 3.11 3.12 3.13" in r.stderr
+    assert not (fakes / "venv-made-by").exists()
