@@ -24,7 +24,7 @@ different speeds (the DSCT problem): for every machine, which task runs when, fo
 at what compression, maximising the total accuracy under deadlines.
 
 Errors always have the body `{"error": {"code", "message", "details": [{"loc", "msg", "type"}]}}`;
-the README lists the codes. Unknown fields are rejected (422 invalid_request)."""
+docs/api.md in the repository lists the codes. Unknown fields are rejected (422 invalid_request)."""
 
 
 #: where the documentation's own files (Swagger UI's script, style sheet, icon) are served
