@@ -3,6 +3,8 @@ legal but suspicious values that never make a batch invalid."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,23 @@ def test_single_machine_reach_against_brute_force(seed):
     brute = (speed[None, :] * (deadline[:, None] - available_at[None, :])).max(axis=1)
     got = _best_single_machine_work(speed, available_at, deadline)
     np.testing.assert_allclose(got, brute, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_out_of_reach_warning_against_brute_force(seed):
+    from app.api.validation import warnings_for
+    from app.batch import read
+
+    from .conftest import random_batch
+
+    rng = np.random.default_rng(seed)
+    req = random_batch(int(rng.integers(1, 80)), int(rng.integers(1, 6)), seed)
+    body = read(json.dumps(req).encode())
+    reach = (body.speed[None, :] * (body.deadline[:, None] - body.available_at[None, :])).max(axis=1)
+    far = np.flatnonzero(np.isfinite(body.t_max) & (body.t_max > reach) & (reach > 0))
+    got = [w for w in warnings_for(body) if w.code == "t_max_out_of_reach"]
+    if not far.shape[0]:
+        assert got == []
+    else:
+        assert len(got) == 1 and got[0].loc == ("tasks", int(far[0]), "t_max")
+        assert got[0].msg.startswith(f"{far.shape[0]} task")
