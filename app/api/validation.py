@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from app.api.service import RunInfo
 from app.batch import Batch, read
 from app.errors import Issue, issues_from_domain, issues_from_validation
 from app.mapping import _duplicates, check_batch, check_limits, to_problem
 from app.settings import Settings
 from app.solver import ALGORITHMS, DEFAULT_ALGORITHM, DomainError
+
+if TYPE_CHECKING:
+    from app.api.service import RunInfo
 
 __all__ = ["LONG_SECONDS", "WARNINGS", "report", "warnings_for"]
 
