@@ -48,6 +48,7 @@ def _prepare_multiproc_dir(workers: int) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     settings = _settings()
+    dsct_logging.setup(settings.log_level)  # the supervisor's own lines, at the chosen level
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     workers = args.workers or settings.workers
