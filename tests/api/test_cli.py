@@ -106,3 +106,13 @@ def test_every_server_log_line_is_json(tmp_path, workers):
     assert any("startup complete" in r.get("message", "") for r in records)
     if workers > 1:
         assert "dsct.serve" in loggers
+
+
+@pytest.mark.slow
+def test_server_log_level_holds_for_every_process(tmp_path):
+    """At DSCT_LOG_LEVEL=WARNING (the helper's default) neither uvicorn nor the supervisor
+    writes its info lines."""
+    with running_server(tmp_path, workers=2) as server:
+        assert httpx.get(server.url + "/livez").status_code == 200
+    records = [json.loads(line) for line in server.logs().splitlines() if line.strip()]
+    assert not [r for r in records if r["level"] in ("info", "debug")], records
