@@ -1,9 +1,11 @@
-"""The ``dsct`` command: ``serve``, ``solve``, ``gantt``, ``export-openapi``, ``experiments``."""
+"""The ``dsct`` command: ``serve``, ``solve``, ``validate``, ``gantt``, ``export-openapi``, ``experiments``."""
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import logging
 import os
 import shutil
 import signal
@@ -12,6 +14,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+
+from app import __version__
+from app import logging as dsct_logging
 
 
 def _settings():
@@ -50,6 +55,7 @@ def graceful_shutdown_seconds(solve_timeout: float) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     settings = _settings()
+    dsct_logging.setup(settings.log_level)  # the supervisor's own lines, at the chosen level
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     workers = args.workers or settings.workers
@@ -62,6 +68,7 @@ def serve(args: argparse.Namespace) -> int:
         loop="uvloop",
         log_level=settings.log_level.lower(),
         access_log=False,  # dsct.access logs one JSON line per request instead
+        log_config=dsct_logging.uvicorn_log_config(settings.log_level),  # its lines as JSON too
         timeout_graceful_shutdown=graceful_shutdown_seconds(settings.solve_timeout),
     )
     try:
@@ -154,7 +161,8 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
     procs.extend(start() for _ in range(workers))
     started = [time.monotonic()] * workers
     quick_deaths = 0
-    print(f"dsct: {workers} workers on http://{host}:{port} (SO_REUSEPORT)", file=sys.stderr, flush=True)
+    dsct_logging.supervisor(f"{workers} workers on http://{host}:{port} (SO_REUSEPORT)",
+                            workers=workers, host=host, port=port)
     while True:
         for i, proc in enumerate(procs):
             proc.join(timeout=0.2)
@@ -164,12 +172,12 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
             if not stopping:
                 quick_deaths += time.monotonic() - started[i] < 5.0
                 if quick_deaths > 2 * workers:  # a crash loop (port taken, broken install)
-                    print("dsct: workers keep dying at start; giving up", file=sys.stderr, flush=True)
+                    dsct_logging.supervisor("workers keep dying at start; giving up", logging.ERROR)
                     stop(signal.SIGTERM, None)
                     exit_code = 1
                     continue
-                print(f"dsct: worker {proc.pid} exited ({proc.exitcode}); starting another",
-                      file=sys.stderr, flush=True)
+                dsct_logging.supervisor(f"worker {proc.pid} exited ({proc.exitcode}); starting another",
+                                        logging.WARNING, pid=proc.pid, exitcode=proc.exitcode)
                 procs[i] = start()
                 started[i] = time.monotonic()
         if stopping and not any(p.is_alive() for p in procs):
@@ -187,7 +195,42 @@ def _mark_dead(pid: int | None) -> None:
         multiprocess.mark_process_dead(pid)
 
 
+def _with_algorithm(body: bytes, name: str | None) -> bytes:
+    """The body with its ``algorithm`` replaced by ``name`` (``--algorithm``). A body that is
+    not a JSON object is left as it is: the pipeline then says what is wrong with it."""
+    if name is None:
+        return body
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return body
+    if not isinstance(doc, dict):
+        return body
+    doc["algorithm"] = name
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+def _indent(data: bytes | dict) -> bytes:
+    """JSON indented by two spaces (``--pretty``)."""
+    import orjson
+
+    return orjson.dumps(orjson.loads(data) if isinstance(data, bytes) else data, option=orjson.OPT_INDENT_2)
+
+
+def _validate(body: bytes, settings, pretty: bool) -> int:
+    """``dsct validate``: what POST /schedule/validate answers, on stdout; exit 0 when the
+    batch is valid, 2 when not."""
+    from app.api.service import dumps
+    from app.api.validation import report
+
+    out = report(body, settings)
+    sys.stdout.write((_indent(out) if pretty else dumps(out)).decode() + "\n")
+    return 0 if out["valid"] else 2
+
+
 def solve_cmd(args: argparse.Namespace) -> int:
+    """``dsct solve``: what POST /schedule answers, on stdout (exit 0), or its error JSON on
+    stderr (exit 2). ``--validate`` (and ``dsct validate``): see :func:`_validate`."""
     settings = _settings()
     from app.api.service import dumps, schedule_json
     from app.errors import ApiError
@@ -201,11 +244,16 @@ def solve_cmd(args: argparse.Namespace) -> int:
         err = ApiError("body_too_large", f"body of {len(body)} bytes is over the limit of {settings.max_body_bytes} bytes")
         sys.stderr.write(dumps(err.body()).decode() + "\n")
         return 2
+    body = _with_algorithm(body, args.algorithm)
+    if args.validate:
+        return _validate(body, settings, args.pretty)
     try:
         out = schedule_json(body, settings)
     except ApiError as err:
         sys.stderr.write(dumps(err.body()).decode() + "\n")
         return 2
+    if args.pretty:
+        out = _indent(out)
     sys.stdout.write(out.decode() + "\n")
     if args.gantt:
         return _write_gantt(args.gantt, out, body, "dsct solve")
@@ -264,11 +312,22 @@ def experiments(argv: Sequence[str]) -> int:
     return int(result or 0)
 
 
+def _batch_options(solve: argparse.ArgumentParser, validate: argparse.ArgumentParser) -> None:
+    """The options ``dsct solve`` and ``dsct validate`` share, and ``solve --validate``."""
+    for p in (solve, validate):
+        p.add_argument("--algorithm", metavar="NAME",
+                       help="use this algorithm instead of the body's (dsct-approx when it names none)")
+        p.add_argument("--pretty", action="store_true", help="indent the JSON printed on stdout")
+    solve.add_argument("--validate", action="store_true",
+                       help="only check the batch, as dsct validate does (exit 2 when invalid)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["experiments"]:
         return experiments(argv[1:])
     parser = argparse.ArgumentParser(prog="dsct", description="DSCT scheduling service")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="run the HTTP service (uvicorn, httptools, uvloop)")
     p.add_argument("--host", help="default: DSCT_HOST or 127.0.0.1")
@@ -289,6 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("-o", "--output", default="openapi/openapi.json", help="default: openapi/openapi.json; - for stdout")
     p.set_defaults(func=export_openapi)
     sub.add_parser("experiments", help="the paper's experiments (app.experiments)")
+    p = sub.add_parser("validate", help="check a batch offline: prints what POST /schedule/validate "
+                       "returns (exit 2 when invalid)")
+    p.add_argument("file", help="request JSON file, or - for stdin")
+    p.set_defaults(func=solve_cmd, validate=True)
+    _batch_options(sub.choices["solve"], sub.choices["validate"])
     args = parser.parse_args(argv)
     return int(args.func(args))
 

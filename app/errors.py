@@ -2,7 +2,7 @@
 
 Code raises :class:`ApiError` (or lets a pydantic ``ValidationError`` or the solver's
 ``DomainError`` through); the handlers registered by :func:`install` turn each into the body
-of shared/spec/API.md: ``{"error": {"code", "message", "details": [{"loc", "msg", "type"}]}}``.
+of docs/api.md: ``{"error": {"code", "message", "details": [{"loc", "msg", "type"}]}}``.
 Routes never build error responses by hand.
 """
 

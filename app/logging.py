@@ -1,4 +1,8 @@
-"""Structured logs: one JSON object per line on stderr (the ``dsct`` loggers)."""
+"""Structured logs: one JSON object per line on stderr.
+
+Every line the service writes is JSON: the ``dsct`` loggers (:func:`setup`), uvicorn's own
+(:func:`uvicorn_log_config`, given to uvicorn as its ``log_config``) and the multi-worker
+supervisor's (:func:`supervisor`)."""
 
 from __future__ import annotations
 
@@ -51,6 +55,35 @@ def setup(level: str = "INFO") -> None:
         handler._dsct = True  # type: ignore[attr-defined]
         root.addHandler(handler)
         root.propagate = False
+
+
+def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
+    """uvicorn's ``log_config``: its start-up, shutdown and error lines as JSON on stderr,
+    through :class:`JsonFormatter`, instead of its plain-text default. Loggers configured
+    before (the ``dsct`` ones) are left as they are."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"json": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["json"], "level": level.upper(), "propagate": False},
+            "uvicorn.error": {"level": level.upper()},
+            "uvicorn.access": {"handlers": ["json"], "level": level.upper(), "propagate": False},
+        },
+    }
+
+
+SUPERVISOR = logging.getLogger("dsct.serve")
+
+
+def supervisor(message: str, level: int = logging.INFO, **fields: Any) -> None:
+    """One line from ``dsct serve``'s supervisor process (workers started, replaced, given
+    up on) as JSON on stderr, like every other line."""
+    if not any(getattr(h, "_dsct", False) for h in logging.getLogger("dsct").handlers):
+        setup()
+    SUPERVISOR.log(level, message, extra={"fields": {"message": message, **fields}})
 
 
 def access(**fields: Any) -> None:

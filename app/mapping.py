@@ -4,7 +4,7 @@ from the solver's arrays back to the response.
 ``to_problem``: a parsed :class:`app.batch.Batch` -> :class:`app.solver.Problem`.
 ``check_batch``: every problem with a parsed batch that the schema alone cannot see
 (limits, duplicate ids, the algorithm name, numbers whose combination overflows).
-``to_response``: a :class:`app.solver.Solution` -> the response body of shared/spec/API.md,
+``to_response``: a :class:`app.solver.Solution` -> the response body of docs/api.md,
 as plain dicts and lists ready for ``json.dumps``.
 """
 
@@ -113,7 +113,8 @@ def finite_solution(sol: Solution) -> bool:
         else:
             arrays_ok = all(bool(np.isfinite(a).all())
                             for a in (sol.start, sol.duration, sol.work, sol.accuracy, sol.start + sol.duration))
-    return arrays_ok and all(math.isfinite(x) for x in (sol.total_accuracy, sol.upper_bound, sol.guarantee))
+    scalars = (sol.total_accuracy, sol.upper_bound, 0.0 if sol.guarantee is None else sol.guarantee)
+    return arrays_ok and all(math.isfinite(x) for x in scalars)
 
 
 def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str,
@@ -158,7 +159,7 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str,
             "total_accuracy": total,
             "mean_accuracy": total / n if n else 0.0,
             "upper_bound": float(sol.upper_bound),
-            "guarantee": float(sol.guarantee),
+            "guarantee": None if sol.guarantee is None else float(sol.guarantee),
             "proven_bound": None if sol.proven_bound is None else float(sol.proven_bound),
         },
         "machines": [{"id": mid, "assignments": per_machine[r]} for r, mid in enumerate(batch.machine_ids)],

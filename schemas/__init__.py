@@ -1,4 +1,4 @@
-"""The wire models of shared/spec/API.md (pydantic v2): request, response, errors.
+"""The wire models of docs/api.md (pydantic v2): request, response, errors.
 
 Only models live here: no solver, no FastAPI. :mod:`app.mapping` converts them to and from
 the solver's arrays. Field names are fixed by the contract; fields may be added, never
@@ -36,6 +36,7 @@ __all__ = [
     "Unscheduled",
     "ValidationProblem",
     "ValidationReport",
+    "ValidationWarning",
 ]
 
 ID_MAX = 256
@@ -230,9 +231,10 @@ class Objective(_Out):
     total_accuracy: float = Field(description="Sum of the tasks' accuracies (unscheduled ones count a_min).")
     mean_accuracy: float = Field(description="total_accuracy / number of tasks; 0 when there are no tasks.")
     upper_bound: float = Field(description="Optimum of the fractional relaxation: no schedule can beat it.")
-    guarantee: float = Field(
-        description="The paper's absolute bound G on upper_bound - total_accuracy for dsct-approx, "
-        "and so for dsct-best, which starts from its schedule and is never worse."
+    guarantee: float | None = Field(
+        description="The paper's absolute bound G (Theorem 3) on upper_bound - total_accuracy, "
+        "for the algorithms never worse than dsct-approx (dsct-best, dsct-approx, dsct-refined, "
+        "exact); null for the others (the edf-* baselines), which it does not bound."
     )
     proven_bound: float | None = Field(
         None,
@@ -336,6 +338,14 @@ class ValidationProblem(_Out):
     msg: str = Field(description="What is wrong.")
 
 
+class ValidationWarning(_Out):
+    """A legal but suspicious value found by POST /schedule/validate: the batch stays valid."""
+
+    code: str = Field(description="long_deadline, long_t_max or t_max_out_of_reach (see docs/api.md).")
+    loc: list[str | int] = Field(description="Path to the first field concerned.")
+    msg: str = Field(description="What looks wrong, how many tasks it concerns, and the first value.")
+
+
 class ValidationReport(_Out):
     """Result of a dry run: every problem found, nothing solved."""
 
@@ -344,8 +354,13 @@ class ValidationReport(_Out):
             "examples": [
                 {"valid": False, "tasks": 2, "machines": 1, "algorithm": DEFAULT_ALGORITHM,
                  "errors": [{"code": "duplicate_id", "loc": ["tasks", 1, "id"],
-                             "msg": "duplicate task id 'cam3/1182' (first at tasks[0])"}]},
-                {"valid": True, "tasks": 1, "machines": 2, "algorithm": DEFAULT_ALGORITHM, "errors": []},
+                             "msg": "duplicate task id 'cam3/1182' (first at tasks[0])"}],
+                 "warnings": []},
+                {"valid": True, "tasks": 1, "machines": 2, "algorithm": DEFAULT_ALGORITHM, "errors": [],
+                 "warnings": [{"code": "long_deadline", "loc": ["tasks", 0, "deadline"],
+                               "msg": "1 task with deadline over 60 s (first: 150.0 s); times are in "
+                                      "seconds and work in seconds on a speed-1 machine: were these "
+                                      "milliseconds?"}]},
             ]
         }
     )
@@ -354,7 +369,14 @@ class ValidationReport(_Out):
     tasks: int | None = Field(None, description="Number of tasks, when the body is a JSON object with a tasks array.")
     machines: int | None = Field(None, description="Number of machines, likewise.")
     algorithm: str | None = Field(None, description="The algorithm that would run, when known.")
-    errors: list[ValidationProblem] = Field(description="Every problem found (empty when valid).")
+    errors: list[ValidationProblem] = Field(
+        description="Every problem found (empty when valid). When the body breaks the schema, the "
+        "rest of it is still checked where it can be read (limits, duplicate ids, the algorithm)."
+    )
+    warnings: list[ValidationWarning] = Field(
+        description="Legal but suspicious values (never a reason to reject): times that look like "
+        "milliseconds, a t_max no machine can reach. Given for a body that passes the schema."
+    )
 
 
 class Liveness(_Out):

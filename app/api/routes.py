@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from app import __version__, metrics
-from app.api import service
+from app.api import service, validation
 from app.api.deps import accept
 from app.solver import ALGORITHMS
 from schemas import ErrorResponse, Liveness, Readiness, ScheduleResponse, ValidationReport
@@ -34,12 +34,18 @@ def _body(ref: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}}
 
 
+#: the OpenAPI security scheme of the API keys (declared in app.main); the routes that call
+#: ``accept`` take a key when the server has some, none otherwise (the empty alternative)
+API_KEY_SCHEME = "apiKey"
+_KEYED = {"security": [{API_KEY_SCHEME: []}, {}]}
+
+
 @router.post(
     "/schedule",
     summary="Schedule a batch of tasks on machines",
     response_model=ScheduleResponse,
     responses=_errors(401, 413, 415, 422, 503),
-    openapi_extra=_body("ScheduleRequest"),
+    openapi_extra={**_body("ScheduleRequest"), **_KEYED},
     tags=["scheduling"],
 )
 async def schedule(request: Request) -> Response:
@@ -65,17 +71,18 @@ async def schedule(request: Request) -> Response:
     summary="Check a batch without solving it (dry run)",
     response_model=ValidationReport,
     responses=_errors(401, 413, 415, 503),
-    openapi_extra=_body("ScheduleRequest"),
+    openapi_extra={**_body("ScheduleRequest"), **_KEYED},
     tags=["scheduling"],
 )
 async def validate(request: Request) -> Response:
-    """Every problem POST /schedule would report, found without solving: 200 with
-    ``valid`` and ``errors`` for anything about the content; 401/413/415 as for /schedule."""
+    """Every problem POST /schedule would report, found without solving, and warnings about
+    suspicious values: 200 with ``valid``, ``errors`` and ``warnings`` for anything about the
+    content; 401/413/415 as for /schedule."""
     call = await accept(request)
     if len(call.body) <= INLINE_BYTES_PER_TASK * call.settings.inline_max_tasks:  # as /schedule
-        report = service.validate_report(call.body, call.settings, call.run)
+        report = validation.report(call.body, call.settings, call.run)
     else:
-        report = await call.runner.run(service.validate_report, call.body, call.settings, call.run)
+        report = await call.runner.run(validation.report, call.body, call.settings, call.run)
     return Response(service.dumps(report), media_type=JSON)
 
 

@@ -20,12 +20,20 @@ from . import exact as _exact  # noqa: F401
 from .check import CheckReport, check
 from .fractional import FractionalSolution, fractional_relaxation
 from .problem import UNSCHEDULED, DomainError, Problem, Solution
-from .registry import ALGORITHMS, DEFAULT_ALGORITHM, POLYNOMIAL, UnknownAlgorithmError, solve
+from .registry import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    GUARANTEED,
+    POLYNOMIAL,
+    UnknownAlgorithmError,
+    solve,
+)
 from .schedule import REASONS
 
 __all__ = [
     "ALGORITHMS",
     "DEFAULT_ALGORITHM",
+    "GUARANTEED",
     "POLYNOMIAL",
     "REASONS",
     "UNSCHEDULED",

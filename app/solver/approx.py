@@ -102,7 +102,7 @@ def approx_from(problem: Problem, frac: FractionalSolution, name: str = "dsct-ap
     )
 
 
-@register("dsct-approx", polynomial=True)
+@register("dsct-approx", polynomial=True, guaranteed=True)
 def dsct_approx(problem: Problem, **_options) -> Solution:
     """DSCT-APPROX, Algorithm 3 of the paper (section VI-C).
 
@@ -129,7 +129,7 @@ def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float,
     )
 
 
-@register("dsct-refined", polynomial=True)
+@register("dsct-refined", polynomial=True, guaranteed=True)
 def dsct_refined(problem: Problem, **_options) -> Solution:
     """DSCT-APPROX's assignment, then each machine re-solved exactly.
 

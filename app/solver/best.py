@@ -349,7 +349,7 @@ def local_search(problem: Problem, family: ExponentialFamily, cand: Candidate,
     return _solve_assignment(p, family, np.array(mach, dtype=np.int64), "local search")
 
 
-@register(NAME, polynomial=True)
+@register(NAME, polynomial=True, guaranteed=True)  # never worse than dsct-approx
 def dsct_best(problem: Problem, **_options) -> Solution:
     """The best of DSCT-APPROX, a speed-aware assignment, the baselines when they could win,
     and a bounded local search, every machine solved exactly (module docs).

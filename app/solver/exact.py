@@ -436,7 +436,7 @@ class _OuterMILP:
         return res.status, bound, machine, work
 
 
-@register("exact")
+@register("exact", guaranteed=True)  # never worse than its dsct-refined incumbent
 def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e-4, **_) -> Solution:
     """Best schedule with a proven bound: DSCT-Opt (section VI-A, program (10)).
 

@@ -13,6 +13,9 @@ ALGORITHMS: dict[str, Algorithm] = {}
 #: time is set by the problem's size (the service runs small batches of them on its event
 #: loop); the others search until ``time_limit``
 POLYNOMIAL: set[str] = set()
+#: the algorithms whose schedule is never worse than DSCT-APPROX's, so that Theorem 3's bound
+#: G on ``upper_bound - total_accuracy`` holds for them; the others report no guarantee
+GUARANTEED: set[str] = set()
 DEFAULT_ALGORITHM = "dsct-best"
 
 
@@ -26,13 +29,19 @@ class UnknownAlgorithmError(DomainError):
         self.known = sorted(ALGORITHMS)
 
 
-def register(name: str, *, polynomial: bool = False) -> Callable[[Algorithm], Algorithm]:
+def register(name: str, *, polynomial: bool = False,
+             guaranteed: bool = False) -> Callable[[Algorithm], Algorithm]:
+    """Add ``fn`` to the registry. ``polynomial``: see :data:`POLYNOMIAL`; ``guaranteed``:
+    the algorithm is never worse than DSCT-APPROX (:data:`GUARANTEED`)."""
+
     def deco(fn: Algorithm) -> Algorithm:
         if name in ALGORITHMS:
             raise RuntimeError(f"algorithm {name!r} registered twice")
         ALGORITHMS[name] = fn
         if polynomial:
             POLYNOMIAL.add(name)
+        if guaranteed:
+            GUARANTEED.add(name)
         return fn
 
     return deco
