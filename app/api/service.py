@@ -19,12 +19,13 @@ from pydantic import ValidationError
 from app import metrics
 from app.batch import Batch, read
 from app.errors import ApiError, Issue, issues_from_domain, issues_from_validation
+from app.logging import clip
 from app.mapping import check_batch, finite_solution, to_problem, to_response
 from app.settings import Settings
 from app.solver import POLYNOMIAL, DomainError, Problem, solve
 
-__all__ = ["Prepared", "RunInfo", "dumps", "finish", "is_quick", "parse", "prepare", "schedule_json",
-           "validate_report"]
+__all__ = ["Isolated", "Prepared", "RunInfo", "dumps", "finish", "is_quick", "isolated", "parse", "prepare",
+           "schedule_json", "validate_report"]
 
 
 @dataclass
@@ -105,8 +106,9 @@ def is_quick(prep: Prepared, settings: Settings) -> bool:
     return prep.problem.n <= settings.inline_max_tasks and prep.batch.algorithm in POLYNOMIAL
 
 
-def finish(prep: Prepared, settings: Settings, run: RunInfo) -> bytes:
-    """Solve a prepared batch and serialise the response. Raises :class:`ApiError`."""
+def finish(prep: Prepared, settings: Settings, run: RunInfo, observe: bool = True) -> bytes:
+    """Solve a prepared batch and serialise the response. Raises :class:`ApiError`.
+    ``observe=False``: not recorded in the solve metrics (the readiness probe)."""
     batch, problem, t1 = prep.batch, prep.problem, prep.parsed
     try:
         sol = solve(problem, batch.algorithm, **solve_options(batch, settings))
@@ -117,8 +119,9 @@ def finish(prep: Prepared, settings: Settings, run: RunInfo) -> bytes:
     if not finite_solution(sol):
         raise ApiError("numeric_range", "these numbers overflow double precision during the solve; "
                        "rescale times, speeds or theta", (Issue("numeric_range", (), "non-finite schedule"),))
-    metrics.observe_solution(batch.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
-                             sol.upper_bound, sol.reason)
+    if observe:
+        metrics.observe_solution(batch.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
+                                 sol.upper_bound, sol.reason)
     timings = {"parse_seconds": t1 - prep.started, "solve_seconds": t2 - t1, "total_seconds": 0.0}
     out = to_response(batch, problem, sol, run.run_id, timings)
     timings["total_seconds"] = time.perf_counter() - min(run.started, prep.started)
@@ -170,9 +173,46 @@ def validate_report(body: bytes | str, settings: Settings, run: RunInfo | None =
                 to_problem(batch)
             except DomainError as exc:
                 issues = issues_from_domain(exc)
+    algorithm = clip(algorithm)  # echoed: a 20 MB string in an invalid body is cut
     if run is not None:
         run.algorithm, run.n, run.m = algorithm, n, m
     return {
         "valid": not issues, "tasks": n, "machines": m, "algorithm": algorithm,
         "errors": [{"code": i.code, "loc": list(i.loc), "msg": i.msg} for i in issues],
     }
+
+
+@dataclass
+class Isolated:
+    """What a separate solver process sends back: the answer's bytes (or the error's code,
+    message, details and headers) and what the access log needs."""
+
+    data: bytes | None
+    error: tuple[str, str, tuple[Issue, ...], dict[str, str] | None] | None
+    algorithm: str | None
+    n: int | None
+    m: int | None
+    solve_seconds: float | None
+
+    def result(self, run: RunInfo) -> bytes:
+        """The answer's bytes in the worker (raises the error), ``run`` filled in."""
+        run.algorithm, run.n, run.m, run.solve_seconds = self.algorithm, self.n, self.m, self.solve_seconds
+        if self.error is not None:
+            raise ApiError(*self.error)
+        assert self.data is not None
+        return self.data
+
+
+def isolated(kind: str, body: bytes, settings: Settings, run_id: str) -> Isolated:
+    """``POST /schedule`` (``kind="schedule"``) or ``/schedule/validate`` on ``body``, in a
+    separate process: bytes in, bytes out (:mod:`app.api.runner`'s isolated lane)."""
+    run = RunInfo("/" + kind, run_id=run_id)
+    data = error = None
+    try:
+        if kind == "schedule":
+            data = schedule_json(body, settings, run)
+        else:
+            data = dumps(validate_report(body, settings, run))
+    except ApiError as exc:
+        error = (exc.code, exc.message, tuple(exc.details), exc.headers)
+    return Isolated(data, error, clip(run.algorithm), run.n, run.m, run.solve_seconds)
