@@ -133,11 +133,11 @@ def _serve_socket(sock: socket.socket, options: dict) -> None:
     GuardedServer(config).run(sockets=[sock])
 
 
-def _worker(host: str, port: int, options: dict) -> None:
+def _worker(host: str, port: int, options: dict, supervisor: int) -> None:
     """One worker process: its own socket, its own uvicorn server; it dies with its supervisor."""
     from app.lifecycle import die_with_parent
 
-    die_with_parent()
+    die_with_parent(supervisor)
     _serve_socket(_listen(host, port), options)
 
 
@@ -159,7 +159,7 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
     exit_code = 0
 
     def start() -> multiprocessing.process.BaseProcess:
-        proc = ctx.Process(target=_worker, args=(host, port, options), daemon=False)
+        proc = ctx.Process(target=_worker, args=(host, port, options, os.getpid()), daemon=False)
         proc.start()
         return proc
 

@@ -23,9 +23,12 @@ PR_SET_PDEATHSIG = 1
 POLL = 0.25
 
 
-def die_with_parent() -> None:
-    """Make this process exit when its parent dies (call first thing in the child)."""
-    parent = os.getppid()
+def die_with_parent(parent: int) -> None:
+    """Make this process exit when its parent, pid ``parent``, dies (call first thing in the
+    child; the parent passes its own pid, so that a parent that died while the child was
+    starting is noticed too)."""
+    if os.getppid() != parent:
+        os._exit(1)
     if sys.platform.startswith("linux") and _prctl_pdeathsig(signal.SIGKILL):
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)

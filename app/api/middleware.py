@@ -83,4 +83,4 @@ class AccessMiddleware:
             access(run_id=run.run_id, pid=os.getpid(), method=scope.get("method"), endpoint=path,
                    algorithm=run.algorithm, n=run.n, m=run.m, outcome=outcome, status=status,
                    solve_seconds=run.solve_seconds, seconds=round(seconds, 6),
-                   client=client[0] if client else None)
+                   client=client[0] if client else None, solver_pid=run.solver_pid)

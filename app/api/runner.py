@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import (
@@ -132,7 +133,6 @@ class Runner:
             try:
                 return waiter.result()
             except BrokenExecutor:  # the solver process died (killed, out of memory): a fresh one next time
-                lane.shutdown()
                 raise ApiError("overloaded", f"the {lane.name} solver process ended during the solve; retry later",
                                headers={"Retry-After": "1"}) from None
         fut.cancel()  # a queued job is dropped; a running one is abandoned
@@ -151,6 +151,34 @@ class Runner:
             lane.shutdown()
 
 
+class _ViaProcess(Executor):
+    """One solver process, fed by one thread that waits for it: the queue stays in the
+    thread pool, where a job whose client left can still be cancelled (a process pool moves
+    queued jobs to its pipe early, past cancelling), and a dead process is replaced."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="dsct-isolated")
+        self._process: ProcessPoolExecutor | None = None
+
+    def _call(self, fn: Callable[..., T], *args: object) -> T:
+        if self._process is None:
+            self._process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=die_with_parent, initargs=(os.getpid(),))
+        try:
+            return self._process.submit(fn, *args).result()
+        except BrokenExecutor:
+            self._process = None  # killed (out of memory, say): a fresh process next time
+            raise
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        return self._thread.submit(self._call, fn, *args)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._thread.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if self._process is not None:
+            self._process.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 def _process_pool() -> Executor:
-    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent)
+    return _ViaProcess()
 

@@ -40,6 +40,7 @@ class RunInfo:
     m: int | None = None
     solve_seconds: float | None = None
     code: str | None = None
+    solver_pid: int | None = None  # the separate solver process, for a large body
 
 
 def dumps(obj: Any) -> bytes:
@@ -193,10 +194,12 @@ class Isolated:
     n: int | None
     m: int | None
     solve_seconds: float | None
+    pid: int
 
     def result(self, run: RunInfo) -> bytes:
         """The answer's bytes in the worker (raises the error), ``run`` filled in."""
         run.algorithm, run.n, run.m, run.solve_seconds = self.algorithm, self.n, self.m, self.solve_seconds
+        run.solver_pid = self.pid
         if self.error is not None:
             raise ApiError(*self.error)
         assert self.data is not None
@@ -215,4 +218,4 @@ def isolated(kind: str, body: bytes, settings: Settings, run_id: str) -> Isolate
             data = dumps(validate_report(body, settings, run))
     except ApiError as exc:
         error = (exc.code, exc.message, tuple(exc.details), exc.headers)
-    return Isolated(data, error, clip(run.algorithm), run.n, run.m, run.solve_seconds)
+    return Isolated(data, error, clip(run.algorithm), run.n, run.m, run.solve_seconds, os.getpid())
