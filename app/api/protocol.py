@@ -142,8 +142,11 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self.send_400_response("Upgrade is not supported.")
+        except httptools.HttpParserUpgrade:  # as uvicorn: the request is served, the upgrade ignored
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
         except httptools.HttpParserError as exc:
             if isinstance(exc.__context__, _TooManyHeaders) or isinstance(exc.__cause__, _TooManyHeaders) \
                     or self._header_count > self.limits.max_headers:
