@@ -50,6 +50,7 @@ def batch(n: int, m: int, seed: int = 0, algorithm: str = "dsct-approx", pad: in
 
 
 SMALL = batch(1, 2)
+MID = batch(1_000, 10, 2)
 
 
 class Server:
@@ -307,7 +308,7 @@ def latency_during(root: Path, what: str) -> dict[str, str]:
         watcher = threading.Thread(target=lambda: ([t.join() for t in threads], done.set()))
         watcher.start()
         time.sleep(0.5)
-        small, live, small_status = [], [], []
+        small, live, small_status, mid = [], [], [], []
 
         def probe_live() -> None:
             with httpx.Client(base_url=srv.url, timeout=30) as c:
@@ -327,6 +328,13 @@ def latency_during(root: Path, what: str) -> dict[str, str]:
                 except httpx.HTTPError:
                     small_status.append(0)
                 small.append(time.perf_counter() - t)
+                if len(small) % 20 == 1:  # a 1,000-task dsct-approx batch now and then (a solver thread)
+                    t = time.perf_counter()
+                    try:
+                        code = c.post("/schedule", content=MID, headers=JSON).status_code
+                    except httpx.HTTPError:
+                        code = 0
+                    mid.append((time.perf_counter() - t, code))
                 time.sleep(0.01)
         pl.join()
         watcher.join()
@@ -335,7 +343,8 @@ def latency_during(root: Path, what: str) -> dict[str, str]:
     bad = sum(s != 200 for s in small_status)
     return {f"during {label}: small /schedule p50 / p99, /livez max": (
         f"{q[0]:.0f} / {q[1]:.0f} ms ({len(small)} requests, {bad} not 200), /livez max "
-        f"{max(live) * 1e3:.0f} ms; the load: {sorted(statuses)}")}
+        f"{max(live) * 1e3:.0f} ms; 1,000-task dsct-approx: max {max(x for x, _ in mid) * 1e3:.0f} ms, "
+        f"{sum(c != 200 for _, c in mid)} of {len(mid)} not 200; the load: {sorted(statuses)}")}
 
 
 REQUEST = head(len(SMALL)) + SMALL

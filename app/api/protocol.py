@@ -277,19 +277,23 @@ class GuardedServer(Server):
             sock.close()
         for conn in list(self.server_state.connections):
             conn.shutdown()
+        # take what is queued now, without yielding to the loop (answered clients reconnect at
+        # once: accepting while serving would go on for as long as they do), then close
+        pending = []
         for sock in held:
             sock.setblocking(False)
             while True:
                 try:
-                    conn_sock, _ = sock.accept()
+                    pending.append(sock.accept()[0])
                 except OSError:
                     break
-                conn_sock.setblocking(False)
-                try:
-                    await loop.connect_accepted_socket(self._protocol_factory, conn_sock)
-                except OSError:
-                    conn_sock.close()
             sock.close()
+        for conn_sock in pending:
+            conn_sock.setblocking(False)
+            try:
+                await loop.connect_accepted_socket(self._protocol_factory, conn_sock)
+            except OSError:
+                conn_sock.close()
         await asyncio.sleep(0.1)
         try:
             await asyncio.wait_for(self._wait_tasks_to_complete(), timeout=self.config.timeout_graceful_shutdown)
