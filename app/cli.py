@@ -29,16 +29,14 @@ def _settings():
         raise SystemExit(2) from None
 
 
-def _prepare_multiproc_dir(workers: int) -> None:
-    """Several workers share their metrics through files: a fresh directory, or the given one
-    emptied of stale values, set before any worker imports prometheus_client."""
+def _prepare_multiproc_dir() -> None:
+    """The workers and their solver processes share their metrics through files: a fresh
+    directory, or the given one emptied of stale values, set before any process imports
+    prometheus_client."""
     var = "PROMETHEUS_MULTIPROC_DIR"
     path = os.environ.get(var)
     if not path:
-        if workers <= 1:
-            return
-        path = tempfile.mkdtemp(prefix="dsct-metrics-")
-        os.environ[var] = path
+        os.environ[var] = tempfile.mkdtemp(prefix="dsct-metrics-")
         return
     os.makedirs(path, exist_ok=True)
     for name in os.listdir(path):
@@ -53,18 +51,39 @@ def graceful_shutdown_seconds(solve_timeout: float) -> int:
     return int(solve_timeout) + 5
 
 
+class AddressInUse(Exception):
+    pass
+
+
+def _claim(host: str, port: int) -> int:
+    """Check that nobody listens on ``host:port`` (any process, with or without
+    SO_REUSEPORT): bind it once without SO_REUSEPORT, which the kernel refuses while any
+    other socket holds the address. Returns the port (the one the OS picked for 0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise AddressInUse(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        return probe.getsockname()[1]
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = _settings()
     dsct_logging.setup(settings.log_level)  # the supervisor's own lines, at the chosen level
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     workers = args.workers or settings.workers
+    try:
+        port = _claim(host, port)
+    except AddressInUse as exc:
+        print(f"dsct: {exc}; is another server running there? Stop it or choose another DSCT_PORT.",
+              file=sys.stderr, flush=True)
+        return 1
     created = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    _prepare_multiproc_dir(workers)
-    import uvicorn
-
+    _prepare_multiproc_dir()
     options = dict(
-        http="httptools",
         loop="uvloop",
         log_level=settings.log_level.lower(),
         access_log=False,  # dsct.access logs one JSON line per request instead
@@ -77,8 +96,7 @@ def serve(args: argparse.Namespace) -> int:
         # uvicorn finishes the requests in flight on SIGTERM, then re-raises the signal to
         # the previous handler: make that a clean exit (status 0) rather than death by signal
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run(_frozen_app() if workers == 1 else "app.main:app", host=host, port=port,
-                    workers=workers, **options)
+        _serve_socket(_listen(host, port, reuseport=False), options)
     finally:
         path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if created and path and os.path.basename(path).startswith("dsct-metrics-"):
@@ -86,13 +104,14 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket in the port's SO_REUSEPORT group: the kernel spreads incoming
-    connections over the group's sockets, one per worker."""
+def _listen(host: str, port: int, reuseport: bool = True) -> socket.socket:
+    """A listening socket; with ``reuseport``, in the port's SO_REUSEPORT group: the kernel
+    spreads incoming connections over the group's sockets, one per worker."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if reuseport:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -112,13 +131,28 @@ def _frozen_app():
     return app
 
 
-def _worker(host: str, port: int, options: dict) -> None:
-    """One worker process: its own socket, its own uvicorn server."""
+def _serve_socket(sock: socket.socket, options: dict) -> None:
+    """uvicorn (httptools, uvloop) on ``sock``, with the connection guards and the graceful
+    shutdown of :mod:`app.api.protocol`."""
     import uvicorn
 
-    sock = _listen(host, port)
-    config = uvicorn.Config(_frozen_app(), host=host, port=port, **options)
-    uvicorn.Server(config).run(sockets=[sock])
+    from app.api.protocol import GuardedServer, protocol_class
+
+    app = _frozen_app()
+    settings = app.state.settings
+    trusted = settings.forwarded_allow_ips.strip()
+    config = uvicorn.Config(app, http=protocol_class(settings), timeout_keep_alive=settings.idle_timeout,
+                            proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None, **options)
+    app.state.runner.warm()
+    GuardedServer(config).run(sockets=[sock])
+
+
+def _worker(host: str, port: int, options: dict, supervisor: int) -> None:
+    """One worker process: its own socket, its own uvicorn server; it dies with its supervisor."""
+    from app.lifecycle import die_with_parent
+
+    die_with_parent(supervisor)
+    _serve_socket(_listen(host, port), options)
 
 
 def _supervise(host: str, port: int, workers: int, options: dict) -> int:
@@ -133,19 +167,13 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
     """
     import multiprocessing
 
-    holder = None
-    if port == 0:  # pick one port for the whole group, and hold it while the workers bind
-        holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        holder.bind((host, 0))
-        port = holder.getsockname()[1]
     ctx = multiprocessing.get_context("spawn")
     procs = []
     stopping = False
     exit_code = 0
 
     def start() -> multiprocessing.process.BaseProcess:
-        proc = ctx.Process(target=_worker, args=(host, port, options), daemon=False)
+        proc = ctx.Process(target=_worker, args=(host, port, options, os.getpid()), daemon=False)
         proc.start()
         return proc
 
@@ -182,8 +210,6 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
                 started[i] = time.monotonic()
         if stopping and not any(p.is_alive() for p in procs):
             break
-    if holder is not None:
-        holder.close()
     return exit_code
 
 

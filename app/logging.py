@@ -16,6 +16,16 @@ import orjson
 
 ACCESS = logging.getLogger("dsct.access")
 
+#: the most characters of a string from a request that is echoed in an answer or logged
+MAX_ECHO = 256
+
+
+def clip(value: Any) -> Any:
+    """``value`` cut to :data:`MAX_ECHO` characters (saying how long it was), if a string."""
+    if isinstance(value, str) and len(value) > MAX_ECHO:
+        return f"{value[:MAX_ECHO]}... ({len(value)} characters)"
+    return value
+
 
 class JsonFormatter(logging.Formatter):
     _second: tuple[int, str] = (-1, "")
@@ -90,5 +100,7 @@ def access(**fields: Any) -> None:
     """One access line. The record is made directly, skipping ``Logger.info``'s search of
     the stack for the caller's file and line (the line does not print them)."""
     if ACCESS.isEnabledFor(logging.INFO):
+        for key in ("algorithm", "endpoint", "method"):
+            fields[key] = clip(fields.get(key))
         ACCESS.handle(ACCESS.makeRecord(ACCESS.name, logging.INFO, __file__, 0, "request", (), None,
                                         extra={"fields": fields}))

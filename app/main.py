@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from app import __version__, errors, metrics
 from app import logging as dsct_logging
+from app.api.budget import MemoryBudget
 from app.api.middleware import AccessMiddleware
 from app.api.routes import API_KEY_SCHEME, DIRECT, router
 from app.api.runner import Runner
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url="/docs",
+        # /schedule/ is a 404, not a redirect built from the request's Host header
+        redirect_slashes=False,
         redoc_url=None,
         static_url=DOCS_ASSETS,
         # FastAPI's native OpenTelemetry hooks record only through an OpenTelemetry SDK,
@@ -63,7 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
-    app.state.runner = Runner(settings.solver_threads, settings.max_in_flight, settings.solve_timeout)
+    app.state.runner = Runner(settings.solver_threads, settings.max_in_flight, settings.solve_timeout,
+                              search_threads=settings.search_threads, max_searches=settings.max_searches)
+    app.state.budget = MemoryBudget(settings.memory_budget)
     app.include_router(router)
     app.include_router(ui_router)
     direct = dict(DIRECT)

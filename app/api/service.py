@@ -19,12 +19,13 @@ from pydantic import ValidationError
 from app import metrics
 from app.batch import Batch, read
 from app.errors import ApiError, Issue, issues_from_domain, issues_from_validation
+from app.logging import clip
 from app.mapping import check_batch, finite_solution, to_problem, to_response
 from app.settings import Settings
-from app.solver import DEFAULT_ALGORITHM, POLYNOMIAL, DomainError, Problem, solve
+from app.solver import POLYNOMIAL, DomainError, Problem, solve
 
-__all__ = ["Prepared", "RunInfo", "dumps", "finish", "is_quick", "parse", "prepare", "schedule_json",
-           "validate_report"]
+__all__ = ["Isolated", "Prepared", "RunInfo", "dumps", "finish", "is_quick", "isolated", "parse", "prepare",
+           "schedule_json"]
 
 
 @dataclass
@@ -39,6 +40,7 @@ class RunInfo:
     m: int | None = None
     solve_seconds: float | None = None
     code: str | None = None
+    solver_pid: int | None = None  # the separate solver process, for a large body
 
 
 def dumps(obj: Any) -> bytes:
@@ -105,8 +107,9 @@ def is_quick(prep: Prepared, settings: Settings) -> bool:
     return prep.problem.n <= settings.inline_max_tasks and prep.batch.algorithm in POLYNOMIAL
 
 
-def finish(prep: Prepared, settings: Settings, run: RunInfo) -> bytes:
-    """Solve a prepared batch and serialise the response. Raises :class:`ApiError`."""
+def finish(prep: Prepared, settings: Settings, run: RunInfo, observe: bool = True) -> bytes:
+    """Solve a prepared batch and serialise the response. Raises :class:`ApiError`.
+    ``observe=False``: not recorded in the solve metrics (the readiness probe)."""
     batch, problem, t1 = prep.batch, prep.problem, prep.parsed
     try:
         sol = solve(problem, batch.algorithm, **solve_options(batch, settings))
@@ -117,8 +120,9 @@ def finish(prep: Prepared, settings: Settings, run: RunInfo) -> bytes:
     if not finite_solution(sol):
         raise ApiError("numeric_range", "these numbers overflow double precision during the solve; "
                        "rescale times, speeds or theta", (Issue("numeric_range", (), "non-finite schedule"),))
-    metrics.observe_solution(batch.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
-                             sol.upper_bound, sol.reason)
+    if observe:
+        metrics.observe_solution(batch.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
+                                 sol.upper_bound, sol.reason)
     timings = {"parse_seconds": t1 - prep.started, "solve_seconds": t2 - t1, "total_seconds": 0.0}
     out = to_response(batch, problem, sol, run.run_id, timings)
     timings["total_seconds"] = time.perf_counter() - min(run.started, prep.started)
@@ -142,37 +146,41 @@ def _release(*lists: list, step: int = 2_000) -> None:
             del lst[-step:]
 
 
-def _counts(body: bytes | str) -> tuple[int | None, int | None, str | None]:
-    """Best-effort sizes of a body that failed validation (for the report only)."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError, TypeError):
-        return None, None, None
-    if not isinstance(doc, dict):
-        return None, None, None
-    t, mc, a = doc.get("tasks"), doc.get("machines"), doc.get("algorithm", DEFAULT_ALGORITHM)
-    return (len(t) if isinstance(t, list) else None, len(mc) if isinstance(mc, list) else None,
-            a if isinstance(a, str) else None)
+@dataclass
+class Isolated:
+    """What a separate solver process sends back: the answer's bytes (or the error's code,
+    message, details and headers) and what the access log needs."""
+
+    data: bytes | None
+    error: tuple[str, str, tuple[Issue, ...], dict[str, str] | None] | None
+    algorithm: str | None
+    n: int | None
+    m: int | None
+    solve_seconds: float | None
+    pid: int
+
+    def result(self, run: RunInfo) -> bytes:
+        """The answer's bytes in the worker (raises the error), ``run`` filled in."""
+        run.algorithm, run.n, run.m, run.solve_seconds = self.algorithm, self.n, self.m, self.solve_seconds
+        run.solver_pid = self.pid
+        if self.error is not None:
+            raise ApiError(*self.error)
+        assert self.data is not None
+        return self.data
 
 
-def validate_report(body: bytes | str, settings: Settings, run: RunInfo | None = None) -> dict[str, Any]:
-    """``POST /schedule/validate``: every problem found, nothing solved."""
+def isolated(kind: str, body: bytes, settings: Settings, run_id: str) -> Isolated:
+    """``POST /schedule`` (``kind="schedule"``) or ``/schedule/validate`` on ``body``, in a
+    separate process: bytes in, bytes out (:mod:`app.api.runner`'s isolated lane)."""
+    run = RunInfo("/" + kind, run_id=run_id)
+    data = error = None
     try:
-        batch = read(body)
-    except ValidationError as exc:
-        issues = issues_from_validation(exc.errors(include_url=False))
-        n, m, algorithm = _counts(body)
-    else:
-        n, m, algorithm = batch.n, batch.m, batch.algorithm
-        issues = check_batch(batch, settings.max_tasks, settings.max_machines)
-        if not issues:
-            try:
-                to_problem(batch)
-            except DomainError as exc:
-                issues = issues_from_domain(exc)
-    if run is not None:
-        run.algorithm, run.n, run.m = algorithm, n, m
-    return {
-        "valid": not issues, "tasks": n, "machines": m, "algorithm": algorithm,
-        "errors": [{"code": i.code, "loc": list(i.loc), "msg": i.msg} for i in issues],
-    }
+        if kind == "schedule":
+            data = schedule_json(body, settings, run)
+        else:
+            from app.api.validation import report  # validation imports this module
+
+            data = dumps(report(body, settings, run))
+    except ApiError as exc:
+        error = (exc.code, exc.message, tuple(exc.details), exc.headers)
+    return Isolated(data, error, clip(run.algorithm), run.n, run.m, run.solve_seconds, os.getpid())

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from app.batch import Batch, read
 from app.errors import Issue, issues_from_domain, issues_from_validation
+from app.logging import clip
 from app.mapping import _duplicates, check_batch, check_limits, to_problem
 from app.settings import Settings
 from app.solver import ALGORITHMS, DEFAULT_ALGORITHM, DomainError
@@ -81,6 +82,7 @@ def report(body: bytes | str, settings: Settings, run: RunInfo | None = None) ->
                 issues = issues_from_domain(exc)
         if not any(i.code in ("too_many_tasks", "too_many_machines") for i in issues):
             warnings = warnings_for(batch)
+    algorithm = clip(algorithm)  # echoed: a 20 MB string in an invalid body is cut
     if run is not None:
         run.algorithm, run.n, run.m = algorithm, n, m
     return {
