@@ -128,8 +128,9 @@ def edf_3levels_lee_song(problem: Problem, **_options) -> Solution:
     n = p.n
     order = p.order
     works = level_works(p)[order, ::-1]  # (rank, level), lowest level first
-    acc = p.a_min[order, None] + p.delta_a[order, None] * -np.expm1(
-        -p.theta[order, None] * np.where(np.isfinite(works), works, 0.0))
+    with np.errstate(over="ignore"):  # theta * work past 1e308: the level saturates, expm1 -> -1
+        acc = p.a_min[order, None] + p.delta_a[order, None] * -np.expm1(
+            -p.theta[order, None] * np.where(np.isfinite(works), works, 0.0))
     d = p.deadline[order]
     speed, avail = p.speed, p.available_at
     times = works[:, :, None] / speed[None, None, :]  # (rank, level, machine), inf if unreachable
