@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from app import __version__
 from app import logging as dsct_logging
@@ -121,9 +122,9 @@ def _listen(host: str, port: int, reuseport: bool = True) -> socket.socket:
 def _frozen_app():
     """The ASGI app, with everything alive after start-up (modules, the app) moved out of the
     garbage collector's reach (``gc.freeze``): the full collections that a batch of many
-    thousand objects triggers then scan only what requests allocate. A 10,000-task
-    /schedule spent 19 ms of its ~45 ms in collections, 5 ms after (about 8% less CPU;
-    small batches unchanged). Server processes only, not tests or library use."""
+    thousand objects triggers then scan only what requests allocate (docs/robustness.md
+    has the gain for 10,000-task batches; small batches are unchanged). Server processes
+    only, not tests or library use."""
     from app.main import app
 
     gc.collect()
@@ -320,9 +321,18 @@ def gantt_cmd(args: argparse.Namespace) -> int:
 
 
 def export_openapi(args: argparse.Namespace) -> int:
-    from app.api.openapi import write
+    """Write :func:`app.main.openapi_document` to ``args.output`` (``-``: stdout)."""
+    from app.main import openapi_document
 
-    return write(args.output)
+    text = openapi_document()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
 
 
 def experiments(argv: Sequence[str]) -> int:

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.solver import DomainError, UnknownAlgorithmError
+from app.solver import DomainError, UnknownAlgorithmError, UnknownOptionError
 
 log = logging.getLogger("dsct.errors")
 
@@ -118,15 +118,26 @@ def issues_from_validation(errors: Iterable[dict[str, Any]]) -> list[Issue]:
     return out
 
 
+#: the solver's per-task arrays (the others are per machine)
+_TASK_ARRAYS = frozenset({"deadline", "theta", "a_min", "a_max", "t_max"})
+
+
 def issues_from_domain(exc: DomainError) -> list[Issue]:
-    """The solver's DomainError -> one issue, its array name mapped back to the wire path."""
+    """The solver's DomainError -> one issue, its array name mapped back to the wire path:
+    an unknown algorithm or option names the request's field; an overflow (the solver's
+    one judge of numbers whose combination overflows) is ``numeric_range``, with that type
+    too; a problem with the whole result (no field) has the path ``[]``."""
     if isinstance(exc, UnknownAlgorithmError):
         return [Issue("unknown_algorithm", ("algorithm",), exc.message)]
-    task_fields = {"deadline", "theta", "a_min", "a_max", "t_max"}
-    group = "tasks" if exc.field in task_fields else "machines"
-    loc: tuple[str | int, ...] = (group,) if exc.index is None else (group, exc.index, exc.field)
-    code = "numeric_range" if exc.kind == "overflow" else "invalid_request"
-    return [Issue(code, loc, exc.message, "domain_error")]
+    if isinstance(exc, UnknownOptionError):
+        return [Issue("invalid_request", (exc.option,), exc.message, "unknown_option")]
+    loc: tuple[str | int, ...] = ()
+    if exc.field:
+        group = "tasks" if exc.field in _TASK_ARRAYS else "machines"
+        loc = (group,) if exc.index is None else (group, exc.index, exc.field)
+    if exc.kind == "overflow":
+        return [Issue("numeric_range", loc, exc.message, "numeric_range")]
+    return [Issue("invalid_request", loc, exc.message, "domain_error")]
 
 
 def _respond(err: ApiError) -> JSONResponse:

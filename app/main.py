@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         static_url=DOCS_ASSETS,
         # FastAPI's native OpenTelemetry hooks record only through an OpenTelemetry SDK,
         # which this service does not ship (it exports Prometheus metrics); left on, they
-        # look the SDK up on every request (three environment lookups, ~3 us).
+        # look the SDK up on every request (three environment lookups; docs/robustness.md).
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
@@ -105,6 +106,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             components[name] = sub
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def openapi_document() -> str:
+    """The committed OpenAPI document (openapi/openapi.json): ``create_app().openapi()``
+    with default settings, sorted keys, indent 2, final newline (``dsct export-openapi``
+    and scripts/export_openapi.py write it; a test compares it with the committed file)."""
+    spec = create_app(Settings()).openapi()
+    return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 app = create_app()

@@ -1,26 +1,35 @@
 """The thin layer between a parsed request (:class:`app.batch.Batch`) and the solver, and
 from the solver's arrays back to the response.
 
-``to_problem``: a parsed :class:`app.batch.Batch` -> :class:`app.solver.Problem`.
-``check_batch``: every problem with a parsed batch that the schema alone cannot see
-(limits, duplicate ids, the algorithm name, numbers whose combination overflows).
+``check_batch``: a parsed batch -> the solver's :class:`app.solver.Problem` and every problem
+found on the way: the server's limits, duplicate ids, the algorithm name, then the solver's
+own checks of the numbers (:class:`app.solver.Problem` is the one judge of values whose
+combination overflows, ``numeric_range``), so ``POST /schedule`` and ``POST
+/schedule/validate`` give the same verdict.
 ``to_response``: a :class:`app.solver.Solution` -> the response body of docs/api.md,
 as plain dicts and lists ready for ``json.dumps``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from app.batch import Batch
-from app.errors import Issue
-from app.solver import ALGORITHMS, UNSCHEDULED, Problem, Solution
+from app.errors import Issue, issues_from_domain
+from app.solver import (
+    ALGORITHMS,
+    UNSCHEDULED,
+    DomainError,
+    Problem,
+    Solution,
+    UnknownAlgorithmError,
+)
 
-__all__ = ["check_batch", "to_problem", "to_response", "finite_solution"]
+__all__ = ["check_batch", "check_limits", "to_problem", "to_response"]
+
 
 def check_limits(n: int, m: int, max_tasks: int, max_machines: int) -> list[Issue]:
     out = []
@@ -43,83 +52,38 @@ def _duplicates(kind: str, ids: Sequence[str]) -> list[Issue]:
     return out
 
 
-def check_batch(batch: Batch, max_tasks: int, max_machines: int) -> list[Issue]:
-    """Every problem with ``batch`` beyond its schema, in a stable order. O(n + m)."""
+def check_batch(batch: Batch, max_tasks: int, max_machines: int) -> tuple[Problem | None, list[Issue]]:
+    """The solver's problem for ``batch`` (``None`` when anything is wrong) and every problem
+    with the batch beyond its schema, in a stable order: the limits (alone: nothing more is
+    looked at past them), duplicate ids, an unknown algorithm, then the first value the
+    solver's domain check refuses. O(n + m)."""
     issues = check_limits(batch.n, batch.m, max_tasks, max_machines)
     if issues:
-        return issues
+        return None, issues
     issues += _duplicates("machines", batch.machine_ids)
     issues += _duplicates("tasks", batch.task_ids)
-    if batch.algorithm not in ALGORITHMS:
-        known = ", ".join(sorted(ALGORITHMS))
-        issues.append(Issue("unknown_algorithm", ("algorithm",),
-                            f"unknown algorithm {batch.algorithm!r}; known: {known}"))
-    issues += _numeric_range(batch)
-    return issues
-
-
-def _numeric_range(batch: Batch) -> list[Issue]:
-    """Finite inputs whose combination is not: the schedule's arithmetic would overflow.
-
-    The solver works with ``speed * time`` (work) and sums of it over machines; when the
-    largest deadline times the total speed is not a finite double, no schedule can be
-    computed meaningfully. Those batches are answered 422 ``numeric_range``.
-    """
-    if not batch.n:
-        return []
-    speed = batch.speed.tolist()
-    avail = batch.available_at.tolist()
-    out = []
-    total_speed = sum(speed)
-    if not math.isfinite(total_speed):
-        out.append(Issue("numeric_range", ("machines",), "the sum of the machines' speeds overflows"))
-        return out
-    j = int(np.argmax(batch.deadline))  # the first of the largest
-    d_max = float(batch.deadline[j])
-    if not math.isfinite(d_max * total_speed):
-        out.append(Issue("numeric_range", ("tasks", j, "deadline"),
-                         f"deadline * total machine speed ({d_max!r} * {total_speed!r}) overflows"))
-    useful = [s * a if a < d_max else 0.0 for s, a in zip(speed, avail, strict=True)]  # free before some deadline
-    if not math.isfinite(sum(useful)):
-        r = useful.index(max(useful))
-        out.append(Issue("numeric_range", ("machines", r, "available_at"),
-                         "available_at * speed summed over machines overflows"))
-    # the slowest machine must turn the largest possible work back into a finite duration
-    big_work = d_max * total_speed
-    r = speed.index(min(speed))
-    if math.isfinite(big_work) and not math.isfinite(avail[r] + big_work / speed[r]):
-        out.append(Issue("numeric_range", ("machines", r, "speed"),
-                         f"speed {speed[r]!r} is too small for these deadlines: durations overflow"))
-    return out
+    if batch.algorithm not in ALGORITHMS:  # the registry's error and words
+        issues += issues_from_domain(UnknownAlgorithmError(batch.algorithm))
+    try:
+        problem = to_problem(batch)
+    except DomainError as exc:
+        return None, issues + issues_from_domain(exc)
+    return (None if issues else problem), issues
 
 
 def to_problem(batch: Batch) -> Problem:
-    """Parsed batch -> the solver's problem (validated again there, for the solver's own
-    domain). O(n + m)."""
+    """Parsed batch -> the solver's problem (validated there, for the solver's own domain;
+    raises :class:`app.solver.DomainError`). O(n + m)."""
+    t, mc = batch.tasks, batch.machines
     return Problem(
-        deadline=batch.deadline, theta=batch.theta, a_min=batch.a_min, a_max=batch.a_max,
-        t_max=batch.t_max, speed=batch.speed, available_at=batch.available_at,
+        deadline=t["deadline"], theta=t["theta"], a_min=t["a_min"], a_max=t["a_max"], t_max=t["t_max"],
+        speed=mc["speed"], available_at=mc["available_at"],
     )
 
 
-def finite_solution(sol: Solution) -> bool:
-    """Every number that reaches the response is a finite double."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        # a sum is finite only if every term is (an overflowing sum falls back to the test
-        # per element); start + duration is each assignment's end
-        sums = [float(np.add.reduce(a)) for a in (sol.start + sol.duration, sol.start, sol.work, sol.accuracy)]
-        if all(math.isfinite(x) for x in sums):
-            arrays_ok = True
-        else:
-            arrays_ok = all(bool(np.isfinite(a).all())
-                            for a in (sol.start, sol.duration, sol.work, sol.accuracy, sol.start + sol.duration))
-    scalars = (sol.total_accuracy, sol.upper_bound, 0.0 if sol.guarantee is None else sol.guarantee)
-    return arrays_ok and all(math.isfinite(x) for x in scalars)
-
-
-def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str,
-                timings: dict[str, float]) -> dict[str, Any]:
-    """Solution arrays -> the response body. Machines in request order, assignments in start
+def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str) -> dict[str, Any]:
+    """Solution arrays -> the response body, but for its ``timings`` (the caller adds them
+    last, when the time it took is known). Machines in request order, assignments in start
     order (ties by input order), unscheduled tasks in input order. O(n log n)."""
     n = problem.n
     machine = sol.machine
@@ -128,7 +92,7 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str,
     duration = sol.duration.tolist()
     work = sol.work.tolist()
     accuracy = sol.accuracy.tolist()
-    t_max = problem.t_max  # > 0; work is finite (finite_solution), so work / inf is 0
+    t_max = problem.t_max  # > 0; work is finite (app.solver.solve checks), so work / inf is 0
     comp = np.where(t_max < np.inf, (1.0 - sol.work / t_max).clip(0.0, 1.0), np.nan).tolist()
     placed = (machine != UNSCHEDULED).nonzero()[0]
     order = placed[np.lexsort((placed, sol.start[placed], machine[placed]))].tolist()
@@ -164,5 +128,4 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str,
         },
         "machines": [{"id": mid, "assignments": per_machine[r]} for r, mid in enumerate(batch.machine_ids)],
         "unscheduled": unscheduled,
-        "timings": timings,
     }

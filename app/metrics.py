@@ -61,7 +61,7 @@ GAP_RATIO = Histogram(
     "Relative gap to the fractional upper bound: (upper_bound - total) / upper_bound.", ["algorithm"],
     buckets=(0, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
-UNSCHEDULED = Counter(
+UNSCHEDULED_TASKS = Counter(
     "dsct_unscheduled_tasks_total", "Tasks given no time, by reason code.", ["reason"],
 )
 CONNECTIONS = Counter(
@@ -101,7 +101,8 @@ _CHILDREN: dict[tuple[str, ...], Any] = {}
 
 
 def _child(metric: Any, *values: str) -> Any:
-    """``metric.labels(*values)``, memoised: ``labels`` costs a few microseconds a call. The
+    """``metric.labels(*values)``, memoised: ``labels`` resolves its children on every call
+    (docs/robustness.md has the cost). The
     label values are a fixed set (endpoints, outcomes, registered algorithms, reason codes)."""
     key = (metric._name, *values)
     child = _CHILDREN.get(key)
@@ -132,7 +133,7 @@ def observe_solution(algorithm: str, n: int, m: int, seconds: float, total: floa
         _child(GAP_RATIO, algorithm).observe(max(gap, 0.0))
     for r in set(reasons):  # a handful of codes; "" for the scheduled tasks
         if r:
-            _child(UNSCHEDULED, r).inc(reasons.count(r))
+            _child(UNSCHEDULED_TASKS, r).inc(reasons.count(r))
 
 
 def render() -> tuple[bytes, str]:

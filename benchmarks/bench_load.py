@@ -436,11 +436,11 @@ def profile(args: argparse.Namespace, bodies: dict[str, Path]) -> None:
     """Time per stage of ``app.api.service.schedule_json``, in-process, no HTTP (median of runs)."""
     import json as _json
 
-    from app.api.service import dumps_response
+    from app.api.service import dumps_response, solve_options
     from app.batch import from_request, read
-    from app.mapping import check_batch, to_problem, to_response
+    from app.mapping import check_batch, to_response
     from app.settings import Settings
-    from app.solver import solve
+    from app.solver import options_of, solve
     from schemas import ScheduleRequest
 
     settings = Settings()
@@ -458,24 +458,23 @@ def profile(args: argparse.Namespace, bodies: dict[str, Path]) -> None:
             t.append(time.perf_counter())
             batch = read(body)
             t.append(time.perf_counter())
-            assert not check_batch(batch, settings.max_tasks, settings.max_machines)
+            problem, issues = check_batch(batch, settings.max_tasks, settings.max_machines)
+            assert problem is not None, issues
             t.append(time.perf_counter())
-            problem = to_problem(batch)
+            sol = solve(problem, batch.algorithm, **solve_options(batch, settings))
             t.append(time.perf_counter())
-            sol = solve(problem, batch.algorithm, time_limit=settings.max_time_limit)
-            t.append(time.perf_counter())
-            out = to_response(batch, problem, sol, "0" * 32, {"parse_seconds": 0.0, "solve_seconds": 0.0,
-                                                              "total_seconds": 0.0})
+            out = to_response(batch, problem, sol, "0" * 32)
+            out["timings"] = {"parse_seconds": 0.0, "solve_seconds": 0.0, "total_seconds": 0.0}
             t.append(time.perf_counter())
             dumps_response(out)
             t.append(time.perf_counter())
             names = ["json.loads (reference only)", "pydantic models (reference only)", "read (orjson + checks)",
-                     "check_batch", "to_problem", f"solve ({batch.algorithm})", "to_response", "dumps_response"]
+                     "check_batch (with to_problem)", f"solve ({batch.algorithm})", "to_response", "dumps_response"]
             for k, name in enumerate(names):
                 stages.setdefault(name, []).append(t[k + 1] - t[k])
             for algo in args.algorithms:  # the same problem, other algorithms, in the same minute
                 t0 = time.perf_counter()
-                solve(problem, algo, time_limit=settings.max_time_limit)
+                solve(problem, algo, **({"time_limit": settings.max_time_limit} if "time_limit" in options_of(algo) else {}))
                 stages.setdefault(f"solve ({algo}) (reference only)", []).append(time.perf_counter() - t0)
         n, m, _ = SIZES[size]
         total = sum(statistics.median(v) for k, v in stages.items() if not k.endswith("(reference only)"))
@@ -494,7 +493,7 @@ STAGES = [
     ("solver", ("app/solver/",)),
     ("mapping (check_batch, to_problem, to_response)", ("app/mapping.py",)),
     ("parse + validate (orjson, pydantic)", ("app/batch.py", "schemas/", "pydantic", "parse (app/api/service.py",
-                                             "validate_report (app/api/service.py")),
+                                             "report (app/api/validation.py")),
     ("response serialisation (json)", ("dumps_response", "_dump_list", "dumps (app/api/service.py")),
     ("freeing big lists", ("_release (app/api/service.py",)),
     ("logging (JSON access line)", ("app/logging.py", "/logging/")),

@@ -9,9 +9,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from app.api.openapi import DEFAULT_PATH, write  # noqa: E402
+from app.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    raise SystemExit(write(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_PATH))
+    raise SystemExit(main(["export-openapi", "-o", sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "openapi" / "openapi.json")]))

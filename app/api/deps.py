@@ -3,8 +3,8 @@ the body within its size limit and the memory budget, and the request's settings
 and run info.
 
 Plain functions called by the routes, not FastAPI ``Depends``: resolving four dependencies
-cost FastAPI about 35 us per request, several percent of a small /schedule's CPU
-(docs/robustness.md). Nothing here blocks, so it runs on the event loop.
+cost FastAPI several percent of a small /schedule's CPU (docs/robustness.md, "Measured costs
+behind choices in the code"). Nothing here blocks, so it runs on the event loop.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from fastapi import Request
 from starlette.requests import ClientDisconnect
 
 from app.api.budget import Reservation
+from app.api.run import RunInfo
 from app.api.runner import Runner
-from app.api.service import RunInfo
 from app.errors import ApiError, ClientGone
 from app.logging import clip
 from app.settings import Settings

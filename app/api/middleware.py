@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
-from app.api.service import RunInfo
+from app.api.run import RunInfo
 from app.errors import HANDLED, ClientGone, response_for
 from app.logging import access
 

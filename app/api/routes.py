@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from app import __version__, metrics
 from app.api import service, validation
 from app.api.deps import Call, accept
+from app.api.run import RunInfo
 from app.errors import ApiError
 from app.solver import ALGORITHMS, POLYNOMIAL
 from schemas import ErrorResponse, Liveness, Readiness, ScheduleResponse, ValidationReport
@@ -134,7 +135,7 @@ async def readyz(request: Request) -> Response:
     if lane.full():
         raise ApiError("overloaded", f"{lane.in_flight} solves in flight in this worker "
                        f"(limit {lane.max_in_flight}, DSCT_MAX_IN_FLIGHT)", headers={"Retry-After": "1"})
-    run = service.RunInfo("/readyz")
+    run = RunInfo("/readyz")
     service.finish(service.prepare(example_batch(), state.settings, run), state.settings, run, observe=False)
     out = {"status": "ready", "algorithms": sorted(ALGORITHMS), "version": __version__}
     return Response(service.dumps(out), media_type=JSON)

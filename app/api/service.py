@@ -10,37 +10,23 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
 from app import metrics
+from app.api.run import RunInfo
 from app.batch import Batch, read
 from app.errors import ApiError, Issue, issues_from_domain, issues_from_validation
 from app.logging import clip
-from app.mapping import check_batch, finite_solution, to_problem, to_response
+from app.mapping import check_batch, to_response
 from app.settings import Settings
-from app.solver import POLYNOMIAL, DomainError, Problem, solve
+from app.solver import POLYNOMIAL, DomainError, Problem, options_of, solve
 
-__all__ = ["Isolated", "Prepared", "RunInfo", "dumps", "finish", "is_quick", "isolated", "parse", "prepare",
+__all__ = ["Isolated", "Prepared", "dumps", "finish", "is_quick", "isolated", "parse", "prepare",
            "schedule_json"]
-
-
-@dataclass
-class RunInfo:
-    """What the access log and the metrics learn about one request as it goes."""
-
-    endpoint: str
-    run_id: str = field(default_factory=lambda: os.urandom(16).hex())  # 128 random bits
-    started: float = field(default_factory=time.perf_counter)
-    algorithm: str | None = None
-    n: int | None = None
-    m: int | None = None
-    solve_seconds: float | None = None
-    code: str | None = None
-    solver_pid: int | None = None  # the separate solver process, for a large body
 
 
 def dumps(obj: Any) -> bytes:
@@ -49,12 +35,11 @@ def dumps(obj: Any) -> bytes:
 
 
 def dumps_response(out: dict[str, Any]) -> bytes:
-    """A schedule as compact JSON, by orjson: about 20x faster than ``json.dumps`` here (18 us
-    against 390 us for 100 assignments, ~2 ms against ~37 ms for 10,000), which is a fifth
-    of the server's CPU per small request and keeps the GIL short for big ones. orjson writes
-    NaN as null instead of failing, so the caller checks the solution is finite first
-    (:func:`app.mapping.finite_solution`); every other number comes from validated input or
-    the clock."""
+    """A schedule as compact JSON, by orjson: many times faster than ``json.dumps`` here
+    (docs/robustness.md has the figures), which keeps the GIL short for big batches. orjson
+    writes NaN as null instead of failing; the solution's numbers are finite
+    (:func:`app.solver.solve` checks every result) and every other number comes from
+    validated input or the clock."""
     return orjson.dumps(out)
 
 
@@ -67,7 +52,11 @@ def parse(body: bytes | str) -> Batch:
 
 
 def solve_options(batch: Batch, settings: Settings) -> dict[str, Any]:
-    """``time_limit`` for the algorithms that search: the request's, capped by the server."""
+    """``time_limit`` for the algorithms that take it (:func:`app.solver.options_of`; the
+    ones that search): the request's, capped by the server. The others ignore the field, as
+    the contract says."""
+    if "time_limit" not in options_of(batch.algorithm):
+        return {}
     cap = min(settings.max_time_limit, settings.solve_timeout)
     limit = cap if batch.time_limit is None else min(batch.time_limit, cap)
     return {"time_limit": limit}
@@ -88,22 +77,17 @@ def prepare(body: bytes | str, settings: Settings, run: RunInfo) -> Prepared:
     t0 = time.perf_counter()
     batch = parse(body)
     run.algorithm, run.n, run.m = batch.algorithm, batch.n, batch.m
-    issues = check_batch(batch, settings.max_tasks, settings.max_machines)
-    if issues:
+    problem, issues = check_batch(batch, settings.max_tasks, settings.max_machines)
+    if problem is None:
         raise ApiError.from_issues(issues)
-    try:
-        problem = to_problem(batch)
-    except DomainError as exc:
-        raise ApiError.from_issues(issues_from_domain(exc)) from None
     return Prepared(batch, problem, t0, time.perf_counter())
 
 
 def is_quick(prep: Prepared, settings: Settings) -> bool:
     """Whether the solve is short enough to run on the event loop: a polynomial heuristic
-    (:data:`app.solver.POLYNOMIAL`) on at most ``DSCT_INLINE_MAX_TASKS`` tasks: 0.3 ms at 100
-    tasks, at most about 10 ms at the default of 512 (the slowest found: 512 tasks on 4,000
-    machines with ``edf-nocompression``). Everything else goes to a solver thread, under the
-    time cap and admission control."""
+    (:data:`app.solver.POLYNOMIAL`) on at most ``DSCT_INLINE_MAX_TASKS`` tasks (what that
+    costs at the default is in docs/robustness.md). Everything else goes to a solver thread,
+    under the time cap and admission control."""
     return prep.problem.n <= settings.inline_max_tasks and prep.batch.algorithm in POLYNOMIAL
 
 
@@ -117,15 +101,13 @@ def finish(prep: Prepared, settings: Settings, run: RunInfo, observe: bool = Tru
         raise ApiError.from_issues(issues_from_domain(exc)) from None
     t2 = time.perf_counter()
     run.solve_seconds = t2 - t1
-    if not finite_solution(sol):
-        raise ApiError("numeric_range", "these numbers overflow double precision during the solve; "
-                       "rescale times, speeds or theta", (Issue("numeric_range", (), "non-finite schedule"),))
     if observe:
         metrics.observe_solution(batch.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
                                  sol.upper_bound, sol.reason)
-    timings = {"parse_seconds": t1 - prep.started, "solve_seconds": t2 - t1, "total_seconds": 0.0}
-    out = to_response(batch, problem, sol, run.run_id, timings)
-    timings["total_seconds"] = time.perf_counter() - min(run.started, prep.started)
+    out = to_response(batch, problem, sol, run.run_id)
+    # the total covers building the response too, so it is measured last and set then
+    out["timings"] = {"parse_seconds": t1 - prep.started, "solve_seconds": t2 - t1,
+                      "total_seconds": time.perf_counter() - min(run.started, prep.started)}
     data = dumps_response(out)
     _release(out["unscheduled"], *(mc["assignments"] for mc in out["machines"]))
     return data

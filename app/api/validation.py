@@ -22,14 +22,14 @@ import numpy as np
 from pydantic import ValidationError
 
 from app.batch import Batch, read
-from app.errors import Issue, issues_from_domain, issues_from_validation
+from app.errors import Issue, issues_from_validation
 from app.logging import clip
-from app.mapping import _duplicates, check_batch, check_limits, to_problem
+from app.mapping import _duplicates, check_batch, check_limits
 from app.settings import Settings
-from app.solver import ALGORITHMS, DEFAULT_ALGORITHM, DomainError
+from app.solver import ALGORITHMS, DEFAULT_ALGORITHM
 
 if TYPE_CHECKING:
-    from app.api.service import RunInfo
+    from app.api.run import RunInfo
 
 __all__ = ["LONG_SECONDS", "WARNINGS", "report", "warnings_for"]
 
@@ -74,12 +74,7 @@ def report(body: bytes | str, settings: Settings, run: RunInfo | None = None) ->
         issues += _raw_checks(doc, issues, settings)
     else:
         n, m, algorithm = batch.n, batch.m, batch.algorithm
-        issues = check_batch(batch, settings.max_tasks, settings.max_machines)
-        if not issues:
-            try:
-                to_problem(batch)
-            except DomainError as exc:
-                issues = issues_from_domain(exc)
+        _, issues = check_batch(batch, settings.max_tasks, settings.max_machines)
         if not any(i.code in ("too_many_tasks", "too_many_machines") for i in issues):
             warnings = warnings_for(batch)
     algorithm = clip(algorithm)  # echoed: a 20 MB string in an invalid body is cut
@@ -150,8 +145,8 @@ def warnings_for(batch: Batch) -> list[ValidationWarning]:
     out: list[ValidationWarning] = []
     if not batch.n or not batch.m:
         return out
-    finite_t_max = np.where(np.isfinite(batch.t_max), batch.t_max, 0.0)  # null t_max: never flagged
-    for code, field, values, unit in (("long_deadline", "deadline", batch.deadline, "s"),
+    finite_t_max = np.where(np.isfinite(batch.tasks["t_max"]), batch.tasks["t_max"], 0.0)  # null t_max: never flagged
+    for code, field, values, unit in (("long_deadline", "deadline", batch.tasks["deadline"], "s"),
                                       ("long_t_max", "t_max", finite_t_max, "work units")):
         if values.max() <= LONG_SECONDS:  # the usual case: one reduction
             continue
@@ -164,10 +159,10 @@ def warnings_for(batch: Batch) -> list[ValidationWarning]:
     with np.errstate(all="ignore"):  # huge (numeric_range) inputs: inf and nan only compare false
         # the fastest machine alone already has room for most tasks: only the others need the
         # envelope of every machine
-        r0 = int(batch.speed.argmax())
-        maybe = finite_t_max > batch.speed[r0] * (batch.deadline - batch.available_at[r0])
+        r0 = int(batch.machines["speed"].argmax())
+        maybe = finite_t_max > batch.machines["speed"][r0] * (batch.tasks["deadline"] - batch.machines["available_at"][r0])
         if maybe.any():
-            reach = _best_single_machine_work(batch.speed, batch.available_at, batch.deadline)
+            reach = _best_single_machine_work(batch.machines["speed"], batch.machines["available_at"], batch.tasks["deadline"])
             far = np.flatnonzero(maybe & (finite_t_max > reach) & (reach > 0.0))
         else:
             far = maybe.nonzero()[0]
@@ -175,7 +170,7 @@ def warnings_for(batch: Batch) -> list[ValidationWarning]:
         j = int(far[0])
         out.append(ValidationWarning("t_max_out_of_reach", ("tasks", j, "t_max"),
                                      f"{_count(far.shape[0], 'task')} with a t_max no machine can run "
-                                     f"before the deadline (first: t_max {float(batch.t_max[j])!r}, at most "
+                                     f"before the deadline (first: t_max {float(batch.tasks['t_max'][j])!r}, at most "
                                      f"{float(reach[j])!r} work units fit on one machine): such a task is "
                                      "always compressed"))
     return out

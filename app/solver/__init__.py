@@ -10,7 +10,8 @@ Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 - :mod:`.best`        ``dsct-best``, the default: DSCT-APPROX improved, never below it or a baseline
 - :mod:`.exact`       ``exact``: DSCT-Opt (VI-A, program (10)) with a proven bound, HiGHS MILP
 - :mod:`.check`       an independent feasibility and objective checker
-- :mod:`.registry`    the algorithm registry and ``solve``
+- :mod:`.registry`    the algorithm registry and ``solve``, the one entry point (options and
+                      results checked there)
 """
 
 from . import approx as _approx  # noqa: F401  (registers the algorithms)
@@ -26,6 +27,9 @@ from .registry import (
     GUARANTEED,
     POLYNOMIAL,
     UnknownAlgorithmError,
+    UnknownOptionError,
+    finite_solution,
+    options_of,
     solve,
 )
 from .schedule import REASONS
@@ -43,7 +47,10 @@ __all__ = [
     "Problem",
     "Solution",
     "UnknownAlgorithmError",
+    "UnknownOptionError",
     "check",
+    "finite_solution",
     "fractional_relaxation",
+    "options_of",
     "solve",
 ]

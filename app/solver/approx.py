@@ -65,21 +65,21 @@ def list_schedule(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, np.nd
     cut = [False] * n
     replace = heapq.heapreplace
     # Inherently sequential (each choice depends on all earlier loads): one tight loop over
-    # plain Python floats, about 0.4 us a task.
+    # plain Python floats (its cost per task is in docs/robustness.md).
     for k, w, d in zip(range(n), work[order].tolist(), problem.deadline[order].tolist()):  # noqa: B905
         load, r = heap[0]
-        p = w * inv_speed[r]
-        replace(heap, (load + p, r))
+        run_time = w * inv_speed[r]  # seconds on machine r at the task's work
+        replace(heap, (load + run_time, r))
         e = end[r]
-        fin = e + p
+        fin = e + run_time
         if fin > d:  # cut at the deadline; the following tasks shift by the cut
             fin = d if d > e else e
-            p = fin - e
+            run_time = fin - e
             cut[k] = True
         end[r] = fin
         mach[k] = r
         st[k] = e
-        dur[k] = p
+        dur[k] = run_time
     machine = np.empty(problem.n, dtype=np.int64)
     start = np.empty(problem.n)
     duration = np.empty(problem.n)
@@ -103,7 +103,7 @@ def approx_from(problem: Problem, frac: FractionalSolution, name: str = "dsct-ap
 
 
 @register("dsct-approx", polynomial=True, guaranteed=True)
-def dsct_approx(problem: Problem, **_options) -> Solution:
+def dsct_approx(problem: Problem) -> Solution:
     """DSCT-APPROX, Algorithm 3 of the paper (section VI-C).
 
     O(n log n) for the relaxation's sort plus its sweep, and O(n log m) for the rounding.
@@ -130,7 +130,7 @@ def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float,
 
 
 @register("dsct-refined", polynomial=True, guaranteed=True)
-def dsct_refined(problem: Problem, **_options) -> Solution:
+def dsct_refined(problem: Problem) -> Solution:
     """DSCT-APPROX's assignment, then each machine re-solved exactly.
 
     Never worse than dsct-approx; same guarantee. O(n log n) plus two sweeps.

@@ -38,7 +38,7 @@ def _empty(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 @register("edf-nocompression", polynomial=True)
-def edf_nocompression(problem: Problem, **_options) -> Solution:
+def edf_nocompression(problem: Problem) -> Solution:
     """EDF-NOCOMPRESSION with worst-fit machine choice (section VII). O(n m)."""
     machine, start, duration, work, reason = _empty(problem.n)
     free = problem.available_at.copy()
@@ -79,7 +79,7 @@ def level_works(problem: Problem, levels: int = 3) -> np.ndarray:
 
 
 @register("edf-3levels", polynomial=True)
-def edf_3levels(problem: Problem, **_options) -> Solution:
+def edf_3levels(problem: Problem) -> Solution:
     """EDF-3COMPRESSIONLEVELS (section VII): highest level that fits, earliest finish. O(n m)."""
     machine, start, duration, work, reason = _empty(problem.n)
     free = problem.available_at.copy()
@@ -104,7 +104,7 @@ def edf_3levels(problem: Problem, **_options) -> Solution:
 
 
 @register("edf-3levels-lee-song", polynomial=True)
-def edf_3levels_lee_song(problem: Problem, **_options) -> Solution:
+def edf_3levels_lee_song(problem: Problem) -> Solution:
     """EDF-3COMPRESSIONLEVELS as the paper's section VII builds it after Lee and Song [27].
 
     Lee and Song's two-phase greedy ("first satisfies deadlines with low quality, then

@@ -350,7 +350,7 @@ def local_search(problem: Problem, family: ExponentialFamily, cand: Candidate,
 
 
 @register(NAME, polynomial=True, guaranteed=True)  # never worse than dsct-approx
-def dsct_best(problem: Problem, **_options) -> Solution:
+def dsct_best(problem: Problem) -> Solution:
     """The best of DSCT-APPROX, a speed-aware assignment, the baselines when they could win,
     and a bounded local search, every machine solved exactly (module docs).
 

@@ -437,7 +437,7 @@ class _OuterMILP:
 
 
 @register("exact", guaranteed=True)  # never worse than its dsct-refined incumbent
-def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e-4, **_) -> Solution:
+def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e-4) -> Solution:
     """Best schedule with a proven bound: DSCT-Opt (section VI-A, program (10)).
 
     Incumbent from dsct-refined plus local search, root bound from the strengthened

@@ -72,7 +72,7 @@ def _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at) -> boo
     False sends the problem to :func:`_diagnose`, which finds the first failing check."""
     _min, _max, _sum = np.minimum.reduce, np.maximum.reduce, np.add.reduce  # no dispatch layers
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        s_min, s_max, s_sum = float(_min(speed)), float(_max(speed)), float(_sum(speed))
+        s_min, s_sum = float(_min(speed)), float(_sum(speed))
         a_lo, a_hi = float(_min(available_at)), float(_max(available_at))
         if not (s_min > 0.0 and math.isfinite(s_sum) and math.isfinite(1.0 / s_min)
                 and a_lo >= 0.0 and math.isfinite(a_hi)):
@@ -81,7 +81,7 @@ def _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at) -> boo
             return True
         d_lo, d_hi = float(_min(deadline)), float(_max(deadline))
         spread = a_max - a_min
-        if not (d_lo >= 0.0 and math.isfinite(d_hi * s_max * speed.shape[0])
+        if not (d_lo >= 0.0 and math.isfinite(d_hi * s_sum)
                 and float(_min(theta)) > 0.0 and math.isfinite(float(_max(theta)))
                 and float(_min(spread)) > 0.0 and math.isfinite(float(_max(spread)))
                 and math.isfinite(float(_min(a_min))) and float(_min(t_max)) > 0.0):
@@ -94,7 +94,6 @@ def _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at) -> boo
 def _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at) -> None:
     """Raise :class:`DomainError` for the first failing check, in a fixed order."""
     n = deadline.shape[0]
-    m = speed.shape[0]
     for name, arr in (("deadline", deadline), ("theta", theta), ("a_min", a_min),
                       ("a_max", a_max), ("speed", speed), ("available_at", available_at)):
         _require(name, arr, ~np.isfinite(arr), "must be a finite number")
@@ -115,8 +114,8 @@ def _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at) -> None
                  "overflow")
         _require("speed", speed, ~np.isfinite(1.0 / speed), "too small: 1/speed overflows",
                  "overflow")
-        _require("deadline", deadline, ~np.isfinite(deadline * np.max(speed) * m),
-                 "too large: deadline x total speed overflows", "overflow")
+        _require("deadline", deadline, ~np.isfinite(deadline * float(np.add.reduce(speed))),
+                 "too large: deadline x the machines' total speed overflows", "overflow")
         if n:  # machines free before some deadline enter the capacity's prefix sums
             useful = available_at < np.max(deadline)
             sa = np.where(useful, speed * available_at, 0.0)

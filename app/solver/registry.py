@@ -1,10 +1,24 @@
-"""One registry of algorithms: a dict from name to function, and the single entry point."""
+"""One registry of algorithms: a dict from name to function, and the single entry point.
+
+:func:`solve` is where every call goes through: it looks the algorithm up (an unknown name
+fails and lists the known ones), refuses an option the algorithm does not take (its keyword
+parameters are the options it declares), and checks that every number of the result is
+finite before anyone uses it.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
 from collections.abc import Callable
 
+import numpy as np
+
 from .problem import DomainError, Problem, Solution
+
+__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "POLYNOMIAL", "UnknownAlgorithmError", "UnknownOptionError",
+           "finite_solution", "options_of", "register", "solve"]
 
 Algorithm = Callable[..., Solution]
 
@@ -29,6 +43,17 @@ class UnknownAlgorithmError(DomainError):
         self.known = sorted(ALGORITHMS)
 
 
+class UnknownOptionError(DomainError):
+    """An option the chosen algorithm does not take; ``field`` is the option's name and the
+    message lists the options the algorithm takes."""
+
+    def __init__(self, algorithm: str, option: str, accepted: frozenset[str]):
+        takes = ", ".join(sorted(accepted)) or "none"
+        super().__init__(option, None, f"algorithm {algorithm!r} takes no option {option!r}; its options: {takes}")
+        self.algorithm = algorithm
+        self.option = option
+
+
 def register(name: str, *, polynomial: bool = False,
              guaranteed: bool = False) -> Callable[[Algorithm], Algorithm]:
     """Add ``fn`` to the registry. ``polynomial``: see :data:`POLYNOMIAL`; ``guaranteed``:
@@ -47,15 +72,62 @@ def register(name: str, *, polynomial: bool = False,
     return deco
 
 
+def _lookup(algorithm: str) -> Algorithm:
+    try:
+        return ALGORITHMS[algorithm]
+    except KeyError:
+        raise UnknownAlgorithmError(algorithm) from None
+
+
+@functools.cache
+def _parameters(fn: Algorithm) -> frozenset[str]:
+    """The named parameters after the problem (a ``**kwargs`` catch-all declares nothing)."""
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    return frozenset(p.name for p in params
+                     if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
+
+
+def options_of(algorithm: str) -> frozenset[str]:
+    """The options ``algorithm`` takes (``time_limit`` for ``exact``): the keyword
+    parameters of its function after the problem."""
+    return _parameters(_lookup(algorithm))
+
+
+def finite_solution(sol: Solution) -> bool:
+    """Every number of ``sol`` that a caller reads (times, work, accuracy, the objective and
+    its bounds) is a finite double. O(n)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        # a sum is finite only if every term is (an overflowing sum falls back to the test
+        # per element); start + duration is each assignment's end
+        sums = [float(np.add.reduce(a)) for a in (sol.start + sol.duration, sol.start, sol.work, sol.accuracy)]
+        if all(math.isfinite(x) for x in sums):
+            arrays_ok = True
+        else:
+            arrays_ok = all(bool(np.isfinite(a).all())
+                            for a in (sol.start, sol.duration, sol.work, sol.accuracy, sol.start + sol.duration))
+    bounds = (sol.total_accuracy, sol.upper_bound, sol.guarantee,
+              0.0 if sol.proven_bound is None else sol.proven_bound)
+    return arrays_ok and all(math.isfinite(x) for x in bounds)
+
+
 def solve(problem: Problem, algorithm: str = DEFAULT_ALGORITHM, **options) -> Solution:
     """Solve ``problem`` with the registered ``algorithm``.
 
-    ``options`` are passed to algorithms that take them (``time_limit`` for ``exact``);
-    algorithms that take none ignore them. Deterministic: the same problem gives the same
-    arrays, ties broken by input order.
+    ``options`` must be ones the algorithm takes (:func:`options_of`); any other raises
+    :class:`UnknownOptionError`, as an unknown name raises :class:`UnknownAlgorithmError`.
+    A result with a number that is not finite (an overflow that the problem's own checks
+    did not foresee) raises :class:`DomainError` of kind ``"overflow"``, so no caller ever
+    reads a NaN or an infinity. Deterministic: the same problem gives the same arrays, ties
+    broken by input order.
     """
-    try:
-        fn = ALGORITHMS[algorithm]
-    except KeyError:
-        raise UnknownAlgorithmError(algorithm) from None
-    return fn(problem, **options)
+    fn = _lookup(algorithm)
+    if options:
+        accepted = _parameters(fn)
+        for name in options:
+            if name not in accepted:
+                raise UnknownOptionError(algorithm, name, accepted)
+    sol = fn(problem, **options)
+    if not finite_solution(sol):
+        raise DomainError("", None, "these numbers overflow double precision during the solve; "
+                          "rescale times, speeds or theta", "overflow")
+    return sol

@@ -1,13 +1,17 @@
-"""Response -> solver arrays, so the independent checker can judge what went over the wire."""
+"""Response -> solver arrays, so the independent checker can judge what went over the wire; a
+slow algorithm for the tests of the time cap and admission."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import numpy as np
 
 from app.solver import Problem, Solution
+from app.solver.schedule import make_solution
 
 
 def strict_json(text: str) -> Any:
@@ -66,3 +70,17 @@ def solution_of(req: dict[str, Any], body: dict[str, Any]) -> Solution:
     return Solution(machine=machine, start=start, duration=duration, work=work, accuracy=accuracy,
                     total_accuracy=obj["total_accuracy"], upper_bound=obj["upper_bound"],
                     guarantee=obj["guarantee"], algorithm=body["algorithm"], status=body["status"])
+
+
+def sleeper(seconds: float, started: threading.Event | None = None):
+    """An algorithm that sleeps ``seconds`` (setting ``started`` first) and schedules nothing."""
+
+    def algo(problem):
+        if started is not None:
+            started.set()
+        time.sleep(seconds)
+        return make_solution(problem, machine=[-1] * problem.n, start=[0.0] * problem.n,
+                             duration=[0.0] * problem.n, work=[0.0] * problem.n, upper_bound=0.0,
+                             algorithm="sleep")
+
+    return algo

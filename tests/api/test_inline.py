@@ -80,11 +80,11 @@ def test_in_flight_gauge_counts_what_the_solver_threads_admitted(make_client, mo
     from app import metrics
 
     from .conftest import spec_request
-    from .test_schedule import _sleeper
+    from .helpers import sleeper
 
     gauge = metrics.IN_FLIGHT._value  # this process's value (tests run without multiprocess mode)
     started = threading.Event()
-    monkeypatch.setitem(ALGORITHMS, "sleep", _sleeper(0.5, started))
+    monkeypatch.setitem(ALGORITHMS, "sleep", sleeper(0.5, started))
     c = make_client()
     before = gauge.get()
     slow = threading.Thread(target=lambda: post(c, {**spec_request(), "algorithm": "sleep"}))

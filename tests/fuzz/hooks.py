@@ -82,7 +82,7 @@ def schema_valid_rejected_only_for_cross_field_rules(ctx: Any, response: Any, ca
             return None
         details = [{"code": "invalid_request", "type": d.get("type")} for d in error.get("details", [])]
         # mixed issues are reported as invalid_request; each detail type is then the rule
-        # (a_max_not_above_a_min, duplicate_id, domain_error for numeric_range, ...)
+        # (a_max_not_above_a_min, duplicate_id, numeric_range, ...)
         allowed_types = {A_MAX_RULE, "duplicate_id", "unknown_algorithm", "numeric_range"}
         leftover = [d for d in details if d["type"] not in allowed_types]
         if code == "invalid_request" and details and not leftover:
