@@ -105,9 +105,8 @@ def finite_solution(sol: Solution) -> bool:
         else:
             arrays_ok = all(bool(np.isfinite(a).all())
                             for a in (sol.start, sol.duration, sol.work, sol.accuracy, sol.start + sol.duration))
-    bounds = (sol.total_accuracy, sol.upper_bound, sol.guarantee,
-              0.0 if sol.proven_bound is None else sol.proven_bound)
-    return arrays_ok and all(math.isfinite(x) for x in bounds)
+    bounds = (sol.total_accuracy, sol.upper_bound, sol.guarantee, sol.proven_bound)  # None: not reported
+    return arrays_ok and all(x is None or math.isfinite(x) for x in bounds)
 
 
 def solve(problem: Problem, algorithm: str = DEFAULT_ALGORITHM, **options) -> Solution:
