@@ -146,8 +146,10 @@ def test_out_of_reach_warning_against_brute_force(seed):
     rng = np.random.default_rng(seed)
     req = random_batch(int(rng.integers(1, 80)), int(rng.integers(1, 6)), seed)
     body = read(json.dumps(req).encode())
-    reach = (body.speed[None, :] * (body.deadline[:, None] - body.available_at[None, :])).max(axis=1)
-    far = np.flatnonzero(np.isfinite(body.t_max) & (body.t_max > reach) & (reach > 0))
+    speed, available_at = body.machines["speed"], body.machines["available_at"]
+    deadline, t_max = body.tasks["deadline"], body.tasks["t_max"]
+    reach = (speed[None, :] * (deadline[:, None] - available_at[None, :])).max(axis=1)
+    far = np.flatnonzero(np.isfinite(t_max) & (t_max > reach) & (reach > 0))
     got = [w for w in warnings_for(body) if w.code == "t_max_out_of_reach"]
     if not far.shape[0]:
         assert got == []
