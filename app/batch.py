@@ -24,7 +24,6 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass
-from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -290,8 +289,9 @@ class Table:
             out[name] = list(col)
         if self.dense:
             rows = [cols[i] for i in self.dense]
-            if not set(map(type, chain.from_iterable(rows))) <= _NUMBER:
-                return None
+            for row in rows:  # a set per row: faster than one over them chained
+                if not set(map(type, row)) <= _NUMBER:
+                    return None
             arr = np.array(rows, dtype=np.float64)
             lo = np.minimum.reduce(arr, axis=1).tolist()
             for k, bound, inclusive in self.dense_low:

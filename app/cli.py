@@ -1,10 +1,11 @@
-"""The ``dsct`` command: ``serve``, ``solve``, ``gantt``, ``export-openapi``, ``experiments``."""
+"""The ``dsct`` command: ``serve``, ``solve``, ``validate``, ``gantt``, ``export-openapi``, ``experiments``."""
 
 from __future__ import annotations
 
 import argparse
 import gc
 import json
+import logging
 import os
 import shutil
 import signal
@@ -14,6 +15,9 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from app import __version__
+from app import logging as dsct_logging
 
 
 def _settings():
@@ -26,16 +30,14 @@ def _settings():
         raise SystemExit(2) from None
 
 
-def _prepare_multiproc_dir(workers: int) -> None:
-    """Several workers share their metrics through files: a fresh directory, or the given one
-    emptied of stale values, set before any worker imports prometheus_client."""
+def _prepare_multiproc_dir() -> None:
+    """The workers and their solver processes share their metrics through files: a fresh
+    directory, or the given one emptied of stale values, set before any process imports
+    prometheus_client."""
     var = "PROMETHEUS_MULTIPROC_DIR"
     path = os.environ.get(var)
     if not path:
-        if workers <= 1:
-            return
-        path = tempfile.mkdtemp(prefix="dsct-metrics-")
-        os.environ[var] = path
+        os.environ[var] = tempfile.mkdtemp(prefix="dsct-metrics-")
         return
     os.makedirs(path, exist_ok=True)
     for name in os.listdir(path):
@@ -50,20 +52,43 @@ def graceful_shutdown_seconds(solve_timeout: float) -> int:
     return int(solve_timeout) + 5
 
 
+class AddressInUse(Exception):
+    pass
+
+
+def _claim(host: str, port: int) -> int:
+    """Check that nobody listens on ``host:port`` (any process, with or without
+    SO_REUSEPORT): bind it once without SO_REUSEPORT, which the kernel refuses while any
+    other socket holds the address. Returns the port (the one the OS picked for 0)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise AddressInUse(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        return probe.getsockname()[1]
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = _settings()
+    dsct_logging.setup(settings.log_level)  # the supervisor's own lines, at the chosen level
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     workers = args.workers or settings.workers
+    try:
+        port = _claim(host, port)
+    except AddressInUse as exc:
+        print(f"dsct: {exc}; is another server running there? Stop it or choose another DSCT_PORT.",
+              file=sys.stderr, flush=True)
+        return 1
     created = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    _prepare_multiproc_dir(workers)
-    import uvicorn
-
+    _prepare_multiproc_dir()
     options = dict(
-        http="httptools",
         loop="uvloop",
         log_level=settings.log_level.lower(),
         access_log=False,  # dsct.access logs one JSON line per request instead
+        log_config=dsct_logging.uvicorn_log_config(settings.log_level),  # its lines as JSON too
         timeout_graceful_shutdown=graceful_shutdown_seconds(settings.solve_timeout),
     )
     try:
@@ -72,8 +97,7 @@ def serve(args: argparse.Namespace) -> int:
         # uvicorn finishes the requests in flight on SIGTERM, then re-raises the signal to
         # the previous handler: make that a clean exit (status 0) rather than death by signal
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run(_frozen_app() if workers == 1 else "app.main:app", host=host, port=port,
-                    workers=workers, **options)
+        _serve_socket(_listen(host, port, reuseport=False), options)
     finally:
         path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if created and path and os.path.basename(path).startswith("dsct-metrics-"):
@@ -81,13 +105,14 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket in the port's SO_REUSEPORT group: the kernel spreads incoming
-    connections over the group's sockets, one per worker."""
+def _listen(host: str, port: int, reuseport: bool = True) -> socket.socket:
+    """A listening socket; with ``reuseport``, in the port's SO_REUSEPORT group: the kernel
+    spreads incoming connections over the group's sockets, one per worker."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if reuseport:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -107,13 +132,28 @@ def _frozen_app():
     return app
 
 
-def _worker(host: str, port: int, options: dict) -> None:
-    """One worker process: its own socket, its own uvicorn server."""
+def _serve_socket(sock: socket.socket, options: dict) -> None:
+    """uvicorn (httptools, uvloop) on ``sock``, with the connection guards and the graceful
+    shutdown of :mod:`app.api.protocol`."""
     import uvicorn
 
-    sock = _listen(host, port)
-    config = uvicorn.Config(_frozen_app(), host=host, port=port, **options)
-    uvicorn.Server(config).run(sockets=[sock])
+    from app.api.protocol import GuardedServer, protocol_class
+
+    app = _frozen_app()
+    settings = app.state.settings
+    trusted = settings.forwarded_allow_ips.strip()
+    config = uvicorn.Config(app, http=protocol_class(settings), timeout_keep_alive=settings.idle_timeout,
+                            proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None, **options)
+    app.state.runner.warm()
+    GuardedServer(config).run(sockets=[sock])
+
+
+def _worker(host: str, port: int, options: dict, supervisor: int) -> None:
+    """One worker process: its own socket, its own uvicorn server; it dies with its supervisor."""
+    from app.lifecycle import die_with_parent
+
+    die_with_parent(supervisor)
+    _serve_socket(_listen(host, port), options)
 
 
 def _supervise(host: str, port: int, workers: int, options: dict) -> int:
@@ -128,19 +168,18 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
     """
     import multiprocessing
 
-    holder = None
-    if port == 0:  # pick one port for the whole group, and hold it while the workers bind
-        holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        holder.bind((host, 0))
-        port = holder.getsockname()[1]
+    # multiprocessing's resource tracker (a separate process that inherits this environment)
+    # reclaims the semaphores of a worker that was killed (its solver process, say) and says so
+    # in a plain-text warning at exit; the reclaiming is its job, and every line of ours is JSON
+    filters = [f for f in os.environ.get("PYTHONWARNINGS", "").split(",") if f]
+    os.environ["PYTHONWARNINGS"] = ",".join([*filters, "ignore::UserWarning:multiprocessing.resource_tracker"])
     ctx = multiprocessing.get_context("spawn")
     procs = []
     stopping = False
     exit_code = 0
 
     def start() -> multiprocessing.process.BaseProcess:
-        proc = ctx.Process(target=_worker, args=(host, port, options), daemon=False)
+        proc = ctx.Process(target=_worker, args=(host, port, options, os.getpid()), daemon=False)
         proc.start()
         return proc
 
@@ -156,7 +195,8 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
     procs.extend(start() for _ in range(workers))
     started = [time.monotonic()] * workers
     quick_deaths = 0
-    print(f"dsct: {workers} workers on http://{host}:{port} (SO_REUSEPORT)", file=sys.stderr, flush=True)
+    dsct_logging.supervisor(f"{workers} workers on http://{host}:{port} (SO_REUSEPORT)",
+                            workers=workers, host=host, port=port)
     while True:
         for i, proc in enumerate(procs):
             proc.join(timeout=0.2)
@@ -166,18 +206,16 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
             if not stopping:
                 quick_deaths += time.monotonic() - started[i] < 5.0
                 if quick_deaths > 2 * workers:  # a crash loop (port taken, broken install)
-                    print("dsct: workers keep dying at start; giving up", file=sys.stderr, flush=True)
+                    dsct_logging.supervisor("workers keep dying at start; giving up", logging.ERROR)
                     stop(signal.SIGTERM, None)
                     exit_code = 1
                     continue
-                print(f"dsct: worker {proc.pid} exited ({proc.exitcode}); starting another",
-                      file=sys.stderr, flush=True)
+                dsct_logging.supervisor(f"worker {proc.pid} exited ({proc.exitcode}); starting another",
+                                        logging.WARNING, pid=proc.pid, exitcode=proc.exitcode)
                 procs[i] = start()
                 started[i] = time.monotonic()
         if stopping and not any(p.is_alive() for p in procs):
             break
-    if holder is not None:
-        holder.close()
     return exit_code
 
 
@@ -189,7 +227,42 @@ def _mark_dead(pid: int | None) -> None:
         multiprocess.mark_process_dead(pid)
 
 
+def _with_algorithm(body: bytes, name: str | None) -> bytes:
+    """The body with its ``algorithm`` replaced by ``name`` (``--algorithm``). A body that is
+    not a JSON object is left as it is: the pipeline then says what is wrong with it."""
+    if name is None:
+        return body
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return body
+    if not isinstance(doc, dict):
+        return body
+    doc["algorithm"] = name
+    return json.dumps(doc, ensure_ascii=False).encode()
+
+
+def _indent(data: bytes | dict) -> bytes:
+    """JSON indented by two spaces (``--pretty``)."""
+    import orjson
+
+    return orjson.dumps(orjson.loads(data) if isinstance(data, bytes) else data, option=orjson.OPT_INDENT_2)
+
+
+def _validate(body: bytes, settings, pretty: bool) -> int:
+    """``dsct validate``: what POST /schedule/validate answers, on stdout; exit 0 when the
+    batch is valid, 2 when not."""
+    from app.api.service import dumps
+    from app.api.validation import report
+
+    out = report(body, settings)
+    sys.stdout.write((_indent(out) if pretty else dumps(out)).decode() + "\n")
+    return 0 if out["valid"] else 2
+
+
 def solve_cmd(args: argparse.Namespace) -> int:
+    """``dsct solve``: what POST /schedule answers, on stdout (exit 0), or its error JSON on
+    stderr (exit 2). ``--validate`` (and ``dsct validate``): see :func:`_validate`."""
     settings = _settings()
     from app.api.service import dumps, schedule_json
     from app.errors import ApiError
@@ -203,11 +276,16 @@ def solve_cmd(args: argparse.Namespace) -> int:
         err = ApiError("body_too_large", f"body of {len(body)} bytes is over the limit of {settings.max_body_bytes} bytes")
         sys.stderr.write(dumps(err.body()).decode() + "\n")
         return 2
+    body = _with_algorithm(body, args.algorithm)
+    if args.validate:
+        return _validate(body, settings, args.pretty)
     try:
         out = schedule_json(body, settings)
     except ApiError as err:
         sys.stderr.write(dumps(err.body()).decode() + "\n")
         return 2
+    if args.pretty:
+        out = _indent(out)
     sys.stdout.write(out.decode() + "\n")
     if args.gantt:
         return _write_gantt(args.gantt, out, body, "dsct solve")
@@ -299,11 +377,22 @@ def experiments(argv: Sequence[str]) -> int:
     return int(result or 0)
 
 
+def _batch_options(solve: argparse.ArgumentParser, validate: argparse.ArgumentParser) -> None:
+    """The options ``dsct solve`` and ``dsct validate`` share, and ``solve --validate``."""
+    for p in (solve, validate):
+        p.add_argument("--algorithm", metavar="NAME",
+                       help="use this algorithm instead of the body's (dsct-approx when it names none)")
+        p.add_argument("--pretty", action="store_true", help="indent the JSON printed on stdout")
+    solve.add_argument("--validate", action="store_true",
+                       help="only check the batch, as dsct validate does (exit 2 when invalid)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["experiments"]:
         return experiments(argv[1:])
     parser = argparse.ArgumentParser(prog="dsct", description="DSCT scheduling service")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="run the HTTP service (uvicorn, httptools, uvloop)")
     p.add_argument("--host", help="default: DSCT_HOST or 127.0.0.1")
@@ -336,6 +425,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("-o", "--output", default="-", help="file to write; default - (stdout)")
     p.set_defaults(func=import_model_analyzer)
     sub.add_parser("experiments", help="the paper's experiments (app.experiments)")
+    p = sub.add_parser("validate", help="check a batch offline: prints what POST /schedule/validate "
+                       "returns (exit 2 when invalid)")
+    p.add_argument("file", help="request JSON file, or - for stdin")
+    p.set_defaults(func=solve_cmd, validate=True)
+    _batch_options(sub.choices["solve"], sub.choices["validate"])
     args = parser.parse_args(argv)
     return int(args.func(args))
 

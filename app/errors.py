@@ -2,12 +2,13 @@
 
 Code raises :class:`ApiError` (or lets a pydantic ``ValidationError`` or the solver's
 ``DomainError`` through); the handlers registered by :func:`install` turn each into the body
-of shared/spec/API.md: ``{"error": {"code", "message", "details": [{"loc", "msg", "type"}]}}``.
+of docs/api.md: ``{"error": {"code", "message", "details": [{"loc", "msg", "type"}]}}``.
 Routes never build error responses by hand.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,10 +44,12 @@ CODES: dict[str, tuple[int, str]] = {
     "too_many_machines": (413, "more machines than DSCT_MAX_MACHINES"),
     "too_many_models": (413, "more models[] than DSCT_MAX_MODELS"),
     "too_many_configs": (413, "a model with more configurations than DSCT_MAX_CONFIGS"),
+    "request_timeout": (408, "the request's head or body did not arrive in time (DSCT_HEADER_TIMEOUT, DSCT_BODY_TIMEOUT, DSCT_MIN_BODY_RATE); the connection is closed"),
+    "headers_too_large": (431, "the request's head is over DSCT_MAX_HEADER_BYTES or has more than DSCT_MAX_HEADERS fields"),
     "unauthorized": (401, "API keys are configured and the Authorization: Bearer <key> header is missing or wrong"),
     "not_found": (404, "no such path"),
     "method_not_allowed": (405, "the path exists, not with this method"),
-    "overloaded": (503, "too many solves in flight in this worker (DSCT_MAX_IN_FLIGHT); retry later"),
+    "overloaded": (503, "this worker is at a capacity limit (DSCT_MEMORY_BUDGET, DSCT_MAX_IN_FLIGHT, DSCT_MAX_SEARCHES); retry after Retry-After seconds"),
     "solve_timeout": (503, "the solve passed DSCT_SOLVE_TIMEOUT; the computation is abandoned"),
     "internal_error": (500, "a bug: never expected for any input"),
 }
@@ -87,6 +90,9 @@ class ApiError(Exception):
         return {"error": {"code": self.code, "message": self.message,
                           "details": [i.detail() for i in self.details]}}
 
+    def body_bytes(self) -> bytes:
+        return json.dumps(self.body(), separators=(",", ":"), ensure_ascii=False).encode()
+
     @classmethod
     def from_issues(cls, issues: Sequence[Issue]) -> ApiError:
         """One error for several issues: the code they share, else 413 codes first, else
@@ -104,6 +110,11 @@ class ApiError(Exception):
         where = ".".join(str(p) for p in first.loc) or "body"
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
         return cls(code, f"{where}: {first.msg}{more}", tuple(issues))
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer: nothing is sent, no traceback is logged,
+    and the request is counted with the outcome ``disconnected``."""
 
 
 def issues_from_validation(errors: Iterable[dict[str, Any]]) -> list[Issue]:
@@ -145,32 +156,42 @@ def _respond(err: ApiError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
 
-def response_for(exc: ApiError | ValidationError | DomainError) -> JSONResponse:
-    """The error response for an exception a route may raise (the registered handlers and
-    the direct dispatch of :mod:`app.api.middleware` both answer through here)."""
+#: HTTP statuses Starlette raises itself (HTTPException) and their error codes
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "body_too_large",
+               415: "unsupported_media_type", 503: "overloaded"}
+
+
+def as_api_error(exc: Exception) -> ApiError:
+    """Any exception of :data:`HANDLED` as the :class:`ApiError` it is answered with."""
     if isinstance(exc, ApiError):
-        return _respond(exc)
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return ApiError.from_issues(issues_from_validation(exc.errors()))
     if isinstance(exc, ValidationError):
-        return _respond(ApiError.from_issues(issues_from_validation(exc.errors())))
-    return _respond(ApiError.from_issues(issues_from_domain(exc)))
-
-
-async def _route_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError | ValidationError | DomainError)
-    return response_for(exc)
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return _respond(ApiError.from_issues(issues_from_validation(exc.errors())))
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+        return ApiError.from_issues(issues_from_validation(exc.errors()))
+    if isinstance(exc, DomainError):
+        return ApiError.from_issues(issues_from_domain(exc))
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "body_too_large",
-            415: "unsupported_media_type", 503: "overloaded"}.get(exc.status_code, "invalid_request")
-    err = ApiError(code, str(exc.detail))
-    return JSONResponse(err.body(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    return ApiError(_HTTP_CODES.get(exc.status_code, "invalid_request"), str(exc.detail),
+                    headers=getattr(exc, "headers", None))
+
+
+def response_for(exc: Exception) -> JSONResponse:
+    """The error response for an exception of :data:`HANDLED`: the one mapping used by the
+    registered handlers (the router's path) and the direct dispatch of
+    :mod:`app.api.middleware` alike. A Starlette HTTPException keeps its own status."""
+    err = as_api_error(exc)
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else err.status
+    return JSONResponse(err.body(), status_code=status, headers=err.headers)
+
+
+#: the exceptions answered with a 4xx/503 error body; anything else is a 500 ``internal_error``
+HANDLED: tuple[type[Exception], ...] = (ApiError, ValidationError, RequestValidationError, DomainError,
+                                        StarletteHTTPException)
+
+
+async def _handled(request: Request, exc: Exception) -> JSONResponse:
+    return response_for(exc)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -180,9 +201,6 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Register every handler on ``app``."""
-    app.add_exception_handler(ApiError, _route_error)
-    app.add_exception_handler(ValidationError, _route_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(DomainError, _route_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for kind in HANDLED:
+        app.add_exception_handler(kind, _handled)
     app.add_exception_handler(Exception, _unexpected)

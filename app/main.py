@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from pydantic.json_schema import models_json_schema
 
 from app import __version__, errors, metrics
 from app import logging as dsct_logging
+from app.api.budget import MemoryBudget
 from app.api.middleware import AccessMiddleware
-from app.api.routes import DIRECT, router
+from app.api.routes import API_KEY_SCHEME, DIRECT, router
 from app.api.runner import Runner
 from app.api.ui import router as ui_router
 from app.settings import Settings, from_env
@@ -25,10 +27,14 @@ different speeds (the DSCT problem): for every machine, which task runs when, fo
 at what compression, maximising the total accuracy under deadlines.
 
 Errors always have the body `{"error": {"code", "message", "details": [{"loc", "msg", "type"}]}}`;
-the README lists the codes. Unknown fields are rejected (422 invalid_request).
+docs/api.md in the repository lists the codes. Unknown fields are rejected (422 invalid_request).
 
 See a schedule as a Gantt chart in the browser: [/ui](/ui) (load the bundled example or paste
 a batch, pick the algorithm, solve, compare two runs)."""
+
+
+#: where the documentation's own files (Swagger UI's script, style sheet, icon) are served
+DOCS_ASSETS = "/docs/assets"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,20 +49,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.runner.shutdown()
             metrics.process_exit()
 
-    app = FastAPI(
+    # Swagger UI at /docs with its files served by the service itself (fastapi-offline bundles
+    # them), not from a CDN: edge sites are often offline
+    app = FastAPIOffline(
         title="dsct",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url="/docs",
+        # /schedule/ is a 404, not a redirect built from the request's Host header
+        redirect_slashes=False,
         redoc_url=None,
+        static_url=DOCS_ASSETS,
         # FastAPI's native OpenTelemetry hooks record only through an OpenTelemetry SDK,
         # which this service does not ship (it exports Prometheus metrics); left on, they
         # look the SDK up on every request (three environment lookups; docs/robustness.md).
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
-    app.state.runner = Runner(settings.solver_threads, settings.max_in_flight, settings.solve_timeout)
+    app.state.runner = Runner(settings.solver_threads, settings.max_in_flight, settings.solve_timeout,
+                              search_threads=settings.search_threads, max_searches=settings.max_searches)
+    app.state.budget = MemoryBudget(settings.memory_budget)
     app.include_router(router)
     app.include_router(ui_router)
     direct = dict(DIRECT)
@@ -81,7 +94,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                              routes=app.routes)
         _, defs = models_json_schema([(ScheduleRequest, "validation")],
                                      ref_template="#/components/schemas/{model}")
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        schema.setdefault("components", {})["securitySchemes"] = {API_KEY_SCHEME: {
+            "type": "http", "scheme": "bearer",
+            "description": "One of the server's DSCT_API_KEYS, sent as `Authorization: Bearer <key>`; "
+                           "only when the server has keys configured (then 401 without it).",
+        }}
+        components = schema["components"].setdefault("schemas", {})
         for name, sub in defs.get("$defs", {}).items():
             if name in components and components[name] != sub:
                 raise RuntimeError(f"OpenAPI component {name!r} defined twice, differently")

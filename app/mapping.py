@@ -6,7 +6,7 @@ found on the way: the server's limits, duplicate ids, the algorithm name, then t
 own checks of the numbers (:class:`app.solver.Problem` is the one judge of values whose
 combination overflows, ``numeric_range``), so ``POST /schedule`` and ``POST
 /schedule/validate`` give the same verdict.
-``to_response``: a :class:`app.solver.Solution` -> the response body of shared/spec/API.md,
+``to_response``: a :class:`app.solver.Solution` -> the response body of docs/api.md,
 as plain dicts and lists ready for ``json.dumps``.
 """
 

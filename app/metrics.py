@@ -31,7 +31,9 @@ from app import __version__
 disable_created_metrics()
 
 ENDPOINTS = ("/schedule", "/schedule/validate")
-OUTCOMES = ("ok", "invalid", "too_large", "unauthorized", "unavailable", "error")
+OUTCOMES = ("ok", "invalid", "too_large", "unauthorized", "unavailable", "error", "disconnected", "timeout")
+#: what the connection guards (app/api/protocol.py) did to a connection, besides closing idle ones
+CONNECTION_EVENTS = ("request_timeout", "headers_too_large", "write_timeout", "evicted", "refused")
 SIZE_BUCKETS = (0, 1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 
 REQUESTS = Counter(
@@ -61,6 +63,13 @@ GAP_RATIO = Histogram(
 )
 UNSCHEDULED_TASKS = Counter(
     "dsct_unscheduled_tasks_total", "Tasks given no time, by reason code.", ["reason"],
+)
+CONNECTIONS = Counter(
+    "dsct_connections_closed_total",
+    "Connections the service closed to protect itself, by reason: request_timeout (head or body "
+    "too slow), headers_too_large, write_timeout (the client stopped reading), evicted (an idle "
+    "connection closed to make room), refused (at DSCT_MAX_CONNECTIONS with none idle).",
+    ["reason"],
 )
 IN_FLIGHT = Gauge(
     "dsct_solves_in_flight",
@@ -102,9 +111,13 @@ def _child(metric: Any, *values: str) -> Any:
     return child
 
 
-def observe_request(endpoint: str, status: int, seconds: float) -> None:
-    _child(REQUESTS, endpoint, status_outcome(status)).inc()
+def observe_request(endpoint: str, outcome: str, seconds: float) -> None:
+    _child(REQUESTS, endpoint, outcome).inc()
     _child(REQUEST_DURATION, endpoint).observe(seconds)
+
+
+def observe_connection(reason: str) -> None:
+    _child(CONNECTIONS, reason).inc()
 
 
 def observe_solution(algorithm: str, n: int, m: int, seconds: float, total: float,

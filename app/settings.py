@@ -41,6 +41,28 @@ class Settings(BaseModel):
     # batches up to this many tasks, with a non-searching algorithm, are parsed and solved on
     # the event loop (well under a millisecond each) instead of in a solver thread; 0: never
     inline_max_tasks: Annotated[int, Field(ge=0, le=2_000)] = 512
+    # the algorithms that search (``exact``) have their own threads and admission limit, so
+    # they can never take the threads the polynomial heuristics need
+    search_threads: Annotated[int, Field(ge=1, le=64)] = 1
+    max_searches: Annotated[int, Field(ge=1, le=10_000)] = 2
+    # bodies of at least this many bytes are parsed and solved in a separate process (bytes
+    # in, bytes out) so that their interpreter lock never stalls the event loop; 0: never
+    isolate_min_bytes: Annotated[int, Field(ge=0)] = 1024 * 1024
+    # bytes of request bodies being read and of batches being solved, per worker process; a
+    # request that would pass it is answered 503 overloaded at once (see README)
+    memory_budget: Annotated[int, Field(ge=1024 * 1024)] = 512 * 1024 * 1024
+    # connection guards (app/api/protocol.py)
+    max_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 1024
+    max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 16 * 1024
+    max_headers: Annotated[int, Field(ge=8, le=10_000)] = 64
+    idle_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
+    header_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
+    body_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0
+    min_body_rate: Annotated[int, Field(ge=1)] = 64 * 1024
+    write_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 15.0
+    # peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
+    # networks, or "*"); empty: the headers are ignored
+    forwarded_allow_ips: str = ""
     api_keys: tuple[str, ...] = ()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     # benchmarks/bench_load.py only: POST /bench/echo (app/api/bench.py), never in OpenAPI

@@ -26,6 +26,7 @@ of its own process group) in ``finally``.
     .venv/bin/python benchmarks/bench_load.py                    # the table (about 4 minutes)
     .venv/bin/python benchmarks/bench_load.py --soak 600         # the 10-minute soak
     .venv/bin/python benchmarks/bench_load.py --profile          # in-process time per stage
+    .venv/bin/python benchmarks/bench_load.py --algorithms dsct-approx,dsct-best --endpoints schedule
     .venv/bin/python benchmarks/bench_load.py --py-spy PATH --endpoints schedule   # CPU per stage under load
 """
 
@@ -270,13 +271,19 @@ def load_avg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def make_bodies(tmp: Path) -> dict[str, Path]:
+def make_bodies(tmp: Path, algorithm: str | None = None) -> dict[str, Path]:
+    """The benchmark batches; ``algorithm`` None leaves the field out (the server's default)."""
     from tests.api.conftest import random_batch
 
     out = {}
     for name, (n, m, seed) in SIZES.items():
-        out[name] = tmp / f"{name}.json"
-        out[name].write_bytes(json.dumps(random_batch(n, m, seed)).encode())
+        doc = random_batch(n, m, seed)
+        if algorithm is None:
+            del doc["algorithm"]
+        else:
+            doc["algorithm"] = algorithm
+        out[name] = tmp / f"{name}-{algorithm or 'default'}.json"
+        out[name].write_bytes(json.dumps(doc).encode())
     return out
 
 
@@ -309,35 +316,57 @@ def per_worker(log_path: Path, since: int) -> dict[str, int]:
     return counts
 
 
+def _endpoint_runs(args: argparse.Namespace) -> list[str]:
+    """The endpoints to load, ``schedule`` once per algorithm of ``--algorithms``."""
+    out = []
+    for ep in args.endpoints:
+        if ep == "schedule" and args.algorithms:
+            out.extend(f"schedule {a}" for a in args.algorithms)
+        else:
+            out.append(ep)
+    return out
+
+
+def _body_for(args: argparse.Namespace, bodies: dict[str, Path], ep: str, size: str) -> Path:
+    if ep.startswith("schedule ") and args.algorithms:
+        return args.algorithm_bodies[ep.split(" ", 1)[1]][size]
+    return bodies[size]
+
+
 def table(args: argparse.Namespace, server: Server, load: Load, bodies: dict[str, Path]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     plan = [("small", args.connections, args.seconds), ("large", args.large_connections, args.large_seconds)]
     for size, conns, seconds in plan:
         if size not in args.sizes:
             continue
-        for ep in args.endpoints:
-            path = ENDPOINTS[ep]
-            load([(path, bodies[size])], conns, min(3.0, seconds))  # warm-up
-            runs = []
-            for i in range(args.runs):
+        eps = _endpoint_runs(args)
+        for ep in eps:  # warm-up
+            load([(ENDPOINTS[ep.split(" ")[0]], _body_for(args, bodies, ep, size))], conns, min(3.0, seconds))
+        runs: dict[str, list[dict[str, Any]]] = {ep: [] for ep in eps}
+        # run by run, every endpoint in turn: a change in the machine's load hits them all alike
+        for i in range(args.runs):
+            for ep in eps:
+                path = ENDPOINTS[ep.split(" ")[0]]
+                body = _body_for(args, bodies, ep, size)
                 mark = server.log_path.stat().st_size
                 cpu = server.cpu_seconds()
-                r = load([(path, bodies[size])], conns, seconds)
+                r = load([(path, body)], conns, seconds)
                 r["cpu_ms"] = (server.cpu_seconds() - cpu) / max(1, r["requests"]) * 1e3
                 r["load"] = load_avg()
                 r["per_worker"] = per_worker(server.log_path, mark)
-                runs.append(r)
+                runs[ep].append(r)
                 print(f"  {size:5} {ep:8} run {i + 1}: {r['rate']:8.1f} req/s  p50 {r['p50_ms']:8.2f} ms  "
                       f"p99 {r['p99_ms']:8.2f} ms  server CPU {r['cpu_ms']:7.3f} ms/req  "
                       f"errors {r['status_errors'] + r['socket_errors']}  "
                       f"per worker {sorted(r['per_worker'].values())}  load {r['load']}", flush=True)
+        for ep, rs in runs.items():
             results[f"{size}/{ep}"] = {
-                "connections": conns, "seconds": seconds, "runs": runs,
-                "rate": statistics.median(r["rate"] for r in runs),
-                "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-                "p99_ms": statistics.median(r["p99_ms"] for r in runs),
-                "cpu_ms": statistics.median(r["cpu_ms"] for r in runs),
-                "errors": sum(r["status_errors"] + r["socket_errors"] for r in runs),
+                "connections": conns, "seconds": seconds, "runs": rs,
+                "rate": statistics.median(r["rate"] for r in rs),
+                "p50_ms": statistics.median(r["p50_ms"] for r in rs),
+                "p99_ms": statistics.median(r["p99_ms"] for r in rs),
+                "cpu_ms": statistics.median(r["cpu_ms"] for r in rs),
+                "errors": sum(r["status_errors"] + r["socket_errors"] for r in rs),
             }
     print(f"\nmedian of {args.runs} runs ({server.workers} workers, {args.client} client, "
           f"{os.cpu_count()} cores; load average before: {args.load_before}, after: {load_avg()})")
@@ -345,13 +374,14 @@ def table(args: argparse.Namespace, server: Server, load: Load, bodies: dict[str
           f"{'errors':>8}{'echo/this':>11}{'CPU ms/req':>12}{'2-core cap.':>13}")
     for size in ("small", "large"):
         echo = results.get(f"{size}/echo")
-        for ep in args.endpoints:
+        for ep in _endpoint_runs(args):
             r = results.get(f"{size}/{ep}")
             if r is None:
                 continue
             n, m, _ = SIZES[size]
             ratio = f"{echo['rate'] / r['rate']:.1f}" if echo else "-"
-            print(f"{f'{n:,} tasks / {m} machines':<29}{'POST ' + ENDPOINTS[ep]:<26}{r['connections']:>6}"
+            label = "POST " + ENDPOINTS[ep.split(" ")[0]] + ep[len(ep.split(" ")[0]):]
+            print(f"{f'{n:,} tasks / {m} machines':<29}{label:<26}{r['connections']:>6}"
                   f"{r['rate']:>10.1f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['errors']:>8}{ratio:>11}"
                   f"{r['cpu_ms']:>12.3f}{2e3 / r['cpu_ms']:>13.0f}")
     print("CPU ms/req: user + system CPU of all server processes per request (robust to other jobs "
@@ -410,7 +440,7 @@ def profile(args: argparse.Namespace, bodies: dict[str, Path]) -> None:
     from app.batch import from_request, read
     from app.mapping import check_batch, to_response
     from app.settings import Settings
-    from app.solver import solve
+    from app.solver import options_of, solve
     from schemas import ScheduleRequest
 
     settings = Settings()
@@ -439,9 +469,13 @@ def profile(args: argparse.Namespace, bodies: dict[str, Path]) -> None:
             dumps_response(out)
             t.append(time.perf_counter())
             names = ["json.loads (reference only)", "pydantic models (reference only)", "read (orjson + checks)",
-                     "check_batch (with to_problem)", "solve (dsct-approx)", "to_response", "dumps_response"]
+                     "check_batch (with to_problem)", f"solve ({batch.algorithm})", "to_response", "dumps_response"]
             for k, name in enumerate(names):
                 stages.setdefault(name, []).append(t[k + 1] - t[k])
+            for algo in args.algorithms:  # the same problem, other algorithms, in the same minute
+                t0 = time.perf_counter()
+                solve(problem, algo, **({"time_limit": settings.max_time_limit} if "time_limit" in options_of(algo) else {}))
+                stages.setdefault(f"solve ({algo}) (reference only)", []).append(time.perf_counter() - t0)
         n, m, _ = SIZES[size]
         total = sum(statistics.median(v) for k, v in stages.items() if not k.endswith("(reference only)"))
         print(f"\n{n:,} tasks / {m} machines ({len(body):,} bytes), median of {reps}:")
@@ -459,7 +493,7 @@ STAGES = [
     ("solver", ("app/solver/",)),
     ("mapping (check_batch, to_problem, to_response)", ("app/mapping.py",)),
     ("parse + validate (orjson, pydantic)", ("app/batch.py", "schemas/", "pydantic", "parse (app/api/service.py",
-                                             "validate_report (app/api/service.py")),
+                                             "report (app/api/validation.py")),
     ("response serialisation (json)", ("dumps_response", "_dump_list", "dumps (app/api/service.py")),
     ("freeing big lists", ("_release (app/api/service.py",)),
     ("logging (JSON access line)", ("app/logging.py", "/logging/")),
@@ -558,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--py-spy", metavar="PATH", help="with this py-spy binary: sample the workers under "
                     "load and print where the CPU goes per stage, instead of the table")
     ap.add_argument("--json", type=Path, help="write the raw results here")
+    ap.add_argument("--algorithms", default="",
+                    help="comma list: load /schedule once per algorithm (same batches), e.g. "
+                    "dsct-approx,dsct-best; default: the request leaves it out (the server's default)")
     args = ap.parse_args(argv)
     args.sizes = args.sizes.split(",")
     args.endpoints = args.endpoints.split(",")
@@ -567,6 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="dsct-bench-"))
     try:
         bodies = make_bodies(tmp)
+        args.algorithms = [a for a in args.algorithms.split(",") if a]
+        args.algorithm_bodies = {a: make_bodies(tmp, a) for a in args.algorithms}
         if args.profile:
             profile(args, bodies)
             return 0

@@ -1,4 +1,4 @@
-"""The wire models of shared/spec/API.md (pydantic v2): request, response, errors.
+"""The wire models of docs/api.md (pydantic v2): request, response, errors.
 
 Only models live here: no solver, no FastAPI. :mod:`app.mapping` converts them to and from
 the solver's arrays. Field names are fixed by the contract; fields may be added, never
@@ -15,6 +15,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+# the one place the default algorithm is decided is the solver's registry
+from app.solver.registry import DEFAULT_ALGORITHM
 
 __all__ = [
     "Assignment",
@@ -37,6 +40,7 @@ __all__ = [
     "Unscheduled",
     "ValidationProblem",
     "ValidationReport",
+    "ValidationWarning",
     "above",
     "curve_or_model",
 ]
@@ -220,7 +224,7 @@ class ScheduleRequest(_Wire):
             "examples": [
                 {
                     "label": "cell-17 batch 8812",
-                    "algorithm": "dsct-approx",
+                    "algorithm": DEFAULT_ALGORITHM,
                     "machines": [
                         {"id": "jetson-a", "speed": 1.0, "available_at": 0.0},
                         {"id": "a2000-b", "speed": 3.5, "available_at": 0.020},
@@ -236,12 +240,14 @@ class ScheduleRequest(_Wire):
 
     label: str | None = Field(None, max_length=LABEL_MAX, description="Free text, at most 256 characters; echoed back.")
     algorithm: str = Field(
-        "dsct-approx",
+        DEFAULT_ALGORITHM,
         min_length=1,
         max_length=64,
-        description="Name of a registered algorithm (default dsct-approx). An unknown name is a 422 "
+        description=f"Name of a registered algorithm (default {DEFAULT_ALGORITHM}: DSCT-APPROX's schedule "
+        "improved by a speed-aware assignment, the paper's baselines when they could win and a bounded "
+        "local search, never worse than any of them). An unknown name is a 422 "
         "(code unknown_algorithm) whose message lists the known ones; see GET /readyz for the list.",
-        examples=["dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels"],
+        examples=[DEFAULT_ALGORITHM, "dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels"],
     )
     time_limit: float | None = Field(
         None,
@@ -328,8 +334,10 @@ class Objective(_Out):
     mean_accuracy: float = Field(description="total_accuracy / number of tasks; 0 when there are no tasks.")
     upper_bound: float = Field(description="Optimum of the fractional relaxation: no schedule can beat it.")
     guarantee: float | None = Field(
-        description="The paper's absolute bound G on upper_bound - total_accuracy for dsct-approx; "
-        "null when the batch has tasks of measured models (the theorem covers curves only)."
+        description="The paper's absolute bound G (Theorem 3) on upper_bound - total_accuracy, "
+        "for the algorithms never worse than dsct-approx (dsct-best, dsct-approx, dsct-refined, "
+        "exact); null for the others (the edf-* baselines), which it does not bound, and null "
+        "when the batch has tasks of measured models (the theorem covers curves only)."
     )
     proven_bound: float | None = Field(
         None,
@@ -360,7 +368,7 @@ class ScheduleResponse(_Out):
                 {
                     "run_id": "5f0c2b1e9d8a4c7f8e6d5c4b3a291807",
                     "label": "cell-17 batch 8812",
-                    "algorithm": "dsct-approx",
+                    "algorithm": DEFAULT_ALGORITHM,
                     "status": "ok",
                     "objective": {"total_accuracy": 0.8118, "mean_accuracy": 0.8118, "upper_bound": 0.8118,
                                   "guarantee": 1.638},
@@ -433,16 +441,29 @@ class ValidationProblem(_Out):
     msg: str = Field(description="What is wrong.")
 
 
+class ValidationWarning(_Out):
+    """A legal but suspicious value found by POST /schedule/validate: the batch stays valid."""
+
+    code: str = Field(description="long_deadline, long_t_max or t_max_out_of_reach (see docs/api.md).")
+    loc: list[str | int] = Field(description="Path to the first field concerned.")
+    msg: str = Field(description="What looks wrong, how many tasks it concerns, and the first value.")
+
+
 class ValidationReport(_Out):
     """Result of a dry run: every problem found, nothing solved."""
 
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"valid": False, "tasks": 2, "machines": 1, "algorithm": "dsct-approx",
+                {"valid": False, "tasks": 2, "machines": 1, "algorithm": DEFAULT_ALGORITHM,
                  "errors": [{"code": "duplicate_id", "loc": ["tasks", 1, "id"],
-                             "msg": "duplicate task id 'cam3/1182' (first at tasks[0])"}]},
-                {"valid": True, "tasks": 1, "machines": 2, "algorithm": "dsct-approx", "errors": []},
+                             "msg": "duplicate task id 'cam3/1182' (first at tasks[0])"}],
+                 "warnings": []},
+                {"valid": True, "tasks": 1, "machines": 2, "algorithm": DEFAULT_ALGORITHM, "errors": [],
+                 "warnings": [{"code": "long_deadline", "loc": ["tasks", 0, "deadline"],
+                               "msg": "1 task with deadline over 60 s (first: 150.0 s); times are in "
+                                      "seconds and work in seconds on a speed-1 machine: were these "
+                                      "milliseconds?"}]},
             ]
         }
     )
@@ -451,7 +472,14 @@ class ValidationReport(_Out):
     tasks: int | None = Field(None, description="Number of tasks, when the body is a JSON object with a tasks array.")
     machines: int | None = Field(None, description="Number of machines, likewise.")
     algorithm: str | None = Field(None, description="The algorithm that would run, when known.")
-    errors: list[ValidationProblem] = Field(description="Every problem found (empty when valid).")
+    errors: list[ValidationProblem] = Field(
+        description="Every problem found (empty when valid). When the body breaks the schema, the "
+        "rest of it is still checked where it can be read (limits, duplicate ids, the algorithm)."
+    )
+    warnings: list[ValidationWarning] = Field(
+        description="Legal but suspicious values (never a reason to reject): times that look like "
+        "milliseconds, a t_max no machine can reach. Given for a body that passes the schema."
+    )
 
 
 class CatalogueEntry(_Out):

@@ -3,8 +3,13 @@
 # requirements.lock      runtime only: what the Docker image and `scripts/serve` install
 # requirements-dev.lock  runtime + test + plots extras, constrained to the runtime pins,
 #                        so the suite runs exactly the versions the image runs.
+# Both are universal: one resolution valid on every Python the project supports (3.11 to
+# 3.13, pyproject's requires-python; --python-version names the lowest), with per-version
+# markers where a dependency differs, and the hashes of every wheel of each pin, so that
+# `scripts/venv.sh` installs them hash-checked with whichever of those Pythons it finds.
+# tests/test_locks.py checks that each lock resolves for each of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q -o requirements.lock
+uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q -o requirements.lock
 uv pip compile pyproject.toml --extra test --extra plots -c requirements.lock \
-    --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
+    --universal --python-version 3.11 --generate-hashes -q -o requirements-dev.lock

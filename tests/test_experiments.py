@@ -94,3 +94,23 @@ def test_fixed_theta_and_bad_reading() -> None:
     assert np.all(p.theta == 0.1)
     with pytest.raises(ValueError):
         Reading.parse("sometimes")
+
+
+def test_readings_scan_checks_agree_with_the_figure_summary(capsys, tmp_path: Path) -> None:
+    """The readings scan's numbers are the ones the figure command's summary computes."""
+    from app.experiments import readings
+    from app.experiments.summary import summarize
+
+    assert readings.main(["--deadlines", "equal", "--reach", "0.99"]) == 0
+    header, row = capsys.readouterr().out.strip().splitlines()
+    got = dict(zip(header.split(","), row.split(","), strict=True))
+    assert main(["--out", str(tmp_path), "--figures", "4,5", "--instances", "1", "--rhos",
+                 "0.4,0.7,1.0,1.5", "--no-plots", "--workers", "1"]) == 0
+    s = summarize(tmp_path)
+    assert float(got["ls_abs"]) == pytest.approx(
+        s["fig4_rho0.4_ahead_of_edf-3levels-lee-song"]["abs"], abs=1e-4)
+    assert float(got["nocomp_rel"]) == pytest.approx(
+        s["fig4_rho0.4_ahead_of_edf-nocompression"]["rel"], abs=1e-4)
+    assert float(got["approx_in_0.7_0.8"]) == pytest.approx(
+        s["fig5_rho0.7_dsct-approx"]["in_0.7_0.8"], abs=1e-4)
+    assert got["all_hold"] in ("True", "False")

@@ -8,9 +8,11 @@ Starlette's exception middleware, the router and FastAPI's request handling. Tha
 about 110 us of CPU per request, more than a tenth of a 100-task /schedule
 (docs/robustness.md). The FastAPI routes stay registered, with the same functions, for the
 OpenAPI document and for any request the table does not match exactly (another method, a
-``root_path`` prefix): the answer is the same either way (tests/api/test_direct.py).
-Exceptions other than the routes' own go to the outer middleware as before (500
-``internal_error``).
+``root_path`` prefix): the answer is the same either way, because both paths map errors with
+the one function :func:`app.errors.response_for` for the same exception types
+(:data:`app.errors.HANDLED`; tests/api/test_direct.py compares them). Other exceptions go to
+the outer middleware either way (500 ``internal_error``). A client that left
+(:class:`app.errors.ClientGone`) gets no answer and is counted as ``disconnected``.
 """
 
 from __future__ import annotations
@@ -19,16 +21,14 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
-from app.api.service import RunInfo
-from app.errors import ApiError, response_for
+from app.api.run import RunInfo
+from app.errors import HANDLED, ClientGone, response_for
 from app.logging import access
-from app.solver import DomainError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -50,7 +50,8 @@ class AccessMiddleware:
         path = scope.get("path", "")
         run = RunInfo(path)
         scope["dsct.run"] = run
-        status = 500
+        status: int | None = 500
+        outcome = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -66,13 +67,20 @@ class AccessMiddleware:
             else:
                 try:
                     response = await endpoint(Request(scope, receive))
-                except (ApiError, ValidationError, DomainError) as exc:
+                except HANDLED as exc:
                     response = response_for(exc)
                 await response(scope, receive, send_wrapper)
+        except ClientGone:  # the client's doing, not a bug: no answer, no traceback
+            status, outcome = None, "disconnected"
         finally:
             seconds = time.perf_counter() - run.started
+            if scope.get("dsct.timed_out"):
+                status, outcome = 408, "timeout"
+            outcome = outcome or metrics.status_outcome(status or 500)
             if path in metrics.ENDPOINTS:
-                metrics.observe_request(path, status, seconds)
+                metrics.observe_request(path, outcome, seconds)
+            client = scope.get("client")
             access(run_id=run.run_id, pid=os.getpid(), method=scope.get("method"), endpoint=path,
-                   algorithm=run.algorithm, n=run.n, m=run.m, outcome=metrics.status_outcome(status),
-                   status=status, solve_seconds=run.solve_seconds, seconds=round(seconds, 6))
+                   algorithm=run.algorithm, n=run.n, m=run.m, outcome=outcome, status=status,
+                   solve_seconds=run.solve_seconds, seconds=round(seconds, 6),
+                   client=client[0] if client else None, solver_pid=run.solver_pid)

@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from app import __version__, metrics
-from app.api import service
-from app.api.deps import accept
+from app.api import service, validation
+from app.api.deps import Call, accept
 from app.api.run import RunInfo
 from app.catalogue import entries
-from app.solver import ALGORITHMS
+from app.errors import ApiError
+from app.solver import ALGORITHMS, POLYNOMIAL
 from schemas import (
     Catalogue,
     ErrorResponse,
@@ -43,30 +44,53 @@ def _body(ref: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}}
 
 
+#: the OpenAPI security scheme of the API keys (declared in app.main); the routes that call
+#: ``accept`` take a key when the server has some, none otherwise (the empty alternative)
+API_KEY_SCHEME = "apiKey"
+_KEYED = {"security": [{API_KEY_SCHEME: []}, {}]}
+
+
 @router.post(
     "/schedule",
     summary="Schedule a batch of tasks on machines",
     response_model=ScheduleResponse,
     responses=_errors(401, 413, 415, 422, 503),
-    openapi_extra=_body("ScheduleRequest"),
+    openapi_extra={**_body("ScheduleRequest"), **_KEYED},
     tags=["scheduling"],
 )
 async def schedule(request: Request) -> Response:
     """Parse, map, solve with the chosen algorithm, map back."""
-    # The body is read here, not by FastAPI, so that its size is checked while streaming. A
-    # small batch for a polynomial heuristic is handled on the event loop (a thread hand-off
-    # costs more than its solve); anything else is solved in a solver thread (app.api.runner).
+    # The body is read here, not by FastAPI, so that its size is checked while streaming.
     call = await accept(request)
-    settings, run = call.settings, call.run
+    try:
+        return Response(await _schedule(call), media_type=JSON)
+    finally:
+        call.done()
+
+
+async def _schedule(call: Call) -> bytes:
+    """Where each batch is parsed and solved (app.api.runner): a large body in the separate
+    process; a small batch for a polynomial heuristic on the event loop (a thread hand-off
+    costs more than its solve); the rest in the solver threads of its algorithm's lane."""
+    settings, run, runner = call.settings, call.run, call.runner
+    if _isolate(call):
+        found = await runner.run(runner.isolated, service.isolated, "schedule", call.body, settings, run.run_id,
+                                 gone=call.gone, reservation=call.reservation)
+        return found.result(run)
     if len(call.body) <= INLINE_BYTES_PER_TASK * settings.inline_max_tasks:
         prep = service.prepare(call.body, settings, run)
         if service.is_quick(prep, settings):
-            out = service.finish(prep, settings, run)
-        else:
-            out = await call.runner.run(service.finish, prep, settings, run)
+            return service.finish(prep, settings, run)
     else:
-        out = await call.runner.run(service.schedule_json, call.body, settings, run)
-    return Response(out, media_type=JSON)
+        prep = await runner.run(runner.polynomial, service.prepare, call.body, settings, run,
+                                gone=call.gone, reservation=call.reservation)
+    lane = runner.polynomial if prep.batch.algorithm in POLYNOMIAL else runner.search
+    return await runner.run(lane, service.finish, prep, settings, run, gone=call.gone, reservation=call.reservation)
+
+
+def _isolate(call: Call) -> bool:
+    limit = call.settings.isolate_min_bytes
+    return bool(limit) and len(call.body) >= limit
 
 
 @router.post(
@@ -74,18 +98,29 @@ async def schedule(request: Request) -> Response:
     summary="Check a batch without solving it (dry run)",
     response_model=ValidationReport,
     responses=_errors(401, 413, 415, 503),
-    openapi_extra=_body("ScheduleRequest"),
+    openapi_extra={**_body("ScheduleRequest"), **_KEYED},
     tags=["scheduling"],
 )
 async def validate(request: Request) -> Response:
-    """Every problem POST /schedule would report, found without solving: 200 with
-    ``valid`` and ``errors`` for anything about the content; 401/413/415 as for /schedule."""
+    """Every problem POST /schedule would report, found without solving, and warnings about
+    suspicious values: 200 with ``valid``, ``errors`` and ``warnings`` for anything about the
+    content; 401/413/415 as for /schedule."""
     call = await accept(request)
-    if len(call.body) <= INLINE_BYTES_PER_TASK * call.settings.inline_max_tasks:  # as /schedule
-        report = service.validate_report(call.body, call.settings, call.run)
-    else:
-        report = await call.runner.run(service.validate_report, call.body, call.settings, call.run)
-    return Response(service.dumps(report), media_type=JSON)
+    try:
+        settings, run, runner = call.settings, call.run, call.runner
+        if _isolate(call):
+            found = await runner.run(runner.isolated, service.isolated, "validate", call.body, settings,
+                                     run.run_id, gone=call.gone, reservation=call.reservation)
+            out = found.result(run)
+        elif len(call.body) <= INLINE_BYTES_PER_TASK * settings.inline_max_tasks:  # as /schedule
+            out = service.dumps(validation.report(call.body, settings, run))
+        else:
+            report = await runner.run(runner.polynomial, validation.report, call.body, settings, run,
+                                      gone=call.gone, reservation=call.reservation)
+            out = service.dumps(report)
+    finally:
+        call.done()
+    return Response(out, media_type=JSON)
 
 
 #: answered by app.api.middleware without the router (same functions, same answers)
@@ -118,8 +153,16 @@ async def livez() -> Response:
 @router.get("/readyz", response_model=Readiness, responses=_errors(503),
             summary="The service can solve (solves the bundled example batch)", tags=["operations"])
 async def readyz(request: Request) -> Response:
+    """Solves the bundled batch through the normal pipeline, on the event loop (it is small,
+    so it never queues behind solves) and without counting it in the solve metrics (a probe
+    is not traffic); 503 ``overloaded`` when this worker's polynomial lane is full."""
     state = request.app.state
-    await state.runner.run(service.schedule_json, example_batch(), state.settings, RunInfo("/readyz"))
+    lane = state.runner.polynomial
+    if lane.full():
+        raise ApiError("overloaded", f"{lane.in_flight} solves in flight in this worker "
+                       f"(limit {lane.max_in_flight}, DSCT_MAX_IN_FLIGHT)", headers={"Retry-After": "1"})
+    run = RunInfo("/readyz")
+    service.finish(service.prepare(example_batch(), state.settings, run), state.settings, run, observe=False)
     out = {"status": "ready", "algorithms": sorted(ALGORITHMS), "version": __version__}
     return Response(service.dumps(out), media_type=JSON)
 

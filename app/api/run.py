@@ -20,3 +20,4 @@ class RunInfo:
     n: int | None = None
     m: int | None = None
     solve_seconds: float | None = None
+    solver_pid: int | None = None  # the separate solver process, for a large body

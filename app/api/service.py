@@ -8,6 +8,7 @@ solver's arrays, solves, maps back and serialises; every failure is an :class:`A
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +19,14 @@ from pydantic import ValidationError
 from app import metrics
 from app.api.run import RunInfo
 from app.batch import Batch, read
-from app.errors import ApiError, issues_from_domain, issues_from_validation
+from app.errors import ApiError, Issue, issues_from_domain, issues_from_validation
+from app.logging import clip
 from app.mapping import check_batch, to_response
 from app.settings import Settings
 from app.solver import POLYNOMIAL, DomainError, Problem, options_of, solve
 
-__all__ = ["Prepared", "dumps", "finish", "is_quick", "parse", "prepare", "schedule_json", "validate_report"]
+__all__ = ["Isolated", "Prepared", "dumps", "finish", "is_quick", "isolated", "parse", "prepare",
+           "schedule_json"]
 
 
 def dumps(obj: Any) -> bytes:
@@ -86,13 +89,14 @@ def is_quick(prep: Prepared, settings: Settings) -> bool:
     (:data:`app.solver.POLYNOMIAL`) on at most ``DSCT_INLINE_MAX_TASKS`` tasks (what that
     costs at the default is in docs/robustness.md). Everything else goes to a solver thread,
     under the time cap and admission control."""
-    if prep.problem.n_model and prep.batch.algorithm == "dsct-refined":
-        return False  # its search over configurations: up to ~0.2 s of CPU at 512 model tasks
+    if prep.problem.n_model and prep.batch.algorithm in ("dsct-refined", "dsct-best"):
+        return False  # dsct-refined's search over configurations: up to ~0.2 s of CPU at 512 model tasks
     return prep.problem.n <= settings.inline_max_tasks and prep.batch.algorithm in POLYNOMIAL
 
 
-def finish(prep: Prepared, settings: Settings, run: RunInfo) -> bytes:
-    """Solve a prepared batch and serialise the response. Raises :class:`ApiError`."""
+def finish(prep: Prepared, settings: Settings, run: RunInfo, observe: bool = True) -> bytes:
+    """Solve a prepared batch and serialise the response. Raises :class:`ApiError`.
+    ``observe=False``: not recorded in the solve metrics (the readiness probe)."""
     batch, problem, t1 = prep.batch, prep.problem, prep.parsed
     try:
         sol = solve(problem, batch.algorithm, **solve_options(batch, settings))
@@ -100,8 +104,9 @@ def finish(prep: Prepared, settings: Settings, run: RunInfo) -> bytes:
         raise ApiError.from_issues(issues_from_domain(exc)) from None
     t2 = time.perf_counter()
     run.solve_seconds = t2 - t1
-    metrics.observe_solution(batch.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
-                             sol.upper_bound, sol.reason)
+    if observe:
+        metrics.observe_solution(batch.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
+                                 sol.upper_bound, sol.reason)
     out = to_response(batch, problem, sol, run.run_id)
     # the total covers building the response too, so it is measured last and set then
     out["timings"] = {"parse_seconds": t1 - prep.started, "solve_seconds": t2 - t1,
@@ -126,33 +131,41 @@ def _release(*lists: list, step: int = 2_000) -> None:
             del lst[-step:]
 
 
-def _counts(body: bytes | str) -> tuple[int | None, int | None, str | None]:
-    """Best-effort sizes of a body that failed validation (for the report only)."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError, TypeError):
-        return None, None, None
-    if not isinstance(doc, dict):
-        return None, None, None
-    t, mc, a = doc.get("tasks"), doc.get("machines"), doc.get("algorithm", "dsct-approx")
-    return (len(t) if isinstance(t, list) else None, len(mc) if isinstance(mc, list) else None,
-            a if isinstance(a, str) else None)
+@dataclass
+class Isolated:
+    """What a separate solver process sends back: the answer's bytes (or the error's code,
+    message, details and headers) and what the access log needs."""
+
+    data: bytes | None
+    error: tuple[str, str, tuple[Issue, ...], dict[str, str] | None] | None
+    algorithm: str | None
+    n: int | None
+    m: int | None
+    solve_seconds: float | None
+    pid: int
+
+    def result(self, run: RunInfo) -> bytes:
+        """The answer's bytes in the worker (raises the error), ``run`` filled in."""
+        run.algorithm, run.n, run.m, run.solve_seconds = self.algorithm, self.n, self.m, self.solve_seconds
+        run.solver_pid = self.pid
+        if self.error is not None:
+            raise ApiError(*self.error)
+        assert self.data is not None
+        return self.data
 
 
-def validate_report(body: bytes | str, settings: Settings, run: RunInfo | None = None) -> dict[str, Any]:
-    """``POST /schedule/validate``: every problem found, nothing solved."""
+def isolated(kind: str, body: bytes, settings: Settings, run_id: str) -> Isolated:
+    """``POST /schedule`` (``kind="schedule"``) or ``/schedule/validate`` on ``body``, in a
+    separate process: bytes in, bytes out (:mod:`app.api.runner`'s isolated lane)."""
+    run = RunInfo("/" + kind, run_id=run_id)
+    data = error = None
     try:
-        batch = read(body)
-    except ValidationError as exc:
-        issues = issues_from_validation(exc.errors(include_url=False))
-        n, m, algorithm = _counts(body)
-    else:
-        n, m, algorithm = batch.n, batch.m, batch.algorithm
-        _, issues = check_batch(batch, settings.max_tasks, settings.max_machines, settings.max_models,
-                                   settings.max_configs)
-    if run is not None:
-        run.algorithm, run.n, run.m = algorithm, n, m
-    return {
-        "valid": not issues, "tasks": n, "machines": m, "algorithm": algorithm,
-        "errors": [{"code": i.code, "loc": list(i.loc), "msg": i.msg} for i in issues],
-    }
+        if kind == "schedule":
+            data = schedule_json(body, settings, run)
+        else:
+            from app.api.validation import report  # validation imports this module
+
+            data = dumps(report(body, settings, run))
+    except ApiError as exc:
+        error = (exc.code, exc.message, tuple(exc.details), exc.headers)
+    return Isolated(data, error, clip(run.algorithm), run.n, run.m, run.solve_seconds, os.getpid())

@@ -114,3 +114,44 @@ def generate(
     a_min = np.full(n, A_MIN)
     a_max = np.full(n, reading.a_max)
     return Problem(d, th, a_min, a_max, t_max, np.ones(m), np.zeros(m))
+
+
+#: the device speeds of the heterogeneous families: a phone, a Jetson, a workstation GPU, an
+#: A100-class server (relative work rates)
+EDGE_SPEEDS = (0.3, 1.0, 4.0, 10.0)
+
+
+def heterogeneous(
+    rng: np.random.Generator,
+    n: int,
+    m: int,
+    rho: float,
+    *,
+    speeds: tuple[float, ...] | None = EDGE_SPEEDS,
+    busy: bool = True,
+    mu: float = 5.0,
+    reading: Reading | None = None,
+) -> Problem:
+    """The section-VII generator on edge machines: speeds drawn from ``speeds`` (``None``:
+    identical machines of speed 1), and with ``busy`` half of the machines (rounded down)
+    busy until ``U[0, d_max / 2]``. ``rho = sum_r s_r d_max / sum_j t_max_j`` (capacity over
+    demand: below 1 heavy, above 1 light). Otherwise as :func:`generate`. O(n + m).
+    """
+    reading = reading or Reading()
+    th = rng.uniform(THETA_MIN, mu * THETA_MIN, n)
+    t_max = -np.log1p(-reading.reach) / th
+    speed = np.ones(m) if speeds is None else rng.choice(np.asarray(speeds, dtype=float), m)
+    d_max = rho * float(np.sum(t_max)) / float(np.sum(speed))
+    if reading.deadlines == "equal":
+        d = np.full(n, d_max)
+    else:
+        lo = 0.0 if reading.deadlines == "uniform" else 0.5
+        u = rng.uniform(lo, 1.0, n)
+        if n:
+            u[int(np.argmax(u))] = 1.0
+        d = u * d_max
+    available_at = np.zeros(m)
+    if busy:
+        which = rng.permutation(m)[: m // 2]
+        available_at[which] = rng.uniform(0.0, d_max / 2, which.shape[0])
+    return Problem(d, th, np.full(n, A_MIN), np.full(n, reading.a_max), t_max, speed, available_at)

@@ -8,6 +8,13 @@ from pathlib import Path
 import numpy as np
 
 DPI = 100
+#: legend names: the paper's for its baselines
+LABELS = {
+    "fractional": "DSCT-UB (fractional)",
+    "edf-3levels-lee-song": "EDF-3COMPRESSIONLEVELS\n(Lee-Song two-phase)",
+    "edf-3levels": "edf-3levels\n(highest level first)",
+    "edf-nocompression": "EDF-NOCOMPRESSION",
+}
 
 
 def _plt():
@@ -69,10 +76,12 @@ def plot_fig3(rows: list[dict], path: Path) -> None:
 def plot_fig4(rows: list[dict], path: Path) -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
-    for algo in ("fractional", "dsct-approx", "edf-3levels", "edf-nocompression"):
+    for algo in ("fractional", "dsct-approx", "edf-3levels-lee-song", "edf-3levels",
+                 "edf-nocompression"):
         s = _sel(rows, algorithm=algo)
-        ax.plot([r["rho"] for r in s], [r["mean_accuracy"] for r in s], marker="o", ms=3,
-                label="DSCT-UB (fractional)" if algo == "fractional" else algo)
+        if s:
+            ax.plot([r["rho"] for r in s], [r["mean_accuracy"] for r in s], marker="o", ms=3,
+                    label=LABELS.get(algo, algo))
     ax.set_xlabel("deadline tolerance rho")
     ax.set_ylabel("mean accuracy per task")
     ax.set_title("Fig. 4: m = 10, n = 100, theta = 0.1")
@@ -82,17 +91,18 @@ def plot_fig4(rows: list[dict], path: Path) -> None:
 
 def plot_fig5(rows: list[dict], path: Path) -> None:
     plt = _plt()
-    algos = ("dsct-approx", "edf-3levels", "edf-nocompression")
+    algos = [a for a in ("dsct-approx", "edf-3levels-lee-song", "edf-3levels", "edf-nocompression")
+             if _sel(rows, algorithm=a)]
     rhos = sorted({r["rho"] for r in rows})
     bins = sorted({r["bin_lo"] for r in rows})
-    fig, axes = plt.subplots(1, len(algos), figsize=(12, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, len(algos), figsize=(4 * len(algos), 3.8), sharey=True)
     for ax, algo in zip(axes, algos, strict=True):
         grid = np.zeros((len(bins), len(rhos)))
         for r in _sel(rows, algorithm=algo):
             grid[bins.index(r["bin_lo"]), rhos.index(r["rho"])] = 100.0 * r["fraction"]
         im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=100,
                        extent=(rhos[0] - 0.05, rhos[-1] + 0.05, 0.0, 1.0))
-        ax.set_title(algo, fontsize=9)
+        ax.set_title(LABELS.get(algo, algo), fontsize=9)
         ax.set_xlabel("rho")
     axes[0].set_ylabel("task accuracy")
     fig.colorbar(im, ax=axes, label="% of tasks")

@@ -31,7 +31,10 @@ FIG2_MUS = tuple(range(1, 21))
 FIG4_RHOS = tuple(round(0.1 * k, 1) for k in range(16))
 FIG3_NS = (10, 20, 30, 40, 50, 75, 100, 150, 200)
 FIG3_MS = (2, 3, 4, 5, 6, 8, 10)
-FIG45_ALGOS = ("dsct-approx", "fractional", "edf-nocompression", "edf-3levels")
+#: EDF-3COMPRESSIONLEVELS is the paper's Lee-and-Song baseline; edf-3levels (highest level
+#: first) is kept beside it for comparison
+FIG45_ALGOS = ("dsct-approx", "fractional", "edf-nocompression", "edf-3levels-lee-song",
+               "edf-3levels")
 FIG5_BINS = tuple(round(0.1 * k, 1) for k in range(10)) + (1.0,)  # [0, 0.1), ..., [0.9, 1.0]
 
 

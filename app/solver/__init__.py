@@ -10,6 +10,7 @@ Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 - :mod:`.configs`     model tasks: the configuration that fits the time given, and upgrades
 - :mod:`.knapsack`    one machine re-optimised over configurations (nested multiple-choice knapsack)
 - :mod:`.baselines`   EDF-NOCOMPRESSION and EDF-3COMPRESSIONLEVELS (section VII)
+- :mod:`.best`        ``dsct-best``, the default: DSCT-APPROX improved, never below it or a baseline
 - :mod:`.exact`       ``exact``: DSCT-Opt (VI-A, program (10)) with a proven bound, HiGHS MILP
 - :mod:`.check`       an independent feasibility and objective checker
 - :mod:`.registry`    the algorithm registry and ``solve``, the one entry point (options and
@@ -18,6 +19,7 @@ Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 
 from . import approx as _approx  # noqa: F401  (registers the algorithms)
 from . import baselines as _baselines  # noqa: F401
+from . import best as _best  # noqa: F401
 from . import exact as _exact  # noqa: F401
 from .check import CheckReport, check
 from .fractional import FractionalSolution, fractional_relaxation
@@ -25,6 +27,7 @@ from .problem import UNSCHEDULED, DomainError, Models, Problem, Solution
 from .registry import (
     ALGORITHMS,
     DEFAULT_ALGORITHM,
+    GUARANTEED,
     MODELS,
     POLYNOMIAL,
     ModelsUnsupportedError,
@@ -40,6 +43,7 @@ from .schedule import REASONS
 __all__ = [
     "ALGORITHMS",
     "DEFAULT_ALGORITHM",
+    "GUARANTEED",
     "MODELS",
     "POLYNOMIAL",
     "REASONS",

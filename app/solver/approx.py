@@ -16,9 +16,9 @@
     schedule is feasible for each machine's problem, so it is never worse than dsct-approx
     and keeps the same guarantee. Complexity: twice the relaxation's.
 
-``dsct-approx`` is the default (the wire contract fixes it): it is the paper's algorithm,
-and its guarantee is what the service promises. ``dsct-refined`` is the one to pick when the
-last fraction of accuracy matters; it costs a second sweep.
+``dsct-approx`` is the paper's algorithm, kept exactly; the default, ``dsct-best``
+(:mod:`app.solver.best`), starts from its schedule and is never worse, so its guarantee
+holds there too. ``dsct-refined`` costs a second sweep.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def round_to_configs(problem: Problem, machine: np.ndarray, work: np.ndarray, re
     return start, duration, work, config, reason
 
 
-@register("dsct-approx", polynomial=True, models=True)
+@register("dsct-approx", polynomial=True, guaranteed=True, models=True)
 def dsct_approx(problem: Problem) -> Solution:
     """DSCT-APPROX, Algorithm 3 of the paper (section VI-C).
 
@@ -160,7 +160,7 @@ def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float,
     )
 
 
-@register("dsct-refined", polynomial=True, models=True)
+@register("dsct-refined", polynomial=True, guaranteed=True, models=True)
 def dsct_refined(problem: Problem) -> Solution:
     """DSCT-APPROX's assignment, then each machine re-solved exactly.
 

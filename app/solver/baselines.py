@@ -145,3 +145,144 @@ def edf_3levels(problem: Problem) -> Solution:
         upper_bound=fractional_relaxation(problem).upper_bound, algorithm="edf-3levels",
         reason_if_empty=reason, config=config,
     )
+
+
+@register("edf-3levels-lee-song", polynomial=True)
+def edf_3levels_lee_song(problem: Problem) -> Solution:
+    """EDF-3COMPRESSIONLEVELS as the paper's section VII builds it after Lee and Song [27].
+
+    Lee and Song's two-phase greedy ("first satisfies deadlines with low quality, then
+    redistributes the workload to improve that quality while continuing to meet the
+    deadlines"), with the three levels of :func:`level_works` as its presets:
+
+    1. *Deadlines first.* In EDF order, each task takes its lowest level (the preset with the
+       minimum processing time) on the machine where it finishes earliest; a task whose
+       lowest level misses its deadline everywhere is left unscheduled (reason ``no_fit``).
+    2. *Quality next.* Repeatedly, among every task and every machine, raise one task by one
+       level, on its machine or moved to another one, where the accuracy gained per second
+       of machine time added is largest (a change that adds no time first), provided every
+       task on the machines involved still meets its deadline; stop when none fits. A task
+       left out in phase 1 may enter here at its lowest level.
+
+    Each machine runs its tasks in EDF order from its ``available_at``. Ties go to the lowest
+    task rank, then the lowest machine index. At most ``3 n`` raises, each an O(n m)
+    vectorised scan: O(n^2 m).
+    """
+    p = problem
+    n = p.n
+    order = p.order
+    works = level_works(p)[order, ::-1]  # (rank, level), lowest level first
+    with np.errstate(over="ignore"):  # theta * work past 1e308: the level saturates, expm1 -> -1
+        acc = p.a_min[order, None] + p.delta_a[order, None] * -np.expm1(
+            -p.theta[order, None] * np.where(np.isfinite(works), works, 0.0))
+    d = p.deadline[order]
+    speed, avail = p.speed, p.available_at
+    times = works[:, :, None] / speed[None, None, :]  # (rank, level, machine), inf if unreachable
+    node = np.full(n, UNSCHEDULED, dtype=np.int64)
+    level = np.full(n, -1, dtype=np.int64)
+    # phase 1: lowest level, earliest finish, in EDF order (inherently sequential)
+    free = avail.copy()
+    for k in range(n):
+        finish = free + times[k, 0]
+        r = int(np.argmin(finish))
+        if finish[r] <= d[k]:
+            node[k], level[k], free[r] = r, 0, finish[r]
+    # phase 2: best gain per added time, one level at a time
+    _raise_levels(_LeeSongState(p, works, acc, times, node, level))
+    # start times: each machine runs its tasks in EDF order from its available_at
+    machine, start, duration, work, reason = _empty(n)
+    free = avail.copy()
+    for k in np.flatnonzero(level >= 0).tolist():
+        j, r = int(order[k]), int(node[k])
+        t = times[k, level[k], r]
+        machine[j], start[j], duration[j], work[j] = r, free[r], t, works[k, level[k]]
+        free[r] += t
+    return make_solution(
+        problem, machine=machine, start=start, duration=duration, work=work,
+        upper_bound=fractional_relaxation(problem).upper_bound, algorithm="edf-3levels-lee-song",
+        reason_if_empty=reason,
+    )
+
+
+class _LeeSongState:
+    """Phase 2 of :func:`edf_3levels_lee_song`, kept incrementally: per (rank, machine) the
+    score of raising that task one level onto that machine. A raise changes the columns of
+    the machines it touches and the row of the task it raises; only those are recomputed,
+    so a raise costs O(n + m) numpy work instead of O(n m)."""
+
+    def __init__(self, p: Problem, works, acc, times, node, level):
+        self.n, self.m = p.n, p.m
+        self.d = p.deadline[p.order]
+        self.avail = p.available_at
+        self.acc, self.times, self.node, self.level = acc, times, node, level
+        self.a_min = p.a_min[p.order]
+        n, m = self.n, self.m
+        self.before = np.zeros((n, m))  # when machine r gets to rank k
+        self.suffix = np.full((n, m), np.inf)  # min slack on r from rank k on
+        self.after = np.full((n, m), np.inf)  # min slack on r strictly after rank k
+        self.free_gain = np.full((n, m), -np.inf)  # raises that add no time: their gain
+        self.ratio = np.full((n, m), -np.inf)  # others: gain per added second
+        for r in range(m):
+            self._column(r)
+
+    def _cur(self, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Current time and accuracy of tasks ``ranks``."""
+        lv = self.level[ranks]
+        t = np.where(lv >= 0, self.times[ranks, np.maximum(lv, 0), np.maximum(self.node[ranks], 0)], 0.0)
+        a = np.where(lv >= 0, self.acc[ranks, np.maximum(lv, 0)], self.a_min[ranks])
+        return t, a
+
+    def _scores(self, ranks: np.ndarray, cols: np.ndarray) -> None:
+        """Recompute the scores of tasks ``ranks`` on machines ``cols`` (a grid)."""
+        rr, cc = np.ix_(ranks, cols)
+        cur_t, cur_a = self._cur(ranks)
+        up = self.level[ranks] + 1
+        can = up < 3
+        new_t = self.times[rr, np.minimum(up, 2)[:, None], cc]
+        new_t = np.where(can[:, None] & np.isfinite(new_t), new_t, np.inf)
+        added = new_t - cur_t[:, None]
+        on = self.node[rr] == cc
+        stay = on & (added <= self.suffix[rr, cc])
+        move = ~on & (self.before[rr, cc] + new_t <= self.d[rr]) & (new_t <= self.after[rr, cc])
+        ok = (stay | move) & np.isfinite(new_t)
+        gain = (self.acc[ranks, np.minimum(up, 2)] - cur_a)[:, None]
+        self.free_gain[rr, cc] = np.where(ok & (added <= 0.0), gain, -np.inf)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            self.ratio[rr, cc] = np.where(ok & (added > 0.0), gain / added, -np.inf)
+
+    def _column(self, r: int) -> None:
+        """Machine ``r``'s timeline and every task's score on it."""
+        on = self.node == r
+        cur_t, _ = self._cur(np.arange(self.n))
+        dur = np.where(on, cur_t, 0.0)
+        finish = self.avail[r] + np.cumsum(dur)
+        self.before[:, r] = finish - dur
+        slack = np.where(on, self.d - finish, np.inf)
+        suffix = np.minimum.accumulate(slack[::-1])[::-1]
+        self.suffix[:, r] = suffix
+        self.after[:-1, r] = suffix[1:]
+        self._scores(np.arange(self.n), np.array([r]))
+
+    def best(self) -> tuple[int, int] | None:
+        """The next raise (rank, machine): no added time first, then best gain per time."""
+        for score in (self.free_gain, self.ratio):
+            flat = int(np.argmax(score))
+            if score.flat[flat] > -np.inf:
+                return divmod(flat, self.m)
+        return None
+
+    def apply(self, k: int, r: int) -> None:
+        old = int(self.node[k])
+        self.node[k], self.level[k] = r, self.level[k] + 1
+        for c in {old, r} - {UNSCHEDULED}:
+            self._column(c)
+        self._scores(np.array([k]), np.arange(self.m))
+
+
+def _raise_levels(state: _LeeSongState) -> None:
+    """Phase 2: raise the best task until none fits; at most 3 raises per task."""
+    for _ in range(3 * state.n):
+        step = state.best()
+        if step is None:
+            break
+        state.apply(*step)

@@ -1,45 +1,47 @@
 """``exact``: DSCT solved to proven optimality (the paper's DSCT-Opt, section VI-A, program (10)).
 
-The paper solves its mixed-integer program (10) with MOSEK. We use only open-source code
-(scipy's HiGHS MILP) and the structure of the problem:
+The paper solves its mixed-integer program (10) with MOSEK. We use only open-source code and
+the structure of the problem:
 
 1. **Incumbent.** ``dsct-refined`` (DSCT-APPROX's assignment, each machine re-solved exactly)
    improved by a deterministic local search: move one task to another machine, or swap two
    tasks, accepted when the two affected machines' exact single-machine optima (section V,
    through :func:`app.solver.fractional.nested_allocation`) improve. A schedule is an
    assignment plus each machine's exact optimum, so every incumbent is evaluated exactly.
-2. **A stronger root bound.** The fractional relaxation (Algorithm 2) lets a task run on all
-   machines at once. In a schedule a task runs on one machine, so its work is at most
-   ``max_r s_r (d_j - available_at_r)^+``; and the ``k`` earliest-deadline tasks occupy at most
-   ``k`` machines, so their total work by ``d_k`` is at most the sum of the ``min(k, m)``
-   largest machine capacities at ``d_k``. Both keep the nested (prefix) structure, so the
-   strengthened relaxation is solved exactly by the same O(n log n) sweep. If the incumbent
-   is already within ``gap_tol`` of it, we stop.
-3. **Outer approximation and branch and bound (HiGHS).** Program (10) with the concave
-   accuracy replaced by tangent cuts ``z_j <= a_j(w0) + a_j'(w0) (w_j - w0)``: tangents
-   over-estimate a concave function, so the MILP optimum, and HiGHS's dual bound at any
-   time, is a proven upper bound on the DSCT optimum. Rows: per machine and deadline the
-   prefix capacities ``sum_{i <= k} w_{i,r} <= s_r (d_k - available_at_r)^+``; linking
-   ``w_{j,r} <= U_{j,r} x_{j,r}`` with ``U_{j,r} = min(t_max_j, s_r (d_j - available_at_r)^+)``;
-   ``sum_r x_{j,r} <= 1``; symmetry breaking between identical machines (same speed and
-   ``available_at``): in deadline order, the ``c``-th machine of a class may take task ``j``
-   only if the ``(c-1)``-th took some earlier task; and the objective cut
-   ``sum_j z_j >= incumbent`` (the optimum satisfies it, so the bound stays valid).
-   Tangents start at the works of the incumbent and of the strengthened relaxation (so the
-   root LP bound equals that relaxation's value); after each MILP, its assignment is
-   evaluated exactly (a feasible schedule, maybe a new incumbent) and tangents are added at
-   the MILP's works and at that schedule's works (Kelley's cutting planes), until the proven
-   bound and the incumbent meet within ``gap_tol`` or time runs out.
+2. **Root bound.** The fractional relaxation (Algorithm 2) lets a task run on all machines
+   at once; its weakness is exactly that. In a schedule each machine runs its tasks in
+   deadline order, so its share of the first ``k`` tasks ends by the deadline of the last of
+   them it runs, and these last tasks are distinct: the first ``k`` tasks' total work is at
+   most the capacity of the machines up to the ``min(k, m)`` latest deadlines of the prefix
+   (:func:`prefix_capacities`), and a task's work at most its best machine's capacity. Both
+   are prefix constraints, so the strengthened relaxation is solved exactly by the same
+   O(n log n) sweep (:func:`strengthened_bound`). On identical machines it is the
+   preemptive relaxation (machines shared over time, a task never on two at once). If the
+   incumbent is within ``gap_tol`` of it, we stop.
+3. **Branch and bound over assignments** (:mod:`app.solver.assignment`): tasks in deadline
+   order, each put on a machine; the bound below a node keeps the assigned tasks on their
+   machines' own chains and lets the free tasks share what the machines have left, solved
+   by the sweep and a one-dimensional price search. A depth-first dive for good schedules,
+   then best first, for at most ``_MAX_NODES`` nodes.
+4. **Outer approximation and HiGHS**, if the search stopped on its node budget before the
+   time limit, and for a few node-limited rounds that try to close a gap already within
+   ``gap_tol`` down to 1e-7: program (10) with the concave accuracy replaced by tangent cuts
+   ``z_j <= a_j(w0) + a_j'(w0) (w_j - w0)`` (tangents over-estimate a concave function, so the
+   MILP optimum, and HiGHS's dual bound at any time, is a proven upper bound). Rows: per
+   machine and deadline the prefix capacities; the shared prefix capacities of step 2;
+   linking ``w_{j,r} <= U_{j,r} x_{j,r}``; ``sum_r x_{j,r} <= 1``; symmetry breaking between
+   identical machines; the objective cut ``sum_j z_j >= incumbent``. Tangents are added at
+   each MILP solution and at its exact re-evaluation (Kelley's cutting planes).
 
 Result: the incumbent's schedule; ``upper_bound`` is the plain fractional relaxation's value
 (the wire contract), ``proven_bound`` the best proven bound (``<= upper_bound``), ``status``
 ``"optimal"`` when ``(proven_bound - total) / max(|proven_bound|, 1e-12) <= gap_tol``, else
 ``"time_limit"``.
 
-Complexity: exponential in the worst case (DSCT is NP-hard for m >= 2, Theorem 2); the MILP
-has ``2 n m + n`` variables and ``O(n m + n T)`` rows for ``T`` tangents per task. Apart from
-where it stops at ``time_limit``, the search is deterministic: the local search is bounded
-by counts, not by time, and HiGHS's MILP search is deterministic.
+Complexity: exponential in the worst case (DSCT is NP-hard for m >= 2, Theorem 2). Steps 1-3
+are bounded by counts (local-search passes, search nodes), so where they prove optimality
+the answer is deterministic; the time limit is a safety stop, and HiGHS's MILP search is
+deterministic too.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from .approx import list_schedule, solve_on_machines
+from .assignment import AssignmentSearch
 from .exact_models import exact_configs
 from .family import ExponentialFamily
 from .fractional import fractional_relaxation, nested_allocation
@@ -59,6 +62,8 @@ from .registry import ALGORITHMS, register
 
 DEFAULT_TIME_LIMIT = 60.0
 _MAX_ROUNDS = 50
+_MAX_NODES = 200_000  # the assignment search's budget, in nodes (deterministic)
+_DIVE_NODES = 300  # of which depth first, for good schedules early
 # once the gap is within gap_tol, a few node-limited MILP rounds try to close it entirely
 _POLISH_TOL = 1e-7
 _POLISH_NODES = 500
@@ -88,33 +93,33 @@ class _Evaluator:
         got = self.cache.get(key)
         if got is not None:
             return got
-        p = self.p
+        prob = self.p
         if not tasks:
             v = 0.0
         else:
             idx = np.fromiter(tasks, dtype=np.intp, count=len(tasks))
-            cap = p.machine_capacity(p.deadline[idx], r)
+            cap = prob.machine_capacity(prob.deadline[idx], r)
             w, _ = nested_allocation(self.fam, idx, cap, np.zeros(1, dtype=np.intp))
             # accuracy above a_min: unscheduled tasks contribute a_min wherever they are
-            v = float(np.sum(self.fam.value(w, idx) - p.a_min[idx]))
+            v = float(np.sum(self.fam.value(w, idx) - prob.a_min[idx]))
         self.cache[key] = v
         return v
 
 
-def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, deadline_at: float,
+def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, wall_clock_stop: float,
                   passes: int = _LOCAL_PASSES) -> np.ndarray:
     """Deterministic first-improvement moves and swaps between machines.
 
     Each pass tries every (task, other machine) move and every swap of two tasks on
     different machines, in deadline order; a change is kept when the two machines' exact
     optima gain more than 1e-12 (relative). Stops after ``passes`` passes without the clock,
-    or at the wall-clock ``deadline_at`` (the time limit). O(passes * n^2) evaluations.
+    or at the wall-clock ``wall_clock_stop`` (the time limit). O(passes * n^2) evaluations.
     """
-    p = problem
-    ev = _Evaluator(p)
-    m = p.m
+    prob = problem
+    ev = _Evaluator(prob)
+    m = prob.m
     mach = machine.copy()
-    usable = [np.flatnonzero(caps > 0) for caps in p.machine_capacity(p.deadline)]
+    usable = [np.flatnonzero(caps > 0) for caps in prob.machine_capacity(prob.deadline)]
 
     def tasks_on(r: int) -> tuple[int, ...]:
         on = np.flatnonzero(mach == r)
@@ -129,11 +134,11 @@ def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, deadl
     def without(s: tuple[int, ...], j: int) -> tuple[int, ...]:
         return tuple(i for i in s if i != j)
 
-    order = p.order.tolist()
+    order = prob.order.tolist()
     for _ in range(passes):
         improved = False
         for j in order:
-            if time.perf_counter() > deadline_at:
+            if time.perf_counter() > wall_clock_stop:
                 return mach
             a = int(mach[j])
             for b in usable[j].tolist():
@@ -153,7 +158,7 @@ def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, deadl
                     improved = True
         for j in order:
             for i in order:
-                if time.perf_counter() > deadline_at:
+                if time.perf_counter() > wall_clock_stop:
                     return mach
                 a, b = int(mach[j]), int(mach[i])
                 if rank[i] <= rank[j] or a == b or a < 0 or b < 0:
@@ -171,31 +176,54 @@ def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, deadl
     return mach
 
 
+def prefix_capacities(problem: Problem) -> np.ndarray:
+    """A bound on the total work of the ``k`` earliest-deadline tasks, for every ``k``.
+
+    In a schedule each machine runs its tasks in deadline order, so its share of the first
+    ``k`` tasks ends by the deadline of the last of them it runs; these last tasks are
+    distinct. So the total is at most the best pairing of machines with distinct deadlines
+    among the first ``k``: with every ``available_at`` lowered to the smallest one, pairing
+    the fastest machine with the latest deadline and so on (rearrangement inequality), a
+    sum over the ``min(k, m)`` latest deadlines of the prefix. It is also at most the sum of
+    the ``min(k, m)`` largest machine capacities at ``d_k`` and the shared capacity
+    ``D(d_k)``; and a bound for a longer prefix holds for a shorter one. Identical machines
+    free at 0 give ``sum_{t < m} d_{k-t}``: the k-th bound of the preemptive relaxation
+    (machines shared over time, but a task never on two machines at once), which is what
+    lets a task spread over machines in the plain relaxation. O(n m log m).
+    """
+    prob = problem
+    n, m = prob.n, prob.m
+    d = prob.deadline[prob.order]
+    caps = prob.machine_capacity(d)  # (n, m)
+    srt = -np.sort(-caps, axis=1)
+    k = np.minimum(np.arange(1, n + 1), m)
+    by_capacity = np.cumsum(srt, axis=1)[np.arange(n), k - 1]
+    speeds = -np.sort(-prob.speed)
+    a0 = float(np.min(prob.available_at))
+    latest = np.zeros(n)
+    for t in range(min(n, m)):  # t-th latest deadline of each prefix, with the t-th speed
+        dt = np.concatenate((np.full(t, a0), d[: n - t]))
+        latest += speeds[t] * np.maximum(dt - a0, 0.0)
+    cap = np.minimum(np.minimum(by_capacity, latest), prob.capacity(d))
+    return np.minimum.accumulate(cap[::-1])[::-1]
+
+
 def strengthened_bound(problem: Problem) -> float:
-    """The fractional relaxation with two single-machine cuts (module docs, step 2).
+    """The fractional relaxation with single-machine cuts (module docs, step 2).
 
     Valid for every schedule: task ``j``'s work is at most ``max_r s_r (d_j - a_r)^+``, and
-    the ``k`` earliest-deadline tasks use at most ``min(k, m)`` machines. Exact, O(n (m + log n)).
+    the first ``k`` tasks' total work at most :func:`prefix_capacities`. Both keep the
+    nested (prefix) structure, so the sweep of :mod:`.fractional` solves it exactly.
+    O(n (m log m + log n)).
     """
-    p = problem
-    if p.n == 0:
+    prob = problem
+    if prob.n == 0:
         return 0.0
-    order = p.order
-    d = p.deadline[order]
-    caps = p.machine_capacity(d)  # (n, m)
-    single = caps.max(axis=1)
-    u = np.minimum(p.t_max[order], single)
-    # sum of the min(k, m) largest capacities at d_k
-    srt = -np.sort(-caps, axis=1)
-    csum = np.cumsum(srt, axis=1)
-    k = np.minimum(np.arange(1, p.n + 1), p.m)
-    cap = np.minimum(csum[np.arange(p.n), k - 1], p.capacity(d))
-    cap = np.maximum.accumulate(cap)  # a prefix bound at d_k also holds for later prefixes' start
-    # the constraint for prefix k is sum_{i<=k} w_i <= cap_k; keep it non-decreasing so the
-    # increments are >= 0 (a larger prefix can never have a smaller capacity bound: the
-    # bound for prefix k+1 is at least the one for k because deadlines are sorted)
-    fam = ExponentialFamily(p.theta[order], p.delta_a[order], p.a_min[order], u)
-    idx = np.arange(p.n)
+    order = prob.order
+    u = np.minimum(prob.t_max[order], prob.machine_capacity(prob.deadline[order]).max(axis=1))
+    cap = prefix_capacities(prob)
+    fam = ExponentialFamily(prob.theta[order], prob.delta_a[order], prob.a_min[order], u)
+    idx = np.arange(prob.n)
     w, _ = nested_allocation(fam, idx, cap, np.zeros(1, dtype=np.intp))
     return float(np.sum(fam.value(w, idx)))
 
@@ -205,101 +233,148 @@ def _exact_works(problem: Problem, machine: np.ndarray) -> tuple[np.ndarray, flo
     return sol.work, sol.total_accuracy
 
 
+class _Rows:
+    """A sparse constraint matrix built row by row: ``lo <= sum(vals * x[cols]) <= hi``."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.vals: list[float] = []
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.lo)
+
+    def add(self, cols, vals, lo: float, hi: float) -> None:
+        cols = list(cols)
+        self.rows.extend([self.count] * len(cols))
+        self.cols.extend(cols)
+        self.vals.extend(vals)
+        self.lo.append(lo)
+        self.hi.append(hi)
+
+    def copy(self) -> _Rows:
+        other = _Rows()
+        for name in ("rows", "cols", "vals", "lo", "hi"):
+            setattr(other, name, list(getattr(self, name)))
+        return other
+
+
+def machine_classes(problem: Problem) -> list[list[int]]:
+    """Identical machines (same speed and ``available_at``), each class in index order."""
+    key: dict[tuple[float, float], int] = {}
+    classes: list[list[int]] = []
+    for r in range(problem.m):
+        k = (float(problem.speed[r]), float(problem.available_at[r]))
+        if k not in key:
+            key[k] = len(classes)
+            classes.append([])
+        classes[key[k]].append(r)
+    return classes
+
+
 class _OuterMILP:
-    """Program (10) with tangent cuts for HiGHS (module docs, step 3)."""
+    """Program (10) with tangent cuts for HiGHS (module docs, step 3).
+
+    Variables: ``x`` (one per usable (task, machine) pair, binary), ``w`` (its work), ``z``
+    (one per task, its accuracy above ``a_min``). Pairs are sorted by machine, then deadline.
+    """
 
     def __init__(self, problem: Problem):
-        p = problem
-        self.p = p
-        n, m = p.n, p.m
-        order = p.order
-        rank = p.rank
+        prob = problem
+        self.prob = prob
+        n = prob.n
+        rank = prob.rank
         self.rank = rank
-        U = np.minimum(p.t_max[:, None], p.machine_capacity(p.deadline))
+        U = np.minimum(prob.t_max[:, None], prob.machine_capacity(prob.deadline))
         pairs = np.argwhere(U > 0)  # (task, machine) pairs that can do work
-        # sort pairs by machine, then deadline rank
         pairs = pairs[np.lexsort((rank[pairs[:, 0]], pairs[:, 1]))]
         self.pairs = pairs
         self.U = U[pairs[:, 0], pairs[:, 1]]
         npair = pairs.shape[0]
-        self.npair = npair
-        # variables: x (npair), w (npair), z (n)
         self.ix = np.arange(npair)
         self.iw = npair + np.arange(npair)
         self.iz = 2 * npair + np.arange(n)
         self.nvar = 2 * npair + n
-        rows, cols, vals, lb, ub = [], [], [], [], []
-        nrow = 0
+        self.by_task: dict[int, list[int]] = {}
+        for q, j in enumerate(pairs[:, 0].tolist()):
+            self.by_task.setdefault(j, []).append(q)
+        self.base = _Rows()
+        self._link_rows()
+        self._one_machine_rows()
+        self._capacity_rows()
+        self._shared_capacity_rows()
+        self._symmetry_rows()
+        self.tangents: list[set[float]] = [set() for _ in range(n)]
+        self.fam = ExponentialFamily.of(prob)
+        self.top = np.array([max((self.U[q] for q in self.by_task.get(j, [])), default=0.0)
+                             for j in range(n)])
 
-        def add(r_cols, r_vals, lo, hi):
-            nonlocal nrow
-            rows.extend([nrow] * len(r_cols))
-            cols.extend(r_cols)
-            vals.extend(r_vals)
-            lb.append(lo)
-            ub.append(hi)
-            nrow += 1
+    def _link_rows(self) -> None:
+        """``w_{j,r} <= U_{j,r} x_{j,r}``: work only on the chosen machine."""
+        for q in range(self.pairs.shape[0]):
+            self.base.add([self.iw[q], self.ix[q]], [1.0, -self.U[q]], -np.inf, 0.0)
 
-        # linking w <= U x
-        for q in range(npair):
-            add([self.iw[q], self.ix[q]], [1.0, -self.U[q]], -np.inf, 0.0)
-        # one machine per task
-        by_task: dict[int, list[int]] = {}
-        for q, (j, _r) in enumerate(pairs.tolist()):
-            by_task.setdefault(j, []).append(q)
-        self.by_task = by_task
-        for _j, qs in by_task.items():
+    def _one_machine_rows(self) -> None:
+        """``sum_r x_{j,r} <= 1``: one machine per task."""
+        for qs in self.by_task.values():
             if len(qs) > 1:
-                add([self.ix[q] for q in qs], [1.0] * len(qs), -np.inf, 1.0)
-        # per machine prefix capacities, at the last task of each distinct deadline
-        for r in range(m):
+                self.base.add(self.ix[qs], [1.0] * len(qs), -np.inf, 1.0)
+
+    def _capacity_rows(self) -> None:
+        """Per machine, in deadline order: the work of the first tasks fits before the last
+        one's deadline (only at the last task of each distinct deadline, only if it can bind)."""
+        prob, pairs = self.prob, self.pairs
+        for r in range(prob.m):
             qs = np.flatnonzero(pairs[:, 1] == r)
-            tasks = pairs[qs, 0]
-            dl = p.deadline[tasks]
+            dl = prob.deadline[pairs[qs, 0]]
             for t in range(len(qs)):
                 if t + 1 < len(qs) and dl[t + 1] == dl[t]:
                     continue
-                cap = float(p.machine_capacity(dl[t], r))
-                if np.sum(self.U[qs[: t + 1]]) <= cap:
-                    continue  # cannot bind
-                add(self.iw[qs[: t + 1]].tolist(), [1.0] * (t + 1), -np.inf, cap)
-        # symmetry: identical machines (same speed and available_at), in index order
-        key = {}
-        classes: list[list[int]] = []
-        for r in range(m):
-            k = (float(p.speed[r]), float(p.available_at[r]))
-            if k not in key:
-                key[k] = len(classes)
-                classes.append([])
-            classes[key[k]].append(r)
-        qmap = {(int(j), int(r)): q for q, (j, r) in enumerate(pairs.tolist())}
-        for cls in classes:
-            for c in range(1, len(cls)):
-                prev, cur = cls[c - 1], cls[c]
+                cap = float(prob.machine_capacity(dl[t], r))
+                if np.sum(self.U[qs[: t + 1]]) > cap:
+                    self.base.add(self.iw[qs[: t + 1]], [1.0] * (t + 1), -np.inf, cap)
+
+    def _shared_capacity_rows(self) -> None:
+        """All machines together: the ``k`` earliest-deadline tasks' total work is at most
+        :func:`prefix_capacities` (each machine's work ends by its last task's deadline)."""
+        prob = self.prob
+        cap = prefix_capacities(prob)
+        loose = prob.capacity(prob.deadline[prob.order])
+        qrank = self.rank[self.pairs[:, 0]]
+        for k in range(prob.n):
+            if k + 1 < prob.n and prob.deadline[prob.order[k + 1]] == prob.deadline[prob.order[k]]:
+                continue
+            if cap[k] < loose[k] * (1 - 1e-12):
+                qs = np.flatnonzero(qrank <= k)
+                self.base.add(self.iw[qs], [1.0] * len(qs), -np.inf, cap[k])
+
+    def _symmetry_rows(self) -> None:
+        """Identical machines: in deadline order, the ``c``-th machine of a class may take
+        task ``j`` only if the ``(c-1)``-th took some earlier task."""
+        qmap = {(int(j), int(r)): q for q, (j, r) in enumerate(self.pairs.tolist())}
+        for cls in machine_classes(self.prob):
+            for prev, cur in zip(cls, cls[1:], strict=False):
                 earlier: list[int] = []  # x of tasks before j on machine prev
-                for j in order.tolist():
+                for j in self.prob.order.tolist():
                     q = qmap.get((j, cur))
                     if q is not None:
-                        cs = [self.ix[q]] + [self.ix[e] for e in earlier]
-                        add(cs, [1.0] + [-1.0] * len(earlier), -np.inf, 0.0)
+                        cols = [self.ix[q]] + [self.ix[e] for e in earlier]
+                        self.base.add(cols, [1.0] + [-1.0] * len(earlier), -np.inf, 0.0)
                     qp = qmap.get((j, prev))
                     if qp is not None:
                         earlier.append(qp)
-        self.base = (rows, cols, vals, lb, ub, nrow)
-        self.tangents: list[set[float]] = [set() for _ in range(n)]
-        fam = ExponentialFamily.of(p)
-        self.fam = fam
-        self.top = np.array([max((self.U[q] for q in by_task.get(j, [])), default=0.0)
-                             for j in range(n)])
 
     def add_grid(self, k: int) -> None:
-        for j in range(self.p.n):
+        for j in range(self.prob.n):
             for x in np.linspace(0.0, self.top[j], k):
                 self.tangents[j].add(float(np.round(x, 9)))
 
     def add_tangents(self, work: np.ndarray) -> int:
         added = 0
-        for j in range(self.p.n):
+        for j in range(self.prob.n):
             w = float(min(max(work[j], 0.0), self.top[j]))
             # round to keep the set small and the rows well conditioned
             w = float(np.round(w, 9))
@@ -308,44 +383,41 @@ class _OuterMILP:
                 added += 1
         return added
 
-    def solve(self, incumbent: float, time_limit: float, gap: float, node_limit: int | None = None):
-        p = self.p
-        rows, cols, vals, lb, ub, nrow = self.base
-        rows, cols, vals, lb, ub = list(rows), list(cols), list(vals), list(lb), list(ub)
-        a_min_total = float(np.sum(p.a_min))
-        for j in range(p.n):
+    def _tangent_rows(self, rows: _Rows, incumbent: float) -> None:
+        """``z_j <= a_j(w0) + a_j'(w0) (sum_r w_{j,r} - w0)`` at every stored ``w0``, and the
+        objective cut ``sum_j z_j >= incumbent`` (accuracies above ``a_min``)."""
+        prob = self.prob
+        for j in range(prob.n):
             qs = self.by_task.get(j, [])
-            for w0 in sorted(self.tangents[j]):
-                val = float(self.fam.value(np.array([w0]), np.array([j]))[0]) - p.a_min[j]
-                der = float(self.fam.derivative(np.array([w0]), np.array([j]))[0])
-                # z_j - der * sum_r w_jr <= val - der * w0
-                rows.extend([nrow] * (1 + len(qs)))
-                cols.extend([self.iz[j]] + [self.iw[q] for q in qs])
-                vals.extend([1.0] + [-der] * len(qs))
-                lb.append(-np.inf)
-                ub.append(val - der * w0)
-                nrow += 1
-        # objective cut: sum z >= incumbent (in accuracy above a_min)
-        rows.extend([nrow] * p.n)
-        cols.extend(self.iz.tolist())
-        vals.extend([1.0] * p.n)
-        lb.append(incumbent - a_min_total - 1e-9 * max(1.0, abs(incumbent)))
-        ub.append(np.inf)
-        nrow += 1
-        A = coo_matrix((vals, (rows, cols)), shape=(nrow, self.nvar)).tocsr()
+            w0 = np.array(sorted(self.tangents[j]))
+            jj = np.full(w0.shape[0], j)
+            val = self.fam.value(w0, jj) - prob.a_min[j]
+            der = self.fam.derivative(w0, jj)
+            for v, g, x in zip(val.tolist(), der.tolist(), w0.tolist(), strict=True):
+                rows.add([self.iz[j], *self.iw[qs]], [1.0] + [-g] * len(qs), -np.inf, v - g * x)
+        a_min_total = float(np.sum(prob.a_min))
+        rows.add(self.iz, [1.0] * prob.n,
+                 incumbent - a_min_total - 1e-9 * max(1.0, abs(incumbent)), np.inf)
+
+    def solve(self, incumbent: float, time_limit: float, gap: float, node_limit: int | None = None):
+        prob = self.prob
+        rows = self.base.copy()
+        self._tangent_rows(rows, incumbent)
+        a_min_total = float(np.sum(prob.a_min))
+        A = coo_matrix((rows.vals, (rows.rows, rows.cols)), shape=(rows.count, self.nvar)).tocsr()
         c = np.zeros(self.nvar)
         c[self.iz] = -1.0
         lo = np.zeros(self.nvar)
         hi = np.empty(self.nvar)
         hi[self.ix] = 1.0
         hi[self.iw] = self.U
-        hi[self.iz] = p.delta_a
+        hi[self.iz] = prob.delta_a
         integrality = np.zeros(self.nvar)
         integrality[self.ix] = 1
         options = {"time_limit": max(time_limit, 0.01), "mip_rel_gap": gap, "presolve": True}
         if node_limit is not None:
             options["node_limit"] = node_limit
-        res = milp(c, constraints=LinearConstraint(A, np.array(lb), np.array(ub)),
+        res = milp(c, constraints=LinearConstraint(A, np.array(rows.lo), np.array(rows.hi)),
                    integrality=integrality, bounds=Bounds(lo, hi), options=options)
         bound = None
         if res.status == 0 and res.x is not None:
@@ -357,56 +429,66 @@ class _OuterMILP:
         work = None
         if res.x is not None:
             x = res.x[self.ix]
-            machine = np.full(p.n, UNSCHEDULED, dtype=np.int64)
+            machine = np.full(prob.n, UNSCHEDULED, dtype=np.int64)
             chosen = x > 0.5
             machine[self.pairs[chosen, 0]] = self.pairs[chosen, 1]
-            work = np.zeros(p.n)
+            work = np.zeros(prob.n)
             np.add.at(work, self.pairs[:, 0], res.x[self.iw])
         return res.status, bound, machine, work
 
 
-@register("exact", models="only")
-def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e-4, **_) -> Solution:
+@register("exact", guaranteed=True, models="only")  # never worse than its dsct-refined incumbent
+def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e-4) -> Solution:
     """Best schedule with a proven bound: DSCT-Opt (section VI-A, program (10)).
 
     Incumbent from dsct-refined plus local search, root bound from the strengthened
-    relaxation, then HiGHS branch and bound on a tangent outer approximation refined around
-    its solutions (module docs). Exponential worst case (Theorem 2: NP-hard); stops at
+    relaxation, branch and bound over assignments, then HiGHS on a tangent outer
+    approximation if time remains (module docs). Exponential worst case (Theorem 2: NP-hard); stops at
     ``time_limit`` seconds (default 60) with status ``"time_limit"`` and the proven bound.
     """
     t0 = time.perf_counter()
     limit = DEFAULT_TIME_LIMIT if time_limit is None else float(time_limit)
     stop_at = t0 + limit
-    p = problem
-    frac = fractional_relaxation(p)
+    prob = problem
+    frac = fractional_relaxation(prob)
     upper = frac.upper_bound
-    if p.n_model:  # tasks of measured models: a MILP over configurations (app.solver.exact_models)
-        return exact_configs(p, limit, gap_tol, upper, ALGORITHMS["dsct-refined"](p))
-    if p.n == 0:
-        sol = solve_on_machines(p, np.zeros(0, dtype=np.int64), upper, "exact")
-        return _finish(p, sol.machine, upper, upper, gap_tol)
+    if prob.n_model:  # tasks of measured models: a MILP over configurations (app.solver.exact_models)
+        return exact_configs(prob, limit, gap_tol, upper, ALGORITHMS["dsct-refined"](prob))
+    if prob.n == 0:
+        sol = solve_on_machines(prob, np.zeros(0, dtype=np.int64), upper, "exact")
+        return _finish(prob, sol.machine, upper, upper, gap_tol)
 
-    rank = p.rank
-    machine0, _, _, _ = list_schedule(p, frac.work)
-    best = {"machine": machine0.copy(), "val": _exact_works(p, machine0)[1]}
-    proven = min(upper, strengthened_bound(p))
+    rank = prob.rank
+    machine0, _, _, _ = list_schedule(prob, frac.work)
+    best = {"machine": machine0.copy(), "val": _exact_works(prob, machine0)[1]}
+    proven = min(upper, strengthened_bound(prob))
 
     def gap() -> float:
         return _rel_gap(proven, best["val"])
 
     if gap() > _POLISH_TOL:
-        ls = _local_search(p, best["machine"], rank, stop_at)
-        ls_work, ls_val = _exact_works(p, ls)
+        ls = _local_search(prob, best["machine"], rank, stop_at)
+        ls_val = _exact_works(prob, ls)[1]
         if ls_val > best["val"]:
             best = {"machine": ls, "val": ls_val}
     if gap() <= _POLISH_TOL or time.perf_counter() >= stop_at:
-        return _finish(p, best["machine"], upper, proven, gap_tol)
+        return _finish(prob, best["machine"], upper, proven, gap_tol)
 
-    model = _OuterMILP(p)
+    if gap() > gap_tol:
+        search = AssignmentSearch(prob, _Evaluator(prob).value, prefix_capacities(prob),
+                                  machine_classes(prob))
+        found = search.run(best["machine"], best["val"], gap_tol, _MAX_NODES, stop_at,
+                           _DIVE_NODES)
+        if found.value > best["val"]:
+            best = {"machine": found.machine, "val": found.value}
+        proven = min(proven, found.bound)
+        if found.complete or gap() <= gap_tol or time.perf_counter() >= stop_at:
+            return _finish(prob, best["machine"], upper, proven, gap_tol)
+
+    model = _OuterMILP(prob)
     model.add_grid(_GRID)
     model.add_tangents(frac.work)
-    model.add_tangents(_exact_works(p, best["machine"])[0])
-
+    model.add_tangents(_exact_works(prob, best["machine"])[0])
     # Kelley rounds: until the gap is within gap_tol (bounded by time only), then a few
     # node-limited polishing rounds towards _POLISH_TOL (bounded by counts: deterministic)
     for phase_tol, node_limit, rounds in ((gap_tol, None, _MAX_ROUNDS),
@@ -421,7 +503,7 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
                 proven = min(proven, bound)
             added = 0
             if machine is not None:
-                w_exact, v = _exact_works(p, machine)
+                w_exact, v = _exact_works(prob, machine)
                 if v > best["val"] + 1e-15 * abs(best["val"]):
                     best = {"machine": machine, "val": v}
                 added = model.add_tangents(w_exact) + model.add_tangents(work)
@@ -429,11 +511,11 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
                 break
         if gap() > gap_tol:
             break  # out of time: no polishing
-    return _finish(p, best["machine"], upper, proven, gap_tol)
+    return _finish(prob, best["machine"], upper, proven, gap_tol)
 
 
-def _finish(p: Problem, machine: np.ndarray, upper: float, proven: float, gap_tol: float) -> Solution:
-    sol = solve_on_machines(p, machine, upper, "exact")
+def _finish(prob: Problem, machine: np.ndarray, upper: float, proven: float, gap_tol: float) -> Solution:
+    sol = solve_on_machines(prob, machine, upper, "exact")
     proven = max(min(proven, upper), sol.total_accuracy)
     status = "optimal" if _rel_gap(proven, sol.total_accuracy) <= gap_tol else "time_limit"
     return Solution(

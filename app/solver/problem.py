@@ -377,7 +377,8 @@ class Solution:
     accuracy  ``a(work)``
     total_accuracy  sum of ``accuracy``
     upper_bound     optimum of the fractional relaxation (no schedule can beat it)
-    guarantee       Theorem 3's bound G on ``upper_bound - total_accuracy`` for dsct-approx
+    guarantee       Theorem 3's bound G on ``upper_bound - total_accuracy``, for the algorithms
+                    never worse than dsct-approx (registered ``guaranteed``); None for the others
     algorithm       registry name that produced it
     status          "ok" for heuristics, "optimal" or "time_limit" for the exact solver
     reason          per task: "" when scheduled, otherwise a short machine-readable code

@@ -17,8 +17,8 @@ import numpy as np
 
 from .problem import DomainError, Problem, Solution
 
-__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "MODELS", "MODELS_ONLY", "POLYNOMIAL", "models_refusal", "ModelsUnsupportedError",
-           "UnknownAlgorithmError", "UnknownOptionError", "finite_solution", "options_of", "register", "solve"]
+__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "GUARANTEED", "MODELS", "MODELS_ONLY", "POLYNOMIAL", "ModelsUnsupportedError",
+           "UnknownAlgorithmError", "UnknownOptionError", "finite_solution", "models_refusal", "options_of", "register", "solve"]
 
 Algorithm = Callable[..., Solution]
 
@@ -27,12 +27,16 @@ ALGORITHMS: dict[str, Algorithm] = {}
 #: time is set by the problem's size (the service runs small batches of them on its event
 #: loop); the others search until ``time_limit``
 POLYNOMIAL: set[str] = set()
+#: the algorithms whose schedule is never worse than DSCT-APPROX's, so that Theorem 3's bound
+#: G on ``upper_bound - total_accuracy`` holds for them; the others report no guarantee
+#: (Theorem 3 is about curve tasks: a batch with model tasks reports none either)
+GUARANTEED: set[str] = set()
 #: the algorithms that schedule tasks of measured models (:class:`~app.solver.problem.Models`);
 #: the others refuse a problem with such tasks (:class:`ModelsUnsupportedError`)
 MODELS: set[str] = set()
 #: of those, the ones that need every task of the batch to run a model (no curve tasks mixed in)
 MODELS_ONLY: set[str] = set()
-DEFAULT_ALGORITHM = "dsct-approx"
+DEFAULT_ALGORITHM = "dsct-best"
 
 
 class UnknownAlgorithmError(DomainError):
@@ -67,16 +71,22 @@ class ModelsUnsupportedError(DomainError):
         self.algorithm = algorithm
 
 
-def register(name: str, *, polynomial: bool = False, models: bool | str = False) -> Callable[[Algorithm], Algorithm]:
-    """Register ``fn`` under ``name``; ``models``: it schedules tasks of measured models
-    (it then names each one's configuration, and :func:`solve` lets such problems through);
-    ``models="only"``: only batches whose tasks all run models."""
+def register(name: str, *, polynomial: bool = False, guaranteed: bool = False,
+             models: bool | str = False) -> Callable[[Algorithm], Algorithm]:
+    """Add ``fn`` to the registry. ``polynomial``: see :data:`POLYNOMIAL`; ``guaranteed``:
+    the algorithm is never worse than DSCT-APPROX (:data:`GUARANTEED`); ``models``: it
+    schedules tasks of measured models (it then names each one's configuration, and
+    :func:`solve` lets such problems through); ``models="only"``: only batches whose tasks
+    all run models."""
+
     def deco(fn: Algorithm) -> Algorithm:
         if name in ALGORITHMS:
             raise RuntimeError(f"algorithm {name!r} registered twice")
         ALGORITHMS[name] = fn
         if polynomial:
             POLYNOMIAL.add(name)
+        if guaranteed:
+            GUARANTEED.add(name)
         if models:
             MODELS.add(name)
         if models == "only":
@@ -132,9 +142,8 @@ def finite_solution(sol: Solution) -> bool:
         else:
             arrays_ok = all(bool(np.isfinite(a).all())
                             for a in (sol.start, sol.duration, sol.work, sol.accuracy, sol.start + sol.duration))
-    bounds = (sol.total_accuracy, sol.upper_bound, 0.0 if sol.guarantee is None else sol.guarantee,
-              0.0 if sol.proven_bound is None else sol.proven_bound)
-    return arrays_ok and all(math.isfinite(x) for x in bounds)
+    bounds = (sol.total_accuracy, sol.upper_bound, sol.guarantee, sol.proven_bound)  # None: not reported
+    return arrays_ok and all(x is None or math.isfinite(x) for x in bounds)
 
 
 def solve(problem: Problem, algorithm: str = DEFAULT_ALGORITHM, **options) -> Solution:

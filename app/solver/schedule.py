@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .problem import UNSCHEDULED, Problem, Solution
+from .registry import GUARANTEED
 
 SCHEDULED = ""
 DEADLINE_BEFORE_AVAILABLE = "deadline_before_available"
@@ -86,7 +87,7 @@ def make_solution(
         accuracy=accuracy,
         total_accuracy=float(np.add.reduce(accuracy)) if problem.n else 0.0,
         upper_bound=float(upper_bound),
-        guarantee=None if problem.n_model else problem.guarantee(),
+        guarantee=problem.guarantee() if algorithm in GUARANTEED and not problem.n_model else None,
         algorithm=algorithm,
         status=status,
         reason=tuple(reasons),

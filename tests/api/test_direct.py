@@ -8,11 +8,15 @@ import json
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api import routes
 from app.api.middleware import AccessMiddleware
 from app.api.routes import DIRECT, router
+from app.errors import ApiError
 from app.main import create_app
 from app.settings import Settings
+from app.solver import DomainError
 
 from .conftest import JSON_HEADERS, random_batch
 
@@ -59,3 +63,36 @@ def test_direct_and_routed_answers_agree(path, body, headers, status, keys):
                                 r.headers.get("www-authenticate"), "x-run-id" in r.headers))
     assert answers[:2] == answers[2:]
     assert [a[0] for a in answers[:2]] == [401 if keys else status, status]
+
+
+def _raises(exc: Exception):
+    async def accept(request):
+        raise exc
+
+    return accept
+
+
+RAISED = [  # exceptions a route may raise below the middleware, each answered the same both ways
+    StarletteHTTPException(404, "gone away"),
+    StarletteHTTPException(405),
+    StarletteHTTPException(418, "teapot"),
+    ApiError("overloaded", "busy", headers={"Retry-After": "1"}),
+    DomainError("speed", 0, "speed must be positive"),
+    RuntimeError("a bug"),
+]
+
+
+@pytest.mark.parametrize("exc", RAISED, ids=lambda e: type(e).__name__ + str(getattr(e, "status_code", "")))
+@pytest.mark.parametrize("path", sorted({p for _, p in DIRECT}))
+def test_direct_and_routed_errors_agree(monkeypatch, exc, path):
+    """The direct dispatch and the router map every exception with the same function: the
+    same status, body and headers (an HTTPException(404) is a 404 both ways, a bug a 500)."""
+    monkeypatch.setattr(routes, "accept", _raises(exc))
+    answers = []
+    for direct in (True, False):
+        with _client(direct) as c:
+            r = c.post(path, content=b"{}", headers=JSON_HEADERS)
+            answers.append((r.status_code, r.json(), r.headers.get("retry-after")))
+    assert answers[0] == answers[1]
+    expected = getattr(exc, "status_code", None) or (exc.status if isinstance(exc, ApiError) else None)
+    assert answers[0][0] == (expected or (422 if isinstance(exc, DomainError) else 500))

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from app.solver import ALGORITHMS
+from app.solver import ALGORITHMS, GUARANTEED
 from schemas import (
     ErrorResponse,
     ScheduleRequest,
@@ -73,6 +73,9 @@ def test_every_algorithm_is_selectable(client, algorithm):
     r = post(client, req)
     assert r.status_code == 200, r.text
     assert r.json()["algorithm"] == algorithm
+    guarantee = r.json()["objective"]["guarantee"]
+    # Theorem 3's bound only for what is never worse than dsct-approx: null for the baselines
+    assert (guarantee is None) == (algorithm not in GUARANTEED), (algorithm, guarantee)
 
 
 GOLDEN = sorted(p.name.removesuffix(".request.json") for p in EXAMPLES.glob("*.request.json"))

@@ -1,4 +1,4 @@
-"""The hostile-input table (issue 6, item 2): each case with its expected status and error.code.
+"""The hostile-input table: each case with its expected status and error.code.
 
 Nothing a client sends may produce a 500, and no response may carry NaN or Infinity.
 """

@@ -29,7 +29,8 @@ def solver_threads(monkeypatch):
 
 
 def test_polynomial_algorithms_are_the_heuristics():
-    assert POLYNOMIAL == {"dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels"}
+    assert POLYNOMIAL == {"dsct-best", "dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels",
+                          "edf-3levels-lee-song"}
     assert set(ALGORITHMS) - POLYNOMIAL == {"exact"}
 
 
@@ -98,16 +99,16 @@ def test_in_flight_gauge_counts_what_the_solver_threads_admitted(make_client, mo
 
 @pytest.mark.parametrize(("inline_max_tasks", "in_thread"), [(512, False), (0, True)])
 def test_where_validate_runs(make_client, monkeypatch, inline_max_tasks, in_thread):
-    from app.api import service
+    from app.api import validation
 
     seen: list[str] = []
-    real = service.validate_report
+    real = validation.report
 
     def spy(*args):
         seen.append(threading.current_thread().name)
         return real(*args)
 
-    monkeypatch.setattr(service, "validate_report", spy)
+    monkeypatch.setattr(validation, "report", spy)
     r = post(make_client(inline_max_tasks=inline_max_tasks), random_batch(100, 3), path="/schedule/validate")
     assert r.status_code == 200 and r.json()["valid"] is True
     assert [name.startswith("dsct-solve") for name in seen] == [in_thread]

@@ -76,3 +76,22 @@ def test_access_log_line(client, caplog):
 
     line = json.loads(JsonFormatter().format(rec))
     assert line["logger"] == "dsct.access" and line["run_id"] == f["run_id"]
+
+
+def _count(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + " ") or line.startswith(name + "{"))
+
+
+def test_readiness_probes_are_not_traffic(client):
+    """/readyz solves the bundled batch but records nothing in the solve or request metrics."""
+    names = ("dsct_batch_tasks_count", "dsct_batch_machines_count", "dsct_solution_mean_accuracy_count",
+             "dsct_solve_duration_seconds_count", "dsct_solution_gap_ratio_count", "dsct_requests_total",
+             "dsct_request_duration_seconds_count", "dsct_unscheduled_tasks_total")
+    before = client.get("/metrics").text
+    for _ in range(5):
+        assert client.get("/readyz").status_code == 200
+    after = client.get("/metrics").text
+    assert {n: _count(after, n) for n in names} == {n: _count(before, n) for n in names}
+    assert post(client, spec_request()).status_code == 200  # a real request does count
+    assert _count(client.get("/metrics").text, "dsct_batch_tasks_count") == _count(before, "dsct_batch_tasks_count") + 1

@@ -34,22 +34,24 @@ def test_solve_timeout_then_worker_free(make_client, monkeypatch):
 
 @pytest.mark.parametrize("inline_max_tasks", [0, 512])
 def test_overloaded(make_client, monkeypatch, inline_max_tasks):
-    """A full solver pool refuses what would queue for it (503 overloaded); small batches
-    for a polynomial algorithm are answered on the event loop, so they still get through."""
+    """A full lane refuses what would queue for it (503 overloaded). The searching lane is
+    apart from the polynomial one: while a search fills its lane, polynomial batches, small
+    (on the event loop) or not (in a solver thread), still get through."""
     started = threading.Event()
-    monkeypatch.setitem(ALGORITHMS, "sleep", sleeper(0.5, started))
-    c = make_client(max_in_flight=1, solve_timeout=5.0, inline_max_tasks=inline_max_tasks)
+    monkeypatch.setitem(ALGORITHMS, "sleep", sleeper(1.0, started))
+    c = make_client(max_in_flight=1, max_searches=1, solve_timeout=5.0, inline_max_tasks=inline_max_tasks)
     req = spec_request()
     req["algorithm"] = "sleep"
     results = {}
     t = threading.Thread(target=lambda: results.setdefault("slow", post(c, req)))
     t.start()
     assert started.wait(5)
-    r = post(c, spec_request())
-    if inline_max_tasks:
-        assert r.status_code == 200, r.text
-        r = post(c, {**spec_request(), "algorithm": "dsct-approx", "tasks": random_batch(600, 3)["tasks"]})
-    assert r.status_code == 503 and r.json()["error"]["code"] == "overloaded"
+    r = post(c, req)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "overloaded", r.text
+    assert "DSCT_MAX_SEARCHES" in r.json()["error"]["message"] and r.headers["retry-after"] == "1"
+    assert post(c, spec_request()).status_code == 200
+    r = post(c, {**spec_request(), "algorithm": "dsct-approx", "tasks": random_batch(600, 3)["tasks"]})
+    assert r.status_code == 200, r.text
     t.join(10)
     assert results["slow"].status_code == 200
-    assert post(c, spec_request()).status_code == 200
+    assert post(c, req).status_code == 200

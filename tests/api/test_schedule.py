@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.solver import ALGORITHMS, check
+from app.solver import ALGORITHMS, DEFAULT_ALGORITHM, check
 from app.solver.schedule import make_solution
 
 from .conftest import post, random_batch, spec_request
@@ -54,7 +54,7 @@ def test_unscheduled_reasons_and_a_min(client):
 def test_defaults_and_label_absent(client):
     req = {"machines": [{"id": "m"}], "tasks": [{"id": "t", "deadline": 1.0, "theta": 2.0}]}
     body = post(client, req).json()
-    assert body["label"] is None and body["algorithm"] == "dsct-approx"
+    assert body["label"] is None and body["algorithm"] == DEFAULT_ALGORITHM == "dsct-best"
     a = body["machines"][0]["assignments"][0]
     assert a["start"] == 0.0 and a["end"] == pytest.approx(1.0) and a["compression"] is None
 

@@ -13,7 +13,8 @@ from .helpers import problem_of, solution_of, strict_json
 def test_validate_valid(client):
     r = post(client, spec_request(), "/schedule/validate")
     assert r.status_code == 200
-    assert r.json() == {"valid": True, "tasks": 1, "machines": 2, "algorithm": "dsct-approx", "errors": []}
+    assert r.json() == {"valid": True, "tasks": 1, "machines": 2, "algorithm": "dsct-approx", "errors": [],
+                        "warnings": []}
 
 
 def test_validate_reports_every_problem(client):

@@ -23,7 +23,7 @@ from typing import Any
 
 import schemathesis
 
-# 422 codes for rules JSON Schema cannot express (README, "Errors")
+# 422 codes for rules JSON Schema cannot express (docs/api.md, "Errors")
 CROSS_FIELD_CODES = {"duplicate_id", "unknown_algorithm", "numeric_range", "unknown_model", "models_unsupported"}
 # the one cross-field rule pydantic reports as invalid_request
 A_MAX_RULE = "a_max_not_above_a_min"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.solver import ALGORITHMS, REASONS, Problem, check, solve
+from app.solver import ALGORITHMS, GUARANTEED, REASONS, Problem, check, solve
 from app.solver.approx import solve_on_machines
 
 from .instances import KINDS, make_instance
@@ -47,6 +47,28 @@ def test_feasible_and_bounded(algo: str, kind: str) -> None:
         n = int(rng.integers(0, 14)) if algo == "exact" else int(rng.integers(0, 120))
         p = make_instance(rng, kind, n, int(rng.integers(1, 4)))
         assert_valid(p, run(p, algo), algo)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_guarantee_only_where_it_holds(algo: str) -> None:
+    """Theorem 3's bound is reported by the algorithms declared never worse than dsct-approx,
+    and holds for them (their schedule is at least dsct-approx's); the others report None."""
+    for seed, kind in enumerate(KINDS):
+        rng = np.random.default_rng(500 + seed)
+        p = make_instance(rng, kind, 12 if algo == "exact" else 150, int(rng.integers(1, 4)))
+        sol = run(p, algo)
+        if algo not in GUARANTEED:
+            assert sol.guarantee is None
+            continue
+        approx = run(p, "dsct-approx")
+        assert sol.guarantee == pytest.approx(p.guarantee())
+        assert sol.total_accuracy >= approx.total_accuracy - TOL * max(1.0, approx.total_accuracy)
+        assert sol.upper_bound - sol.total_accuracy <= sol.guarantee + TOL
+
+
+def test_baselines_declare_no_guarantee() -> None:
+    assert {"dsct-approx", "dsct-refined"} <= GUARANTEED
+    assert not GUARANTEED & {"edf-nocompression", "edf-3levels"}
 
 
 @pytest.mark.parametrize("algo", ALGOS)

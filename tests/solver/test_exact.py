@@ -90,3 +90,61 @@ def test_empty_problem() -> None:
     p = Problem([], [], [], [], [], [1.0, 2.0], [0.0, 0.0])
     sol = solve(p, "exact")
     assert sol.status == "optimal" and sol.total_accuracy == 0.0
+
+
+def _all_assignments_best(p: Problem, fixed: dict[int, int]) -> float:
+    """Brute force over assignments that keep ``fixed`` (task -> machine)."""
+    n, m = p.n, p.m
+    best = -np.inf
+    for assign in itertools.product(range(m), repeat=n):
+        if any(assign[j] != r for j, r in fixed.items()):
+            continue
+        machine = np.array(assign)
+        best = max(best, solve_on_machines(p, machine, 0.0, "bf").total_accuracy)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bounds_are_valid_against_brute_force(seed: int) -> None:
+    """Every bound is at least the best schedule it covers: the root bound (and it is below
+    the fractional relaxation), the branch and bound's node bounds below partial assignments,
+    and ``proven_bound`` when the search stops after a handful of nodes."""
+    from app.solver.assignment import AssignmentSearch
+    from app.solver.exact import _Evaluator, machine_classes, prefix_capacities
+
+    rng = np.random.default_rng(900 + seed)
+    kind = ("paper", "random", "busy_machines")[seed % 3]
+    p = make_instance(rng, kind, 6, 2 + seed % 2)
+    opt = brute_force(p)
+    root = strengthened_bound(p)
+    assert opt - 1e-9 <= root <= solve(p, "dsct-approx").upper_bound + 1e-9
+    search = AssignmentSearch(p, _Evaluator(p).value, prefix_capacities(p), machine_classes(p))
+    search.run(np.full(p.n, UNSCHEDULED), -np.inf, 0.0, 0, 1e18)  # sets up the state
+    for _ in range(8):
+        k = int(rng.integers(1, p.n + 1))
+        ranks_machine = rng.integers(0, p.m, k)
+        last, c = np.zeros(p.m), 0.0
+        for q in range(k):
+            last, c = search._step(q, int(ranks_machine[q]), last, c)
+        fixed = {int(p.order[q]): int(ranks_machine[q]) for q in range(k)}
+        below = _all_assignments_best(p, fixed)
+        assert search.aggregate_bound(k, last) >= below - 1e-9
+        assert search.split_bound(k, last, -np.inf) >= below - 1e-9
+    for budget in (1, 3, 10):
+        found = AssignmentSearch(p, _Evaluator(p).value, prefix_capacities(p),
+                                 machine_classes(p)).run(
+            np.zeros(p.n, dtype=np.int64), -np.inf, 0.0, budget, 1e18, dive_nodes=budget // 2)
+        assert found.bound >= opt - 1e-9
+        assert found.value <= opt + 1e-9
+
+
+def test_proven_bound_with_tiny_budgets_is_a_bound() -> None:
+    rng = np.random.default_rng(77)
+    p = generate(rng, 8, 3, 0.35, mu=5, reading=Reading(deadlines="uniform"))
+    opt = brute_force(p)
+    for limit in (1e-3, 0.05, 0.5):
+        sol = solve(p, "exact", time_limit=limit, gap_tol=1e-9)
+        assert sol.proven_bound >= opt - 1e-9
+        assert sol.total_accuracy <= opt + 1e-9
+        assert sol.proven_bound <= sol.upper_bound + 1e-12
+        assert check(p, sol).ok
