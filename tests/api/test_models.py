@@ -52,13 +52,16 @@ def test_models_schedule_with_configurations(client):
 
 
 def test_every_model_algorithm_answers_and_the_others_refuse(client):
-    for algorithm in ("dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels", "exact"):
+    for algorithm in ("dsct-best", "dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels",
+                      "edf-3levels-lee-song", "exact"):
         req = batch()
         req["algorithm"] = algorithm
         r = post(client, req)
         if algorithm in MODELS and algorithm != "exact":
             assert r.status_code == 200, (algorithm, r.text)
-        else:  # exact: not on a batch that mixes curve and model tasks
+            assert r.json()["algorithm"] == algorithm and r.json()["objective"]["guarantee"] is None
+        else:  # exact: not on a batch that mixes curve and model tasks; Lee-Song: none
+            assert algorithm in ("exact", "edf-3levels-lee-song")
             assert r.status_code == 422
             err = r.json()["error"]
             assert err["code"] == "models_unsupported" and algorithm in err["message"]

@@ -196,3 +196,28 @@ def test_exact_refuses_mixed_batches() -> None:
     p = model_instance(np.random.default_rng(4), "mixed_curves", 10, 2)
     with pytest.raises(ModelsUnsupportedError, match="curve tasks and model tasks"):
         solve(p, "exact")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_dsct_best_gives_model_batches_dsct_refineds_schedule(kind: str) -> None:
+    """dsct-best's candidates give tasks times, not configurations: on a batch with model
+    tasks it answers dsct-refined's schedule, under its own name, feasible, and without
+    Theorem 3's guarantee (which covers curves only)."""
+    for seed in range(6):
+        rng = np.random.default_rng(100 + seed)
+        p = model_instance(rng, kind, int(rng.integers(1, 40)), int(rng.integers(1, 4)))
+        best, refined = solve(p, "dsct-best"), solve(p, "dsct-refined")
+        assert best.algorithm == "dsct-best" and best.guarantee is None
+        assert check(p, best).ok
+        np.testing.assert_array_equal(best.machine, refined.machine)
+        np.testing.assert_array_equal(best.config, refined.config)
+        assert best.total_accuracy == refined.total_accuracy
+        assert best.total_accuracy >= solve(p, "dsct-approx").total_accuracy - 1e-9
+
+
+def test_lee_song_refuses_model_tasks() -> None:
+    from app.solver import ModelsUnsupportedError
+
+    p = _models_only(np.random.default_rng(0), 5, 2, 1.0)
+    with pytest.raises(ModelsUnsupportedError, match="edf-3levels-lee-song"):
+        solve(p, "edf-3levels-lee-song")
