@@ -169,7 +169,8 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         over[last] = False
         split = np.logical_or.reduceat(over, starts)
         seg_min = np.minimum.reduceat(rel, starts)
-        w = _use_capacity(family, idx[pos], w, xe, x, split, starts, seg_of, seg_cap)
+        if not family.has_jumps:  # (with steps, spread above already)
+            w = _use_capacity(family, idx[pos], w, xe, x, split, starts, seg_of, seg_cap)
 
         done = ~split[seg_of]
         work[pos[done]] = w[done]

@@ -84,11 +84,15 @@ class WorkCurves:
         self.top = np.asarray(top, dtype=np.float64)
         self.steep = np.asarray(steep, dtype=np.float64)
         self.u = np.asarray(u, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            self.inv = 1.0 / self.steep  # inf for a step
-        #: units whose work jumps from 0 to ``u`` at ``top`` (``steep == 0``)
-        self.jump = self.steep == 0.0
-        self.has_jumps = bool(self.jump.any())
+        #: units whose work jumps from 0 to ``u`` at ``top`` (``steep == 0``); None if none
+        jump = self.steep == 0.0
+        self.has_jumps = bool(jump.any())
+        self.jump = jump if self.has_jumps else None
+        if self.has_jumps:
+            with np.errstate(divide="ignore"):
+                self.inv = 1.0 / self.steep  # inf for a step
+        else:
+            self.inv = 1.0 / self.steep
 
     @classmethod
     def of(cls, ramps: Ramps) -> WorkCurves:
@@ -96,8 +100,9 @@ class WorkCurves:
 
     def take(self, idx: np.ndarray) -> WorkCurves:
         out = object.__new__(WorkCurves)
-        for name in ("steep", "u", "inv", "top", "jump"):
+        for name in ("steep", "u", "inv", "top"):
             setattr(out, name, getattr(self, name)[idx])
+        out.jump = self.jump[idx] if self.has_jumps else None
         out.has_jumps = self.has_jumps and bool(out.jump.any())
         return out
 
@@ -130,10 +135,11 @@ class WorkCurves:
     def _top_inv(self) -> np.ndarray:
         top_inv = getattr(self, "_top_inv_arr", None)
         if top_inv is None:
-            with np.errstate(invalid="ignore", over="ignore"):
-                top_inv = self.top * self.inv
             if self.has_jumps:  # a step never enters a piece's slope
-                top_inv = np.where(self.jump, 0.0, top_inv)
+                with np.errstate(invalid="ignore", over="ignore"):
+                    top_inv = np.where(self.jump, 0.0, self.top * self.inv)
+            else:
+                top_inv = self.top * self.inv
             self._top_inv_arr = top_inv
         return top_inv
 
@@ -173,7 +179,9 @@ class WorkCurves:
         top, inv, u = self.top, self.inv, self.u
         lo = self._saturation()
         full = u <= cap
-        zero = ~full & ((cap <= 0.0) | self.jump)  # a step's price is its top
+        zero = ~full & (cap <= 0.0)
+        if self.has_jumps:
+            zero |= ~full & self.jump  # a step's price is its top
         mid = ~(full | zero)
         with np.errstate(over="ignore"):  # overflow only where another branch is taken
             x = np.where(full, -np.inf, np.where(zero, top, top - cap * self.steep))
@@ -310,8 +318,9 @@ class WorkCurves:
         u = self._pick("u", idx)
         with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             w = (self._pick("top", idx) - x) * self._pick("inv", idx)
-        # fmax: a step at exactly its top gives 0 * inf = nan, its lower end (0)
-        return np.minimum(np.fmax(w, 0.0), u)
+        if self.has_jumps:  # fmax: a step at exactly its top gives 0 * inf = nan, read as 0
+            return np.minimum(np.fmax(w, 0.0), u)
+        return np.minimum(np.maximum(w, 0.0), u)
 
     def sensitivity(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         """``-dw/dx``: ``1/steep`` for tasks strictly between 0 and ``u`` at log-price ``x``, else 0."""
@@ -494,5 +503,5 @@ class WorkCurves:
         x[segs] = root
         missed = todo.copy()
         missed[segs] = False
-        x[missed] = hi[missed]  # not reached: the total never passes cap (rounding)
+        x[missed] = -np.inf  # not reached: sum(u) passes cap by rounding only, so all of u
         return x
