@@ -67,6 +67,21 @@ def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts)
 
 
+def _plain_prices(top: np.ndarray, u: np.ndarray, starts: np.ndarray,
+                  cap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The segments whose price needs no root: ``-inf`` where everything fits uncompressed
+    (``sum(u) <= cap``), ``max top`` where the capacity is 0 (every unit takes nothing).
+    Returns the prices (unset where a root is needed), ``max top`` per segment, and the
+    mask of segments that need a root."""
+    hi = np.maximum.reduceat(top, starts) if top.shape[0] else np.zeros(0)
+    x = np.empty(starts.shape[0])
+    free = _seg_sum(u, starts) <= cap  # price 0: everything fits uncompressed
+    zero = (cap <= 0) & ~free
+    x[free] = -np.inf
+    x[zero] = hi[zero]
+    return x, hi, ~(free | zero)
+
+
 class WorkCurves:
     """The work each unit takes at a log-price, as ramps, and the roots a sweep needs.
 
@@ -364,14 +379,7 @@ class WorkCurves:
         inv = self.inv[idx]
         seg_of = np.repeat(np.arange(nseg), np.diff(np.append(starts, idx.shape[0])))
 
-        sum_u = _seg_sum(u, starts)
-        hi = np.maximum.reduceat(top, starts) if idx.shape[0] else np.zeros(0)
-        x = np.empty(nseg)
-        free = sum_u <= cap  # price 0: everything fits uncompressed
-        zero = (cap <= 0) & ~free
-        x[free] = -np.inf
-        x[zero] = hi[zero]
-        todo = ~(free | zero)
+        x, hi, todo = _plain_prices(top, u, starts, cap)
         self.last_rounds = 0
         if not todo.any():
             return x
@@ -446,14 +454,7 @@ class WorkCurves:
         seg_of = np.repeat(np.arange(nseg), lengths)
         top, u, inv, jump = self.top[idx], self.u[idx], self.inv[idx], self.jump[idx]
         lo = self._saturation()[idx]
-        sum_u = _seg_sum(u, starts)
-        hi = np.maximum.reduceat(top, starts) if n else np.zeros(0)
-        x = np.empty(nseg)
-        free = sum_u <= cap
-        zero = (cap <= 0) & ~free
-        x[free] = -np.inf
-        x[zero] = hi[zero]
-        todo = ~(free | zero)
+        x, _, todo = _plain_prices(top, u, starts, cap)
         self.last_rounds = 1
         if not todo.any():
             return x
