@@ -27,7 +27,6 @@ import heapq
 
 import numpy as np
 
-from .family import family_of
 from .fractional import FractionalSolution, fractional_relaxation, nested_allocation
 from .problem import UNSCHEDULED, Problem, Solution
 from .registry import register
@@ -119,7 +118,7 @@ def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float,
     work = np.zeros(problem.n)
     if idx.shape[0]:
         cap = problem.machine_capacity(problem.deadline[idx], machine[idx])
-        w, _ = nested_allocation(family_of(problem), idx, cap, starts)
+        w, _ = nested_allocation(problem.family, idx, cap, starts)
         work[idx] = w
     start, duration = sequence_on_machines(problem, idx, starts, machine, work)
     machine = np.where(work > 0, machine, UNSCHEDULED)

@@ -44,7 +44,7 @@ from itertools import repeat
 
 import numpy as np
 
-from .family import AccuracyFamily, family_of
+from .family import AccuracyFamily
 from .kernel import WorkCurves
 from .problem import Problem
 
@@ -361,7 +361,7 @@ def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None
     the single nested chain with :func:`nested_allocation`. O(n log n + m log m) plus the
     sweep's levels.
     """
-    fam = family if family is not None else family_of(problem)
+    fam = family if family is not None else problem.family
     order = problem.order
     cap = problem.capacity(problem.deadline[order])
     w_sorted, x_sorted = nested_allocation(fam, order, cap, np.zeros(1, dtype=np.intp))
