@@ -25,15 +25,14 @@ Families (``a_min`` 0, ``a_max`` 1 unless said):
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import numpy as np
 
 from app.solver import Problem, solve
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from bench_solver import cpu_time as median_time  # noqa: E402
 from bench_solver import instance as random_instance  # noqa: E402
 
 
@@ -73,15 +72,6 @@ FAMILIES = {
     "spread": lambda n, m: spread(n, 1),
     "staircase": lambda n, m: staircase(n, 1),
 }
-
-
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        times.append(time.process_time() - t0)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,6 @@ import heapq
 import numpy as np
 
 from .configs import best_within, upgrade
-from .family import family_of
 from .fractional import FractionalSolution, fractional_relaxation, nested_allocation
 from .knapsack import pareto_choices
 from .problem import UNSCHEDULED, Problem, Solution
@@ -150,7 +149,7 @@ def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float,
     work = np.zeros(problem.n)
     if idx.shape[0]:
         cap = problem.machine_capacity(problem.deadline[idx], machine[idx])
-        w, _ = nested_allocation(family_of(problem), idx, cap, starts)
+        w, _ = nested_allocation(problem.family, idx, cap, starts)
         work[idx] = w
     start, duration = sequence_on_machines(problem, idx, starts, machine, work)
     machine = np.where(work > 0, machine, UNSCHEDULED)
@@ -335,7 +334,7 @@ def _resolve_curves(problem: Problem, machine: np.ndarray, idx: np.ndarray, star
     sizes = np.array([c.shape[0] for c in chains])
     group_starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     cidx = np.concatenate(chains)
-    w, _ = nested_allocation(family_of(problem), cidx, np.concatenate(caps), group_starts)
+    w, _ = nested_allocation(problem.family, cidx, np.concatenate(caps), group_starts)
     work[cidx] = w
 
 

@@ -47,7 +47,7 @@ assignment and one exact sweep per candidate; the baselines' O(n m) only when th
 does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` operations.
 
 Generic pieces: candidates are compared by the problem's accuracy family's ``value`` (the
-objective the problem defines, :func:`app.solver.family.family_of`) and every machine is
+objective the problem defines, ``Problem.family``) and every machine is
 solved by the single-machine exact solver, so another accuracy family (or per-task weights)
 only changes those two.
 
@@ -67,7 +67,7 @@ import numpy as np
 
 from .approx import approx_from, dsct_refined, list_schedule
 from .baselines import edf_3levels, edf_nocompression, level_works
-from .family import AccuracyFamily, family_of
+from .family import AccuracyFamily
 from .fractional import FractionalSolution, fractional_relaxation, nested_allocation
 from .problem import UNSCHEDULED, Problem, Solution
 from .registry import register
@@ -368,7 +368,7 @@ def dsct_best(problem: Problem) -> Solution:
     p = problem
     if p.n_model:
         return replace(dsct_refined(p), algorithm=NAME)
-    family = family_of(p)
+    family = p.family
     frac: FractionalSolution = fractional_relaxation(p, family)
     a_machine, _, a_duration, _ = list_schedule(p, frac.work)  # Algorithm 3's own schedule
     a_work = a_duration * p.speed[a_machine]

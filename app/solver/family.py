@@ -135,6 +135,10 @@ class EnvelopeFamily:
         top_work = np.array([w[-1] for w, _ in self._env]) if self._env else np.zeros(0)
         self.u = top_work[self.model]
 
+    def envelope(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Model ``k``'s envelope: breakpoints ``(work, accuracy)`` from ``(0, a_min)``."""
+        return self._env[k]
+
     def ramps(self) -> Ramps:
         count = self._seg_count[self.model]
         task_start = np.zeros(self.model.shape[0] + 1, dtype=np.intp)

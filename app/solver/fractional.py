@@ -44,7 +44,7 @@ from itertools import repeat
 
 import numpy as np
 
-from .family import AccuracyFamily, family_of
+from .family import AccuracyFamily
 from .kernel import WorkCurves
 from .problem import Problem
 
@@ -169,7 +169,8 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         over[last] = False
         split = np.logical_or.reduceat(over, starts)
         seg_min = np.minimum.reduceat(rel, starts)
-        w = _use_capacity(family, idx[pos], w, xe, x, split, starts, seg_of, seg_cap)
+        if not family.has_jumps:  # (with steps, spread above already)
+            w = _use_capacity(family, idx[pos], w, xe, x, split, starts, seg_of, seg_cap)
 
         done = ~split[seg_of]
         work[pos[done]] = w[done]
@@ -360,7 +361,7 @@ def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None
     the single nested chain with :func:`nested_allocation`. O(n log n + m log m) plus the
     sweep's levels.
     """
-    fam = family if family is not None else family_of(problem)
+    fam = family if family is not None else problem.family
     order = problem.order
     cap = problem.capacity(problem.deadline[order])
     w_sorted, x_sorted = nested_allocation(fam, order, cap, np.zeros(1, dtype=np.intp))

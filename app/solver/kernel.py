@@ -67,6 +67,21 @@ def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts)
 
 
+def _plain_prices(top: np.ndarray, u: np.ndarray, starts: np.ndarray,
+                  cap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The segments whose price needs no root: ``-inf`` where everything fits uncompressed
+    (``sum(u) <= cap``), ``max top`` where the capacity is 0 (every unit takes nothing).
+    Returns the prices (unset where a root is needed), ``max top`` per segment, and the
+    mask of segments that need a root."""
+    hi = np.maximum.reduceat(top, starts) if top.shape[0] else np.zeros(0)
+    x = np.empty(starts.shape[0])
+    free = _seg_sum(u, starts) <= cap  # price 0: everything fits uncompressed
+    zero = (cap <= 0) & ~free
+    x[free] = -np.inf
+    x[zero] = hi[zero]
+    return x, hi, ~(free | zero)
+
+
 class WorkCurves:
     """The work each unit takes at a log-price, as ramps, and the roots a sweep needs.
 
@@ -84,11 +99,15 @@ class WorkCurves:
         self.top = np.asarray(top, dtype=np.float64)
         self.steep = np.asarray(steep, dtype=np.float64)
         self.u = np.asarray(u, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            self.inv = 1.0 / self.steep  # inf for a step
-        #: units whose work jumps from 0 to ``u`` at ``top`` (``steep == 0``)
-        self.jump = self.steep == 0.0
-        self.has_jumps = bool(self.jump.any())
+        #: units whose work jumps from 0 to ``u`` at ``top`` (``steep == 0``); None if none
+        jump = self.steep == 0.0
+        self.has_jumps = bool(jump.any())
+        self.jump = jump if self.has_jumps else None
+        if self.has_jumps:
+            with np.errstate(divide="ignore"):
+                self.inv = 1.0 / self.steep  # inf for a step
+        else:
+            self.inv = 1.0 / self.steep
 
     @classmethod
     def of(cls, ramps: Ramps) -> WorkCurves:
@@ -96,8 +115,9 @@ class WorkCurves:
 
     def take(self, idx: np.ndarray) -> WorkCurves:
         out = object.__new__(WorkCurves)
-        for name in ("steep", "u", "inv", "top", "jump"):
+        for name in ("steep", "u", "inv", "top"):
             setattr(out, name, getattr(self, name)[idx])
+        out.jump = self.jump[idx] if self.has_jumps else None
         out.has_jumps = self.has_jumps and bool(out.jump.any())
         return out
 
@@ -130,10 +150,11 @@ class WorkCurves:
     def _top_inv(self) -> np.ndarray:
         top_inv = getattr(self, "_top_inv_arr", None)
         if top_inv is None:
-            with np.errstate(invalid="ignore", over="ignore"):
-                top_inv = self.top * self.inv
             if self.has_jumps:  # a step never enters a piece's slope
-                top_inv = np.where(self.jump, 0.0, top_inv)
+                with np.errstate(invalid="ignore", over="ignore"):
+                    top_inv = np.where(self.jump, 0.0, self.top * self.inv)
+            else:
+                top_inv = self.top * self.inv
             self._top_inv_arr = top_inv
         return top_inv
 
@@ -173,7 +194,9 @@ class WorkCurves:
         top, inv, u = self.top, self.inv, self.u
         lo = self._saturation()
         full = u <= cap
-        zero = ~full & ((cap <= 0.0) | self.jump)  # a step's price is its top
+        zero = ~full & (cap <= 0.0)
+        if self.has_jumps:
+            zero |= ~full & self.jump  # a step's price is its top
         mid = ~(full | zero)
         with np.errstate(over="ignore"):  # overflow only where another branch is taken
             x = np.where(full, -np.inf, np.where(zero, top, top - cap * self.steep))
@@ -310,8 +333,9 @@ class WorkCurves:
         u = self._pick("u", idx)
         with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             w = (self._pick("top", idx) - x) * self._pick("inv", idx)
-        # fmax: a step at exactly its top gives 0 * inf = nan, its lower end (0)
-        return np.minimum(np.fmax(w, 0.0), u)
+        if self.has_jumps:  # fmax: a step at exactly its top gives 0 * inf = nan, read as 0
+            return np.minimum(np.fmax(w, 0.0), u)
+        return np.minimum(np.maximum(w, 0.0), u)
 
     def sensitivity(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         """``-dw/dx``: ``1/steep`` for tasks strictly between 0 and ``u`` at log-price ``x``, else 0."""
@@ -355,14 +379,7 @@ class WorkCurves:
         inv = self.inv[idx]
         seg_of = np.repeat(np.arange(nseg), np.diff(np.append(starts, idx.shape[0])))
 
-        sum_u = _seg_sum(u, starts)
-        hi = np.maximum.reduceat(top, starts) if idx.shape[0] else np.zeros(0)
-        x = np.empty(nseg)
-        free = sum_u <= cap  # price 0: everything fits uncompressed
-        zero = (cap <= 0) & ~free
-        x[free] = -np.inf
-        x[zero] = hi[zero]
-        todo = ~(free | zero)
+        x, hi, todo = _plain_prices(top, u, starts, cap)
         self.last_rounds = 0
         if not todo.any():
             return x
@@ -437,14 +454,7 @@ class WorkCurves:
         seg_of = np.repeat(np.arange(nseg), lengths)
         top, u, inv, jump = self.top[idx], self.u[idx], self.inv[idx], self.jump[idx]
         lo = self._saturation()[idx]
-        sum_u = _seg_sum(u, starts)
-        hi = np.maximum.reduceat(top, starts) if n else np.zeros(0)
-        x = np.empty(nseg)
-        free = sum_u <= cap
-        zero = (cap <= 0) & ~free
-        x[free] = -np.inf
-        x[zero] = hi[zero]
-        todo = ~(free | zero)
+        x, _, todo = _plain_prices(top, u, starts, cap)
         self.last_rounds = 1
         if not todo.any():
             return x
@@ -494,5 +504,5 @@ class WorkCurves:
         x[segs] = root
         missed = todo.copy()
         missed[segs] = False
-        x[missed] = hi[missed]  # not reached: the total never passes cap (rounding)
+        x[missed] = -np.inf  # not reached: sum(u) passes cap by rounding only, so all of u
         return x

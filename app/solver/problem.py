@@ -283,6 +283,14 @@ class Problem:
     def n(self) -> int:
         return int(self.deadline.shape[0])
 
+    @cached_property
+    def family(self):
+        """The accuracy family of the tasks (:func:`app.solver.family.family_of`), built once:
+        a model's envelope is computed once per problem."""
+        from .family import family_of  # the families build on Problem
+
+        return family_of(self)
+
     @property
     def n_model(self) -> int:
         """How many tasks run a measured model."""
@@ -302,9 +310,7 @@ class Problem:
         a model task's on its model's upper concave envelope."""
         work = np.maximum(np.asarray(work, dtype=np.float64), 0.0)
         if self.n_model:
-            from .family import family_of
-
-            return family_of(self).value(work)
+            return self.family.value(work)
         return self.a_min + self.delta_a * -np.expm1(-self.theta * work)
 
     def capacity(self, t: np.ndarray) -> np.ndarray:
