@@ -35,7 +35,7 @@ def _raw(port: int, head: bytes, body_chunks=(), read_timeout: float = 10.0) -> 
             except OSError:
                 break
         data = b""
-        while b"\r\n\r\n" not in data or len(data) < 200:
+        while not _complete(data):
             try:
                 got = s.recv(65536)
             except OSError:
@@ -44,6 +44,16 @@ def _raw(port: int, head: bytes, body_chunks=(), read_timeout: float = 10.0) -> 
                 break
             data += got
         return data
+
+
+def _complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole answer: its head and as many body bytes as its
+    Content-Length says (the head and the body may arrive in separate reads)."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    m = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+    return m is None or len(body) >= int(m.group(1))
 
 
 def test_real_server_schedule_and_body_limits(tmp_path):
