@@ -60,7 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .approx import approx_from, list_schedule
-from .baselines import edf_3levels, edf_nocompression, level_works
+from .baselines import edf_3levels, edf_3levels_lee_song, edf_nocompression, level_works
 from .family import ExponentialFamily
 from .fractional import FractionalSolution, fractional_relaxation, nested_allocation
 from .problem import UNSCHEDULED, Problem, Solution
@@ -90,6 +90,9 @@ CALL_COST = 64
 #: the baselines (O(n m) each) are run, when their bound does not rule them out, only up to
 #: this many task x machine pairs (about a second each); larger batches keep O(n log n)
 BASELINE_PAIRS = 1_000_000
+#: up to this many task x machine pairs, :func:`baseline_bounds` reads every machine's reach
+#: directly (one array op) rather than through the upper envelope
+_DIRECT_REACH = 4_096
 #: relative margin for "strictly better" and for the baselines' bound
 _RTOL = 1e-9
 
@@ -243,24 +246,28 @@ def baseline_bounds(problem: Problem, family: ExponentialFamily, frac: Fractiona
     if p.n == 0:
         return [0.0] * len(tables)
     order = p.order
-    reach = single_machine_reach(p, p.deadline[order])
-    w = np.concatenate(tables, axis=1)[order]
-    w = np.where(w <= reach[:, None] * (1.0 + 1e-9), w, 0.0)  # inf or out of reach: not usable
-    task = np.repeat(order, w.shape[1])
-    gain = (family.value(w.ravel(), task) - p.a_min[task]).reshape(w.shape)
-    cap = p.capacity(p.deadline[order])
+    deadline = p.deadline[order]
+    if p.n * p.m <= _DIRECT_REACH:  # small: every machine at once is cheaper than the hull
+        with np.errstate(over="ignore"):
+            reach = np.max(p.machine_capacity(deadline), axis=1)
+    else:
+        reach = single_machine_reach(p, deadline)
+    reach *= 1.0 + 1e-9
+    task = order[:, None]  # family arrays indexed as one column: broadcast against the works
+    a_min = p.a_min[task]
+    cap = p.capacity(deadline)
+    out = []
     # a price that overflows makes the bound inf or nan: then the baseline is simply run
     with np.errstate(over="ignore", invalid="ignore"):
         price = np.exp(frac.log_price[order])
         price = np.maximum.accumulate(price[::-1])[::-1]  # non-increasing, whatever the rounding
         dual = float(np.add.reduce(p.a_min)) + float(price @ np.diff(cap, prepend=0.0))
-        net = gain - price[:, None] * w
-        out = []
-        lo = 0
+        price = price[:, None]
         for table in tables:
-            best = np.maximum.reduce(net[:, lo:lo + table.shape[1]], axis=1)
-            out.append(dual + float(np.add.reduce(np.maximum(best, 0.0))))
-            lo += table.shape[1]
+            w = table[order]
+            w = np.where(w <= reach[:, None], w, 0.0)  # inf or out of reach: not usable
+            net = np.max(family.value(w, task) - a_min - price * w, axis=1)
+            out.append(dual + float(np.add.reduce(np.maximum(net, 0.0))))
     return [x if math.isfinite(x) else math.inf for x in out]
 
 
@@ -372,9 +379,11 @@ def dsct_best(problem: Problem, **_options) -> Solution:
         refined = _solve_assignment(p, family, a_machine, "dsct-refined")
         best = max(best, refined, key=lambda c: c.value)
         best = max(best, local_search(p, family, best), key=lambda c: c.value)
-    baselines = (("edf-nocompression", edf_nocompression), ("edf-3levels", edf_3levels))
+    # the cheap ones first: once one of them wins, the bound may rule out the others
     bounds = baseline_bounds(p, family, frac, [p.t_max[:, None], level_works(p)])
-    for (name, run), bound in zip(baselines, bounds, strict=True):
+    baselines = (("edf-nocompression", edf_nocompression, bounds[0]), ("edf-3levels", edf_3levels, bounds[1]),
+                 ("edf-3levels-lee-song", edf_3levels_lee_song, bounds[1]))  # same works as edf-3levels
+    for name, run, bound in baselines:
         if best.value >= bound - 1e-12 * max(1.0, abs(bound)):
             continue  # the baseline cannot do better than what we have
         if p.n * p.m > BASELINE_PAIRS:
