@@ -17,14 +17,18 @@ defines:
    than ``MAX_CLASSES`` distinct speeds, speeds are grouped geometrically into that many
    classes and the class's machine free first stands for it (a heuristic, still a valid
    assignment). Its machines are then solved exactly.
-3. **The paper's baselines** (section VII: ``edf-nocompression`` and ``edf-3levels``), each
-   re-solved machine by machine (never below the baseline's own schedule). They cost
-   O(n m) each, several times the rest, so they are run only when they could win: each
-   baseline gives every task one of a few fixed works (``t_max``, or three compression
-   levels) or nothing, and Lagrangian duality on the relaxation's prefix constraints, with
-   the relaxation's own prices as multipliers, bounds the total of any such schedule
+3. **The baselines** (section VII: ``edf-nocompression`` and ``edf-3levels``, and
+   ``edf-3levels-lee-song``, the same three levels placed by Lee and Song's two-phase
+   greedy), each re-solved machine by machine (never below the baseline's own schedule).
+   They cost O(n m) each (Lee and Song's O(n^2 m) at worst, 10 to 35 times ``edf-3levels``
+   at 100 tasks), several times the rest, so they are run only when they could win: each
+   baseline gives every task one of a few fixed works (``t_max``, or the three compression
+   levels of :func:`app.solver.baselines.level_works`, shared by both three-level
+   baselines) or nothing, and Lagrangian duality on the relaxation's prefix constraints,
+   with the relaxation's own prices as multipliers, bounds the total of any such schedule
    (:func:`baseline_bounds`, O(n + m log m)). When the schedule found so far already
-   reaches that bound, the baseline cannot beat it and is not run. Above
+   reaches that bound, the baseline cannot beat it and is not run; the cheaper ones run
+   first, so a win of ``edf-3levels`` can rule Lee and Song's out. Above
    ``BASELINE_PAIRS`` task x machine pairs a baseline the bound does not rule out is not
    run either (it would take seconds to minutes): there, and only there, "never below a
    baseline" is not guaranteed (in the measured families the bound ruled them out in every
@@ -39,12 +43,13 @@ defines:
    most, pay for it).
 
 Guarantees: feasible; never below ``dsct-approx`` (so within Theorem 3's ``G`` of
-``upper_bound``); never below ``edf-nocompression`` or ``edf-3levels`` (each either run or
-proven unable to win) up to ``BASELINE_PAIRS`` task x machine pairs; deterministic (ties by lowest index, budgets in operations).
+``upper_bound``); never below ``edf-nocompression``, ``edf-3levels`` or
+``edf-3levels-lee-song`` (each either run or proven unable to win) up to ``BASELINE_PAIRS``
+task x machine pairs; deterministic (ties by lowest index, budgets in operations).
 
 Complexity: O(n log n) for the relaxation plus O(n (classes + log m)) for the speed-aware
-assignment and one exact sweep per candidate; the baselines' O(n m) only when their bound
-does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` operations.
+assignment and one exact sweep per candidate; the baselines' O(n m) (Lee and Song's
+O(n^2 m)) only when their bound does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` operations.
 
 Generic pieces: candidates are compared by ``ExponentialFamily.value`` (the objective the
 problem defines) and every machine is solved by the single-machine exact solver, so another
@@ -110,15 +115,18 @@ class Candidate:
 
 def _speed_classes(speed: np.ndarray) -> list[list[int]]:
     """Machines grouped by speed: one class per distinct speed, or geometric bands of speed
-    when there are more than ``MAX_CLASSES`` distinct speeds. Each class in index order."""
-    distinct = np.unique(speed)
-    if distinct.shape[0] <= MAX_CLASSES:
-        key = np.searchsorted(distinct, speed)
+    when there are more than ``MAX_CLASSES`` distinct speeds. Each class in index order.
+    O(m log m), in plain Python (m is small next to numpy's cost per call)."""
+    speeds = speed.tolist()
+    distinct = sorted(set(speeds))
+    if len(distinct) <= MAX_CLASSES:
+        rank = {v: k for k, v in enumerate(distinct)}
+        key = [rank[v] for v in speeds]
     else:
-        lo, hi = math.log(float(distinct[0])), math.log(float(distinct[-1]))
-        key = np.minimum(((np.log(speed) - lo) / (hi - lo) * MAX_CLASSES).astype(np.int64), MAX_CLASSES - 1)
+        lo, hi = math.log(distinct[0]), math.log(distinct[-1])
+        key = [min(int((math.log(v) - lo) / (hi - lo) * MAX_CLASSES), MAX_CLASSES - 1) for v in speeds]
     classes: dict[int, list[int]] = {}
-    for r, k in enumerate(key.tolist()):
+    for r, k in enumerate(key):
         classes.setdefault(k, []).append(r)
     return [classes[k] for k in sorted(classes)]
 
@@ -168,24 +176,27 @@ def speed_chains(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, tuple[
         replace(bh, (end, br, bh[0][2]))
         mach[j] = br
         on[br].append(j)
-    sizes = [len(tasks) for tasks in on]
-    idx = np.fromiter((j for tasks in on for j in tasks), dtype=np.intp, count=sum(sizes))
-    starts = np.array([0, *sizes[:-1]], dtype=np.intp).cumsum()[np.array(sizes) > 0]
-    return np.array(mach, dtype=np.int64), (idx, starts)
+    idx = np.array([j for tasks in on for j in tasks], dtype=np.intp)
+    starts, at = [], 0
+    for tasks in on:
+        if tasks:
+            starts.append(at)
+            at += len(tasks)
+    return np.array(mach, dtype=np.int64), (idx, np.array(starts, dtype=np.intp))
 
 
 def _solve_assignment(problem: Problem, family: ExponentialFamily, machine: np.ndarray, name: str,
                       chains: tuple[np.ndarray, np.ndarray] | None = None) -> Candidate:
     """Each machine's tasks solved exactly (section V), all machines in one sweep."""
     p = problem
-    idx, starts = chains if chains is not None else machine_chains(p, machine)
+    chains = chains if chains is not None else machine_chains(p, machine)
+    idx, starts = chains
     work = np.zeros(p.n)
     if idx.shape[0]:
-        mach = machine[idx]
-        cap = p.machine_capacity(p.deadline[idx], mach)
+        cap = p.machine_capacity(p.deadline[idx], machine[idx])
         work[idx] = nested_allocation(family, idx, cap, starts)[0]
     value = float(np.add.reduce(family.value(work))) if p.n else 0.0
-    return Candidate(name, machine, work, value, (idx, starts))
+    return Candidate(name, machine, work, value, chains)
 
 
 def _from_candidate(problem: Problem, cand: Candidate, upper_bound: float) -> Solution:
@@ -361,9 +372,9 @@ def dsct_best(problem: Problem, **_options) -> Solution:
     """The best of DSCT-APPROX, a speed-aware assignment, the baselines when they could win,
     and a bounded local search, every machine solved exactly (module docs).
 
-    Never below ``dsct-approx`` (so Theorem 3's guarantee holds), ``edf-nocompression`` or
-    ``edf-3levels``. O(n log n + n (classes + log m)) plus the baselines' O(n m) when their
-    bound does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` evaluations.
+    Never below ``dsct-approx`` (so Theorem 3's guarantee holds), ``edf-nocompression``,
+    ``edf-3levels`` or ``edf-3levels-lee-song``. O(n log n + n (classes + log m)) plus the
+    baselines' O(n m) (O(n^2 m)) when their bound does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` evaluations.
     """
     p = problem
     family = ExponentialFamily.of(p)
