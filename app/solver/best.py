@@ -45,7 +45,7 @@ defines:
 Guarantees: feasible; never below ``dsct-approx`` (so within Theorem 3's ``G`` of
 ``upper_bound``); never below ``edf-nocompression``, ``edf-3levels`` or
 ``edf-3levels-lee-song`` (each either run or proven unable to win) up to ``BASELINE_PAIRS``
-task x machine pairs; deterministic (ties by lowest index, budgets in operations).
+task x machine pairs (``LEE_SONG_WORK`` n^2 m operations for Lee and Song's); deterministic (ties by lowest index, budgets in operations).
 
 Complexity: O(n log n) for the relaxation plus O(n (classes + log m)) for the speed-aware
 assignment and one exact sweep per candidate; the baselines' O(n m) (Lee and Song's
@@ -74,6 +74,7 @@ from .schedule import machine_chains, make_solution, sequence_on_machines
 
 __all__ = [
     "BASELINE_PAIRS",
+    "LEE_SONG_WORK",
     "CALL_COST",
     "LOCAL_SEARCH_WORK",
     "MAX_CLASSES",
@@ -95,6 +96,10 @@ CALL_COST = 64
 #: the baselines (O(n m) each) are run, when their bound does not rule them out, only up to
 #: this many task x machine pairs (about a second each); larger batches keep O(n log n)
 BASELINE_PAIRS = 1_000_000
+#: ``edf-3levels-lee-song`` is O(n^2 m): it is run (when its bound does not rule it out) only
+#: up to this many n^2 m operations, a few milliseconds; a batch of 512 tasks on 100 machines,
+#: which the service may solve on its event loop, would take about 150 ms
+LEE_SONG_WORK = 2_000_000
 #: up to this many task x machine pairs, :func:`baseline_bounds` reads every machine's reach
 #: directly (one array op) rather than through the upper envelope
 _DIRECT_REACH = 4_096
@@ -392,12 +397,15 @@ def dsct_best(problem: Problem) -> Solution:
         best = max(best, local_search(p, family, best), key=lambda c: c.value)
     # the cheap ones first: once one of them wins, the bound may rule out the others
     bounds = baseline_bounds(p, family, frac, [p.t_max[:, None], level_works(p)])
-    baselines = (("edf-nocompression", edf_nocompression, bounds[0]), ("edf-3levels", edf_3levels, bounds[1]),
-                 ("edf-3levels-lee-song", edf_3levels_lee_song, bounds[1]))  # same works as edf-3levels
-    for name, run, bound in baselines:
+    pairs = p.n * p.m
+    baselines = (("edf-nocompression", edf_nocompression, bounds[0], pairs <= BASELINE_PAIRS),
+                 ("edf-3levels", edf_3levels, bounds[1], pairs <= BASELINE_PAIRS),
+                 ("edf-3levels-lee-song", edf_3levels_lee_song, bounds[1],  # same works as edf-3levels
+                  p.n * pairs <= LEE_SONG_WORK))
+    for name, run, bound, affordable in baselines:
         if best.value >= bound - 1e-12 * max(1.0, abs(bound)):
             continue  # the baseline cannot do better than what we have
-        if p.n * p.m > BASELINE_PAIRS:
+        if not affordable:
             continue  # too large to run: documented limit of the guarantee
         cand = _solve_assignment(p, family, run(p).machine, name)
         if cand.value > best.value:

@@ -178,6 +178,7 @@ def test_baselines_run_only_when_the_bound_fails_and_the_batch_is_small(monkeypa
     assert "edf_3levels_lee_song" in calls
     calls.clear()
     monkeypatch.setattr(best, "BASELINE_PAIRS", 0)
+    monkeypatch.setattr(best, "LEE_SONG_WORK", 0)
     capped = [solve(p, "dsct-best").total_accuracy for p in heavy]
     assert not calls
     assert all(c <= v for c, v in zip(capped, values, strict=True))
