@@ -42,7 +42,8 @@ from app.experiments.generator import Reading, heterogeneous  # noqa: E402
 from app.solver import Problem, solve  # noqa: E402
 from app.solver import best as best_module  # noqa: E402
 
-ALGOS = ("dsct-best", "dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels")
+ALGOS = ("dsct-best", "dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels", "edf-3levels-lee-song")
+BASELINES = ("edf_nocompression", "edf_3levels", "edf_3levels_lee_song")  # as dsct-best calls them
 RHOS = (0.2, 0.35, 0.7, 1.5)
 FAMILIES = {
     # name: (speeds, busy, deadlines reading, fixed rho or None to cycle RHOS)
@@ -70,7 +71,7 @@ class BaselineRuns:
 
     def __init__(self) -> None:
         self.count = 0
-        self._orig = (best_module.edf_nocompression, best_module.edf_3levels)
+        self._orig = {name: getattr(best_module, name) for name in BASELINES}
 
     def __enter__(self) -> BaselineRuns:
         def spy(fn):
@@ -78,11 +79,13 @@ class BaselineRuns:
                 self.count += 1
                 return fn(p, **kw)
             return run
-        best_module.edf_nocompression, best_module.edf_3levels = (spy(f) for f in self._orig)
+        for name, fn in self._orig.items():
+            setattr(best_module, name, spy(fn))
         return self
 
     def __exit__(self, *exc) -> None:
-        best_module.edf_nocompression, best_module.edf_3levels = self._orig
+        for name, fn in self._orig.items():
+            setattr(best_module, name, fn)
 
 
 def timed(p: Problem, algo: str, **kw):
@@ -130,7 +133,7 @@ def quality_table(args: argparse.Namespace) -> None:
 
 def before_after(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(args.seed)
-    cols = ("dsct-best", "dsct-approx", "dsct-refined", "edf-nocompression", "edf-3levels")
+    cols = ALGOS
     ratios: dict[str, list[float]] = {a: [] for a in (*cols, "better baseline", "exact / upper_bound")}
     worst: dict[str, tuple[float, str]] = {}
     lost = {"dsct-approx": 0, "dsct-best": 0}
@@ -143,7 +146,7 @@ def before_after(args: argparse.Namespace) -> None:
         unproven += ex.status != "optimal"
         vals = {a: solve(p, a).total_accuracy for a in cols}
         opt = max(ex.total_accuracy, *vals.values())
-        base = max(vals["edf-nocompression"], vals["edf-3levels"])
+        base = max(vals["edf-nocompression"], vals["edf-3levels"], vals["edf-3levels-lee-song"])
         for a in cols:
             ratios[a].append(vals[a] / opt)
             if vals[a] / opt < worst.get(a, (2.0, ""))[0]:

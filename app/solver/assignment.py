@@ -273,14 +273,10 @@ class AssignmentSearch:
                     self._leaf()
                     continue
                 for agg, r in self._children(k, last, c_prev):
-                    if self._prune(agg):
-                        self.pruned = max(self.pruned, agg)
+                    child = self._child(k, agg, r, last, c_prev)
+                    if child is None:
                         continue
-                    child_last, c_new = self._step(k, r, last, c_prev)
-                    b = min(agg, self.split_bound(k + 1, child_last, self._threshold()))
-                    if self._prune(b):
-                        self.pruned = max(self.pruned, b)
-                        continue
+                    b, child_last, c_new = child
                     if k + 1 == self.n:
                         self._leaf()
                         continue
@@ -302,6 +298,20 @@ class AssignmentSearch:
         children.sort(key=lambda t: (-t[0], t[1]))
         return children
 
+    def _child(self, k: int, agg: float, r: int, last: np.ndarray,
+               c_prev: float) -> tuple[float, np.ndarray, float] | None:
+        """The bound, last deadlines and capacity of the child that puts task ``k`` on machine
+        ``r`` (``agg``: its aggregate bound); None when one of its bounds prunes it."""
+        if self._prune(agg):
+            self.pruned = max(self.pruned, agg)
+            return None
+        child_last, c_new = self._step(k, r, last, c_prev)
+        b = min(agg, self.split_bound(k + 1, child_last, self._threshold()))
+        if self._prune(b):
+            self.pruned = max(self.pruned, b)
+            return None
+        return b, child_last, c_new
+
     def _dfs(self, k: int, last: np.ndarray, c_prev: float, bound: float) -> None:
         self.nodes += 1
         if self.nodes > self.max_nodes or time.perf_counter() > self.stop_at:
@@ -312,14 +322,10 @@ class AssignmentSearch:
             return
         children = self._children(k, last, c_prev)
         for i, (agg, r) in enumerate(children):
-            if self._prune(agg):
-                self.pruned = max(self.pruned, agg)
+            child = self._child(k, agg, r, last, c_prev)
+            if child is None:
                 continue
-            child_last, c_new = self._step(k, r, last, c_prev)
-            b = min(agg, self.split_bound(k + 1, child_last, self._threshold()))
-            if self._prune(b):
-                self.pruned = max(self.pruned, b)
-                continue
+            b, child_last, c_new = child
             try:
                 self._dfs(k + 1, child_last, c_new, b)
             except _Budget:

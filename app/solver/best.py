@@ -17,14 +17,18 @@ defines:
    than ``MAX_CLASSES`` distinct speeds, speeds are grouped geometrically into that many
    classes and the class's machine free first stands for it (a heuristic, still a valid
    assignment). Its machines are then solved exactly.
-3. **The paper's baselines** (section VII: ``edf-nocompression`` and ``edf-3levels``), each
-   re-solved machine by machine (never below the baseline's own schedule). They cost
-   O(n m) each, several times the rest, so they are run only when they could win: each
-   baseline gives every task one of a few fixed works (``t_max``, or three compression
-   levels) or nothing, and Lagrangian duality on the relaxation's prefix constraints, with
-   the relaxation's own prices as multipliers, bounds the total of any such schedule
+3. **The baselines** (section VII: ``edf-nocompression`` and ``edf-3levels``, and
+   ``edf-3levels-lee-song``, the same three levels placed by Lee and Song's two-phase
+   greedy), each re-solved machine by machine (never below the baseline's own schedule).
+   They cost O(n m) each (Lee and Song's O(n^2 m) at worst, 10 to 35 times ``edf-3levels``
+   at 100 tasks), several times the rest, so they are run only when they could win: each
+   baseline gives every task one of a few fixed works (``t_max``, or the three compression
+   levels of :func:`app.solver.baselines.level_works`, shared by both three-level
+   baselines) or nothing, and Lagrangian duality on the relaxation's prefix constraints,
+   with the relaxation's own prices as multipliers, bounds the total of any such schedule
    (:func:`baseline_bounds`, O(n + m log m)). When the schedule found so far already
-   reaches that bound, the baseline cannot beat it and is not run. Above
+   reaches that bound, the baseline cannot beat it and is not run; the cheaper ones run
+   first, so a win of ``edf-3levels`` can rule Lee and Song's out. Above
    ``BASELINE_PAIRS`` task x machine pairs a baseline the bound does not rule out is not
    run either (it would take seconds to minutes): there, and only there, "never below a
    baseline" is not guaranteed (in the measured families the bound ruled them out in every
@@ -39,12 +43,13 @@ defines:
    most, pay for it).
 
 Guarantees: feasible; never below ``dsct-approx`` (so within Theorem 3's ``G`` of
-``upper_bound``); never below ``edf-nocompression`` or ``edf-3levels`` (each either run or
-proven unable to win) up to ``BASELINE_PAIRS`` task x machine pairs; deterministic (ties by lowest index, budgets in operations).
+``upper_bound``); never below ``edf-nocompression``, ``edf-3levels`` or
+``edf-3levels-lee-song`` (each either run or proven unable to win) up to ``BASELINE_PAIRS``
+task x machine pairs (``LEE_SONG_WORK`` n^2 m operations for Lee and Song's); deterministic (ties by lowest index, budgets in operations).
 
 Complexity: O(n log n) for the relaxation plus O(n (classes + log m)) for the speed-aware
-assignment and one exact sweep per candidate; the baselines' O(n m) only when their bound
-does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` operations.
+assignment and one exact sweep per candidate; the baselines' O(n m) (Lee and Song's
+O(n^2 m)) only when their bound does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` operations.
 
 Generic pieces: candidates are compared by the problem's accuracy family's ``value`` (the
 objective the problem defines, ``Problem.family``) and every machine is
@@ -59,14 +64,15 @@ configurations), reported under this algorithm's name.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from .approx import approx_from, dsct_refined, list_schedule
-from .baselines import edf_3levels, edf_nocompression, level_works
+from .baselines import edf_3levels, edf_3levels_lee_song, edf_nocompression, level_works
 from .family import AccuracyFamily
 from .fractional import FractionalSolution, fractional_relaxation, nested_allocation
 from .problem import UNSCHEDULED, Problem, Solution
@@ -75,6 +81,7 @@ from .schedule import machine_chains, make_solution, sequence_on_machines
 
 __all__ = [
     "BASELINE_PAIRS",
+    "LEE_SONG_WORK",
     "CALL_COST",
     "LOCAL_SEARCH_WORK",
     "MAX_CLASSES",
@@ -96,6 +103,13 @@ CALL_COST = 64
 #: the baselines (O(n m) each) are run, when their bound does not rule them out, only up to
 #: this many task x machine pairs (about a second each); larger batches keep O(n log n)
 BASELINE_PAIRS = 1_000_000
+#: ``edf-3levels-lee-song`` is O(n^2 m): it is run (when its bound does not rule it out) only
+#: up to this many n^2 m operations, a few milliseconds; a batch of 512 tasks on 100 machines,
+#: which the service may solve on its event loop, would take about 150 ms
+LEE_SONG_WORK = 2_000_000
+#: up to this many task x machine pairs, :func:`baseline_bounds` reads every machine's reach
+#: directly (one array op) rather than through the upper envelope
+_DIRECT_REACH = 4_096
 #: relative margin for "strictly better" and for the baselines' bound
 _RTOL = 1e-9
 
@@ -113,15 +127,18 @@ class Candidate:
 
 def _speed_classes(speed: np.ndarray) -> list[list[int]]:
     """Machines grouped by speed: one class per distinct speed, or geometric bands of speed
-    when there are more than ``MAX_CLASSES`` distinct speeds. Each class in index order."""
-    distinct = np.unique(speed)
-    if distinct.shape[0] <= MAX_CLASSES:
-        key = np.searchsorted(distinct, speed)
+    when there are more than ``MAX_CLASSES`` distinct speeds. Each class in index order.
+    O(m log m), in plain Python (m is small next to numpy's cost per call)."""
+    speeds = speed.tolist()
+    distinct = sorted(set(speeds))
+    if len(distinct) <= MAX_CLASSES:
+        rank = {v: k for k, v in enumerate(distinct)}
+        key = [rank[v] for v in speeds]
     else:
-        lo, hi = math.log(float(distinct[0])), math.log(float(distinct[-1]))
-        key = np.minimum(((np.log(speed) - lo) / (hi - lo) * MAX_CLASSES).astype(np.int64), MAX_CLASSES - 1)
+        lo, hi = math.log(distinct[0]), math.log(distinct[-1])
+        key = [min(int((math.log(v) - lo) / (hi - lo) * MAX_CLASSES), MAX_CLASSES - 1) for v in speeds]
     classes: dict[int, list[int]] = {}
-    for r, k in enumerate(key.tolist()):
+    for r, k in enumerate(key):
         classes.setdefault(k, []).append(r)
     return [classes[k] for k in sorted(classes)]
 
@@ -171,24 +188,27 @@ def speed_chains(problem: Problem, work: np.ndarray) -> tuple[np.ndarray, tuple[
         replace(bh, (end, br, bh[0][2]))
         mach[j] = br
         on[br].append(j)
-    sizes = [len(tasks) for tasks in on]
-    idx = np.fromiter((j for tasks in on for j in tasks), dtype=np.intp, count=sum(sizes))
-    starts = np.array([0, *sizes[:-1]], dtype=np.intp).cumsum()[np.array(sizes) > 0]
-    return np.array(mach, dtype=np.int64), (idx, starts)
+    idx = np.array([j for tasks in on for j in tasks], dtype=np.intp)
+    starts, at = [], 0
+    for tasks in on:
+        if tasks:
+            starts.append(at)
+            at += len(tasks)
+    return np.array(mach, dtype=np.int64), (idx, np.array(starts, dtype=np.intp))
 
 
 def _solve_assignment(problem: Problem, family: AccuracyFamily, machine: np.ndarray, name: str,
                       chains: tuple[np.ndarray, np.ndarray] | None = None) -> Candidate:
     """Each machine's tasks solved exactly (section V), all machines in one sweep."""
     p = problem
-    idx, starts = chains if chains is not None else machine_chains(p, machine)
+    chains = chains if chains is not None else machine_chains(p, machine)
+    idx, starts = chains
     work = np.zeros(p.n)
     if idx.shape[0]:
-        mach = machine[idx]
-        cap = p.machine_capacity(p.deadline[idx], mach)
+        cap = p.machine_capacity(p.deadline[idx], machine[idx])
         work[idx] = nested_allocation(family, idx, cap, starts)[0]
     value = float(np.add.reduce(family.value(work))) if p.n else 0.0
-    return Candidate(name, machine, work, value, (idx, starts))
+    return Candidate(name, machine, work, value, chains)
 
 
 def _from_candidate(problem: Problem, cand: Candidate, upper_bound: float) -> Solution:
@@ -249,24 +269,28 @@ def baseline_bounds(problem: Problem, family: AccuracyFamily, frac: FractionalSo
     if p.n == 0:
         return [0.0] * len(tables)
     order = p.order
-    reach = single_machine_reach(p, p.deadline[order])
-    w = np.concatenate(tables, axis=1)[order]
-    w = np.where(w <= reach[:, None] * (1.0 + 1e-9), w, 0.0)  # inf or out of reach: not usable
-    task = np.repeat(order, w.shape[1])
-    gain = (family.value(w.ravel(), task) - p.a_min[task]).reshape(w.shape)
-    cap = p.capacity(p.deadline[order])
+    deadline = p.deadline[order]
+    if p.n * p.m <= _DIRECT_REACH:  # small: every machine at once is cheaper than the hull
+        with np.errstate(over="ignore"):
+            reach = np.max(p.machine_capacity(deadline), axis=1)
+    else:
+        reach = single_machine_reach(p, deadline)
+    reach *= 1.0 + 1e-9
+    task = order[:, None]  # family arrays indexed as one column: broadcast against the works
+    a_min = p.a_min[task]
+    cap = p.capacity(deadline)
+    out = []
     # a price that overflows makes the bound inf or nan: then the baseline is simply run
     with np.errstate(over="ignore", invalid="ignore"):
         price = np.exp(frac.log_price[order])
         price = np.maximum.accumulate(price[::-1])[::-1]  # non-increasing, whatever the rounding
         dual = float(np.add.reduce(p.a_min)) + float(price @ np.diff(cap, prepend=0.0))
-        net = gain - price[:, None] * w
-        out = []
-        lo = 0
+        price = price[:, None]
         for table in tables:
-            best = np.maximum.reduce(net[:, lo:lo + table.shape[1]], axis=1)
-            out.append(dual + float(np.add.reduce(np.maximum(best, 0.0))))
-            lo += table.shape[1]
+            w = table[order]
+            w = np.where(w <= reach[:, None], w, 0.0)  # inf or out of reach: not usable
+            net = np.max(family.value(w, task) - a_min - price * w, axis=1)
+            out.append(dual + float(np.add.reduce(np.maximum(net, 0.0))))
     return [x if math.isfinite(x) else math.inf for x in out]
 
 
@@ -360,14 +384,14 @@ def dsct_best(problem: Problem) -> Solution:
     """The best of DSCT-APPROX, a speed-aware assignment, the baselines when they could win,
     and a bounded local search, every machine solved exactly (module docs).
 
-    Never below ``dsct-approx`` (so Theorem 3's guarantee holds), ``edf-nocompression`` or
-    ``edf-3levels``. O(n log n + n (classes + log m)) plus the baselines' O(n m) when their
-    bound does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` evaluations.
+    Never below ``dsct-approx`` (so Theorem 3's guarantee holds), ``edf-nocompression``,
+    ``edf-3levels`` or ``edf-3levels-lee-song``. O(n log n + n (classes + log m)) plus the
+    baselines' O(n m) (O(n^2 m)) when their bound does not rule them out; the local search at most ``LOCAL_SEARCH_WORK`` evaluations.
     A batch with tasks of measured models gets ``dsct-refined``'s schedule (module docs).
     """
     p = problem
     if p.n_model:
-        return replace(dsct_refined(p), algorithm=NAME)
+        return dataclasses.replace(dsct_refined(p), algorithm=NAME)
     family = p.family
     frac: FractionalSolution = fractional_relaxation(p, family)
     a_machine, _, a_duration, _ = list_schedule(p, frac.work)  # Algorithm 3's own schedule
@@ -381,12 +405,17 @@ def dsct_best(problem: Problem) -> Solution:
         refined = _solve_assignment(p, family, a_machine, "dsct-refined")
         best = max(best, refined, key=lambda c: c.value)
         best = max(best, local_search(p, family, best), key=lambda c: c.value)
-    baselines = (("edf-nocompression", edf_nocompression), ("edf-3levels", edf_3levels))
+    # the cheap ones first: once one of them wins, the bound may rule out the others
     bounds = baseline_bounds(p, family, frac, [p.t_max[:, None], level_works(p)])
-    for (name, run), bound in zip(baselines, bounds, strict=True):
+    pairs = p.n * p.m
+    baselines = (("edf-nocompression", edf_nocompression, bounds[0], pairs <= BASELINE_PAIRS),
+                 ("edf-3levels", edf_3levels, bounds[1], pairs <= BASELINE_PAIRS),
+                 ("edf-3levels-lee-song", edf_3levels_lee_song, bounds[1],  # same works as edf-3levels
+                  p.n * pairs <= LEE_SONG_WORK))
+    for name, run, bound, affordable in baselines:
         if best.value >= bound - 1e-12 * max(1.0, abs(bound)):
             continue  # the baseline cannot do better than what we have
-        if p.n * p.m > BASELINE_PAIRS:
+        if not affordable:
             continue  # too large to run: documented limit of the guarantee
         cand = _solve_assignment(p, family, run(p).machine, name)
         if cand.value > best.value:

@@ -13,6 +13,9 @@ import numpy as np
 from .problem import Problem, Solution
 
 _TINY = float(np.finfo(float).tiny)  # below the smallest normal double, rounding is absolute
+#: a time may differ from the one it is compared with by this many units in the last place of
+#: the larger of the two (the rounding of start + duration and of the clock itself)
+_CLOCK_ULPS = 8
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,13 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
             mag = np.maximum(mag, np.abs(s))
         return a - b > rtol * mag + _TINY
 
+    def late(a: np.ndarray, b: np.ndarray, span: np.ndarray) -> np.ndarray:
+        """Time ``a`` after time ``b`` by more than the rounding of the clock (a few ulps of
+        the larger time) plus ``rtol`` times ``span``, the task's own duration: a task at
+        t = 1e9 may not overrun its deadline by 1e-9 x 1e9 = 1 s."""
+        clock = np.maximum(np.abs(a), np.abs(b))
+        return a - b > _CLOCK_ULPS * np.finfo(np.float64).eps * clock + rtol * np.abs(span) + _TINY
+
     report((mach < -1) | (mach >= m), "machine index out of range")
     unsched = mach == -1
     report(unsched & ((dur != 0) | (work != 0)), "unscheduled but given time or work")
@@ -86,8 +96,8 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     speed = problem.speed[r]
     avail = problem.available_at[r]
     end = start + dur
-    report(on & exceeds(avail, start), "starts before its machine is available")
-    report(on & exceeds(end, problem.deadline, start), "ends after its deadline")
+    report(on & late(avail, start, dur), "starts before its machine is available")
+    report(on & late(end, problem.deadline, dur), "ends after its deadline")
     report(on & exceeds(work, problem.t_max), "work over t_max")
     report(on & (exceeds(work, speed * dur) | exceeds(speed * dur, work)), "work != speed * duration")
 
@@ -104,7 +114,7 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     if busy.size > 1:
         o = busy[np.lexsort((end[busy], start[busy], mach[busy]))]
         same = mach[o][1:] == mach[o][:-1]
-        bad = np.flatnonzero(same & exceeds(end[o][:-1], start[o][1:], start[o][:-1]))
+        bad = np.flatnonzero(same & late(end[o][:-1], start[o][1:], np.maximum(dur[o][:-1], dur[o][1:])))
         if bad.size:
             a, b = int(o[bad[0]]), int(o[bad[0] + 1])
             v.append(f"tasks {a} and {b} overlap on machine {int(mach[a])} ({bad.size} overlaps)")

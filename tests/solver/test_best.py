@@ -26,7 +26,7 @@ from app.solver.family import ExponentialFamily
 from .test_algorithms import brute_force
 
 RTOL = 1e-9
-OTHERS = ("dsct-approx", "edf-nocompression", "edf-3levels")
+OTHERS = ("dsct-approx", "edf-nocompression", "edf-3levels", "edf-3levels-lee-song")
 
 
 def test_is_the_default_and_polynomial() -> None:
@@ -78,7 +78,9 @@ def test_property_baseline_bounds_hold(p: Problem) -> None:
     """The bound that lets dsct-best skip a baseline is at least that baseline's total."""
     bounds = baseline_bounds(p, ExponentialFamily.of(p), fractional_relaxation(p),
                              [p.t_max[:, None], level_works(p)])
-    for name, bound in zip(("edf-nocompression", "edf-3levels"), bounds, strict=True):
+    # edf-3levels-lee-song runs each task at one of the same three levels as edf-3levels
+    for name, bound in (("edf-nocompression", bounds[0]), ("edf-3levels", bounds[1]),
+                        ("edf-3levels-lee-song", bounds[1])):
         value = solve(p, name).total_accuracy
         assert value <= bound + RTOL * max(1.0, abs(bound)), name
     assert max(bounds) <= fractional_relaxation(p).upper_bound + RTOL * max(1.0, abs(max(bounds)))
@@ -166,15 +168,17 @@ def test_baselines_run_only_when_the_bound_fails_and_the_batch_is_small(monkeypa
     import app.solver.best as best
 
     calls: list[str] = []
-    real = {"nc": best.edf_nocompression, "3l": best.edf_3levels}
-    monkeypatch.setattr(best, "edf_nocompression", lambda p, **kw: (calls.append("nc"), real["nc"](p))[1])
-    monkeypatch.setattr(best, "edf_3levels", lambda p, **kw: (calls.append("3l"), real["3l"](p))[1])
+    for name in ("edf_nocompression", "edf_3levels", "edf_3levels_lee_song"):
+        real = getattr(best, name)
+        monkeypatch.setattr(best, name, lambda p, _real=real, _name=name, **kw: (calls.append(_name), _real(p))[1])
     rng = np.random.default_rng(1)
     heavy = [heterogeneous(rng, 20, 3, 0.15, reading=Reading("uniform")) for _ in range(6)]
     values = [solve(p, "dsct-best").total_accuracy for p in heavy]
     assert calls, "heavy heterogeneous batches: the bound should not rule out every baseline"
+    assert "edf_3levels_lee_song" in calls
     calls.clear()
     monkeypatch.setattr(best, "BASELINE_PAIRS", 0)
+    monkeypatch.setattr(best, "LEE_SONG_WORK", 0)
     capped = [solve(p, "dsct-best").total_accuracy for p in heavy]
     assert not calls
     assert all(c <= v for c, v in zip(capped, values, strict=True))

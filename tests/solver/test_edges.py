@@ -194,3 +194,22 @@ def test_unbalanced_splits_hand_over_within_budget() -> None:
     assert sum(passes) <= 128 * n + n * (_MAX_NEWTON + 12)
     with relaxation_path("small"):
         assert got == pytest.approx(fractional_relaxation(p).upper_bound, rel=1e-9)
+
+
+def test_checker_refuses_an_overrun_hidden_by_a_late_clock() -> None:
+    """At t = 1.7e9 s, 1e-9 of the clock is 1.7 s: a task of 3.5 s in a 2 s window must still
+    be reported late (the tolerance is a few ulps of the clock plus rtol of the duration)."""
+    from app.solver.problem import Solution
+
+    t0 = 1.7e9
+    p = Problem([t0 + 2.0], [1.0], [0.0], [1.0], [np.inf], [1.0], [t0])
+    work = 3.5
+    acc = 1.0 - math.exp(-work)
+    sol = Solution(machine=np.array([0]), start=np.array([t0]), duration=np.array([work]),
+                   work=np.array([work]), accuracy=np.array([acc]), total_accuracy=acc,
+                   upper_bound=1.0, guarantee=None, algorithm="overrun")
+    assert any("ends after its deadline" in v for v in check(p, sol).violations)
+    early = Solution(machine=np.array([0]), start=np.array([t0 - 1.0]), duration=np.array([1.0]),
+                     work=np.array([1.0]), accuracy=np.array([1.0 - math.exp(-1.0)]),
+                     total_accuracy=1.0 - math.exp(-1.0), upper_bound=1.0, guarantee=None, algorithm="early")
+    assert any("starts before its machine is available" in v for v in check(p, early).violations)
