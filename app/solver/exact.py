@@ -85,7 +85,7 @@ class _Evaluator:
 
     def __init__(self, problem: Problem):
         self.p = problem
-        self.fam = ExponentialFamily.of(problem)
+        self.fam = problem.family  # built once per problem
         self.cache: dict[tuple[int, tuple[int, ...]], float] = {}
 
     def value(self, r: int, tasks: tuple[int, ...]) -> float:
@@ -308,7 +308,7 @@ class _OuterMILP:
         self._shared_capacity_rows()
         self._symmetry_rows()
         self.tangents: list[set[float]] = [set() for _ in range(n)]
-        self.fam = ExponentialFamily.of(prob)
+        self.fam = prob.family  # built once per problem
         self.top = np.array([max((self.U[q] for q in self.by_task.get(j, [])), default=0.0)
                              for j in range(n)])
 
