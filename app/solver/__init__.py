@@ -12,6 +12,7 @@ Where each paper algorithm lives (shared/papers/dsct-ccgrid2024.txt):
 - :mod:`.baselines`   EDF-NOCOMPRESSION and EDF-3COMPRESSIONLEVELS (section VII)
 - :mod:`.best`        ``dsct-best``, the default: DSCT-APPROX improved, never below it or a baseline
 - :mod:`.exact`       ``exact``: DSCT-Opt (VI-A, program (10)) with a proven bound, HiGHS MILP
+- :mod:`.priorities`  weights and accuracy floors on top of every algorithm (scaling, admission)
 - :mod:`.check`       an independent feasibility and objective checker
 - :mod:`.registry`    the algorithm registry and ``solve``, the one entry point (options and
                       results checked there)
@@ -27,6 +28,7 @@ from .problem import UNSCHEDULED, DomainError, Models, Problem, Solution
 from .registry import (
     ALGORITHMS,
     DEFAULT_ALGORITHM,
+    FLOORS,
     GUARANTEED,
     MODELS,
     POLYNOMIAL,
@@ -34,6 +36,7 @@ from .registry import (
     UnknownAlgorithmError,
     UnknownOptionError,
     finite_solution,
+    floors_refusal,
     models_refusal,
     options_of,
     solve,
@@ -43,6 +46,7 @@ from .schedule import REASONS
 __all__ = [
     "ALGORITHMS",
     "DEFAULT_ALGORITHM",
+    "FLOORS",
     "GUARANTEED",
     "MODELS",
     "POLYNOMIAL",
@@ -59,6 +63,7 @@ __all__ = [
     "UnknownOptionError",
     "check",
     "finite_solution",
+    "floors_refusal",
     "fractional_relaxation",
     "models_refusal",
     "options_of",

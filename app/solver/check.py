@@ -21,7 +21,8 @@ _CLOCK_ULPS = 8
 @dataclass(frozen=True)
 class CheckReport:
     """``violations``: one readable line per broken rule (empty when feasible);
-    ``objective``: the total accuracy recomputed from the works."""
+    ``objective``: the objective recomputed from the works, ``sum weight * accuracy`` (the
+    total accuracy when no weights are given)."""
 
     violations: tuple[str, ...]
     objective: float
@@ -38,8 +39,8 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     starts not before ``available_at``; ends not past deadlines; work not over ``t_max``;
     work equal to speed times duration; accuracy matching the work; for a task of a measured
     model, a configuration of its own model whose work and accuracy are exactly the task's;
-    no two tasks overlapping on a machine; the reported total matching the recomputed
-    objective.
+    no two tasks overlapping on a machine; no scheduled task below its ``min_accuracy``;
+    the reported total and weighted total matching the recomputed ones.
 
     Every comparison allows ``rtol`` relative to the numbers it compares, and nothing else:
     a start against its machine's ``available_at`` (relative to the larger of the two), an
@@ -108,6 +109,11 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     if problem.n_model:
         expected, delta_a = _check_models(problem, solution, on, work, expected, delta_a, exceeds, report)
     report(exceeds(acc, expected, delta_a) | exceeds(expected, acc, delta_a), "accuracy does not match its work")
+    if problem.min_accuracy is not None:
+        floor = problem.min_accuracy
+        with np.errstate(invalid="ignore"):  # NaN: no floor
+            below = np.isfinite(floor) & exceeds(floor, expected, delta_a)
+        report(on & (work > 0) & below, "scheduled below its min_accuracy")
 
     # overlaps: on each machine, sorted by start, each task starts after the previous one ends
     busy = np.flatnonzero(on & (dur > 0))
@@ -119,10 +125,15 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
             a, b = int(o[bad[0]]), int(o[bad[0] + 1])
             v.append(f"tasks {a} and {b} overlap on machine {int(mach[a])} ({bad.size} overlaps)")
 
-    objective = float(np.sum(expected)) if n else 0.0
+    total = float(np.sum(expected)) if n else 0.0
     magnitude = float(np.sum(np.abs(expected) + delta_a)) if n else 0.0
-    if not abs(solution.total_accuracy - objective) <= rtol * magnitude + _TINY:
-        v.append(f"total_accuracy {solution.total_accuracy!r} != recomputed {objective!r}")
+    if not abs(solution.total_accuracy - total) <= rtol * magnitude + _TINY:
+        v.append(f"total_accuracy {solution.total_accuracy!r} != recomputed {total!r}")
+    weight = np.ones(n) if problem.weight is None else np.asarray(problem.weight, dtype=np.float64)
+    objective = float(np.sum(weight * expected)) if n else 0.0
+    magnitude = float(np.sum(weight * (np.abs(expected) + delta_a))) if n else 0.0
+    if not abs(solution.weighted_accuracy - objective) <= rtol * magnitude + _TINY:
+        v.append(f"weighted_accuracy {solution.weighted_accuracy!r} != recomputed {objective!r}")
     return CheckReport(tuple(v), objective)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 __all__ = ["Models", "Problem", "Solution", "DomainError", "UNSCHEDULED"]
 
 UNSCHEDULED = -1
+_EPS = float(np.finfo(np.float64).eps)
 
 
 class DomainError(ValueError):
@@ -195,6 +196,12 @@ class Problem:
                   ``a_min`` the model's, ``a_max`` its best accuracy, ``t_max`` its largest
                   configuration work, ``theta`` NaN (no curve).
     models        the measured models (:class:`Models`), required with ``model``
+    weight        optional: per task, its priority, finite, >= 0 (None: every weight 1). The
+                  objective is ``sum weight * accuracy``; a task of weight 0 adds nothing
+                  and is served only with time no other task can use
+    min_accuracy  optional: per task, its accuracy floor, finite, or NaN for none (None:
+                  no floors). A scheduled task scores at least its floor; one that cannot
+                  is left unscheduled (reason ``below_min_accuracy``)
 
     Validated once on construction; a :class:`DomainError` names the field and index.
     Arrays are copied and made read-only.
@@ -209,6 +216,8 @@ class Problem:
     available_at: np.ndarray
     model: np.ndarray | None = None
     models: Models | None = None
+    weight: np.ndarray | None = None
+    min_accuracy: np.ndarray | None = None
     order: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -256,6 +265,7 @@ class Problem:
                           ("a_max", a_max), ("t_max", t_max), ("speed", speed),
                           ("available_at", available_at)):
             object.__setattr__(self, name, arr)
+        self._priorities(n)
         order = deadline.argsort(kind="stable")  # the method: no fromnumeric dispatch
         order.setflags(write=False)
         object.__setattr__(self, "order", order)
@@ -279,9 +289,86 @@ class Problem:
         model.setflags(write=False)
         return model
 
+    def _priorities(self, n: int) -> None:
+        """Validate ``weight`` and ``min_accuracy`` (after the accuracies they scale)."""
+        if self.weight is not None:
+            weight = _array("weight", self.weight, n)
+            _require("weight", weight, ~np.isfinite(weight) | (weight < 0), "must be a finite number >= 0")
+            with np.errstate(over="ignore", invalid="ignore"):
+                scaled = weight * np.maximum(np.abs(self.a_min), np.abs(self.a_max))
+                _require("weight", weight, ~np.isfinite(scaled) | ~np.isfinite(np.cumsum(scaled)),
+                         "too large: weight x accuracy overflows", "overflow")
+            object.__setattr__(self, "weight", weight)
+        if self.min_accuracy is not None:
+            floor = _array("min_accuracy", self.min_accuracy, n)
+            _require("min_accuracy", floor, np.isinf(floor), "must be a finite number (NaN: no floor)")
+            object.__setattr__(self, "min_accuracy", floor)
+
     @property
     def n(self) -> int:
         return int(self.deadline.shape[0])
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Per task, its weight (1 when none was given)."""
+        return np.ones(self.n) if self.weight is None else self.weight
+
+    @cached_property
+    def has_floors(self) -> bool:
+        """Whether any task has an accuracy floor."""
+        return self.min_accuracy is not None and bool(np.isfinite(self.min_accuracy).any())
+
+    @cached_property
+    def weighted(self) -> bool:
+        """Whether some weight differs from 1 (the objective is then not the plain sum)."""
+        return self.weight is not None and bool((self.weight != 1.0).any())
+
+    @property
+    def prioritised(self) -> bool:
+        """Whether weights or floors change the problem from the paper's plain sum."""
+        return self.weighted or self.has_floors
+
+    @cached_property
+    def floor_work(self) -> np.ndarray:
+        """Per task, the least work that meets its floor: 0 without a floor (or one at or
+        below ``a_min``), ``inf`` when no work can (a floor at or above what the curve ever
+        reaches within ``t_max``, or above every configuration of the task's model).
+        Rounded up a few ulps, so that the accuracy computed at this work is not below the
+        floor. O(n + configurations). Read-only."""
+        out = np.zeros(self.n)
+        if self.has_floors:
+            floor = self.min_accuracy
+            has = np.isfinite(floor) & (floor > self.a_min)
+            curve = has if self.model is None else has & (self.model < 0)
+            c = np.flatnonzero(curve)
+            frac = (floor[c] - self.a_min[c]) / (self.a_max[c] - self.a_min[c])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w = -np.log1p(-np.minimum(frac, 1.0)) / self.theta[c]
+            w = w * (1.0 + 8 * _EPS)
+            w[(frac >= 1.0) | (w > self.t_max[c])] = np.inf
+            out[c] = w
+            if self.model is not None:
+                for j in np.flatnonzero(has & (self.model >= 0)).tolist():
+                    k = int(self.model[j])
+                    cfg = slice(self.models.start[k], self.models.start[k + 1])
+                    ok = self.models.accuracy[cfg] >= floor[j]
+                    out[j] = float(self.models.work[cfg][ok].min()) if ok.any() else np.inf
+        out.setflags(write=False)
+        return out
+
+    @cached_property
+    def unreachable_floor(self) -> np.ndarray:
+        """Per task, whether its floor can never be met: :attr:`floor_work` is infinite or
+        more than any one machine can do before the task's deadline. O(n m). Read-only."""
+        out = np.zeros(self.n, dtype=bool)
+        if self.has_floors:
+            need = np.flatnonzero(self.floor_work > 0.0)
+            best = np.zeros(need.shape[0])
+            for r in range(self.m):  # O(n) memory, whatever m
+                best = np.maximum(best, self.machine_capacity(self.deadline[need], r))
+            out[need] = self.floor_work[need] > best
+        out.setflags(write=False)
+        return out
 
     @cached_property
     def family(self):
@@ -362,12 +449,14 @@ class Problem:
         return rank
 
     def guarantee(self) -> float:
-        """Theorem 3's absolute guarantee ``G = m A (1 + ln(theta_max/theta_min) / e)``."""
+        """Theorem 3's absolute guarantee ``G = m A (1 + ln(theta_max/theta_min) / e)``, ``A``
+        the largest weighted range ``weight (a_max - a_min)``; NaN where the theorem does not
+        apply (model tasks, floors)."""
         if self.n == 0:
             return 0.0
-        if self.n_model:
-            return math.nan  # Theorem 3 covers the exponential curve only
-        big_a = float(np.maximum.reduce(self.a_max - self.a_min))
+        if self.n_model or self.has_floors:
+            return math.nan  # Theorem 3 covers the exponential curve only, without floors
+        big_a = float(np.maximum.reduce(self.weights * (self.a_max - self.a_min)))
         ratio = math.log(float(np.maximum.reduce(self.theta))) - math.log(float(np.minimum.reduce(self.theta)))
         return self.m * big_a * (1.0 + ratio / math.e)
 
@@ -393,6 +482,9 @@ class Solution:
     config          per task, the configuration a model task runs (an index into
                     ``problem.models.work``), -1 for curve tasks and unscheduled ones;
                     None when no task runs a model
+    weighted_accuracy  the objective, ``sum weight * accuracy`` (None on construction:
+                    ``total_accuracy``, the objective when every weight is 1); ``upper_bound``,
+                    ``guarantee`` and ``proven_bound`` refer to it
     """
 
     machine: np.ndarray
@@ -408,8 +500,11 @@ class Solution:
     reason: tuple[str, ...] = ()
     proven_bound: float | None = None
     config: np.ndarray | None = None
+    weighted_accuracy: float | None = None
 
     def __post_init__(self) -> None:
+        if self.weighted_accuracy is None:
+            object.__setattr__(self, "weighted_accuracy", self.total_accuracy)
         for name in ("machine", "start", "duration", "work", "accuracy", "config"):
             arr = getattr(self, name)
             if arr is None:

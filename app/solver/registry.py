@@ -17,8 +17,8 @@ import numpy as np
 
 from .problem import DomainError, Problem, Solution
 
-__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "GUARANTEED", "MODELS", "MODELS_ONLY", "POLYNOMIAL", "ModelsUnsupportedError",
-           "UnknownAlgorithmError", "UnknownOptionError", "finite_solution", "models_refusal", "options_of", "register", "solve"]
+__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "FLOORS", "GUARANTEED", "MODELS", "MODELS_ONLY", "POLYNOMIAL", "ModelsUnsupportedError",
+           "UnknownAlgorithmError", "UnknownOptionError", "finite_solution", "floors_refusal", "models_refusal", "options_of", "register", "solve"]
 
 Algorithm = Callable[..., Solution]
 
@@ -36,6 +36,10 @@ GUARANTEED: set[str] = set()
 MODELS: set[str] = set()
 #: of those, the ones that need every task of the batch to run a model (no curve tasks mixed in)
 MODELS_ONLY: set[str] = set()
+#: the algorithms that respect a curve task's accuracy floor themselves (``min_accuracy``
+#: of the problem they are given); the others get floors through the admission of
+#: :mod:`app.solver.priorities`, which only polynomial algorithms can afford
+FLOORS: set[str] = set()
 DEFAULT_ALGORITHM = "dsct-best"
 
 
@@ -72,12 +76,13 @@ class ModelsUnsupportedError(DomainError):
 
 
 def register(name: str, *, polynomial: bool = False, guaranteed: bool = False,
-             models: bool | str = False) -> Callable[[Algorithm], Algorithm]:
+             models: bool | str = False, floors: bool = False) -> Callable[[Algorithm], Algorithm]:
     """Add ``fn`` to the registry. ``polynomial``: see :data:`POLYNOMIAL`; ``guaranteed``:
     the algorithm is never worse than DSCT-APPROX (:data:`GUARANTEED`); ``models``: it
     schedules tasks of measured models (it then names each one's configuration, and
     :func:`solve` lets such problems through); ``models="only"``: only batches whose tasks
-    all run models."""
+    all run models; ``floors``: it respects curve tasks' accuracy floors itself
+    (:data:`FLOORS`)."""
 
     def deco(fn: Algorithm) -> Algorithm:
         if name in ALGORITHMS:
@@ -91,9 +96,26 @@ def register(name: str, *, polynomial: bool = False, guaranteed: bool = False,
             MODELS.add(name)
         if models == "only":
             MODELS_ONLY.add(name)
+        if floors:
+            FLOORS.add(name)
         return fn
 
     return deco
+
+
+def floors_refusal(algorithm: str, problem: Problem) -> DomainError | None:
+    """Why ``algorithm`` cannot honour the problem's accuracy floors, or None when it can:
+    floors on curve tasks need an algorithm that handles them (:data:`FLOORS`) or a
+    polynomial one (admitted by :mod:`app.solver.priorities`)."""
+    if algorithm in FLOORS or algorithm in POLYNOMIAL or not problem.has_floors:
+        return None
+    curve = problem.floor_work > 0.0
+    if problem.model is not None:
+        curve &= problem.model < 0
+    if not curve.any():
+        return None
+    return DomainError("min_accuracy", int(np.flatnonzero(curve)[0]),
+                       f"algorithm {algorithm!r} cannot honour accuracy floors of curve tasks")
 
 
 def models_refusal(algorithm: str, n_model: int, n: int) -> ModelsUnsupportedError | None:
@@ -142,7 +164,7 @@ def finite_solution(sol: Solution) -> bool:
         else:
             arrays_ok = all(bool(np.isfinite(a).all())
                             for a in (sol.start, sol.duration, sol.work, sol.accuracy, sol.start + sol.duration))
-    bounds = (sol.total_accuracy, sol.upper_bound, sol.guarantee, sol.proven_bound)  # None: not reported
+    bounds = (sol.total_accuracy, sol.weighted_accuracy, sol.upper_bound, sol.guarantee, sol.proven_bound)  # None: not reported
     return arrays_ok and all(x is None or math.isfinite(x) for x in bounds)
 
 
@@ -167,7 +189,15 @@ def solve(problem: Problem, algorithm: str = DEFAULT_ALGORITHM, **options) -> So
         for name in options:
             if name not in accepted:
                 raise UnknownOptionError(algorithm, name, accepted)
-    sol = fn(problem, **options)
+    if problem.prioritised:
+        refusal = floors_refusal(algorithm, problem)
+        if refusal is not None:
+            raise refusal
+        from .priorities import solve_prioritised  # builds on the algorithms' modules
+
+        sol = solve_prioritised(problem, algorithm, fn, options, native_floors=algorithm in FLOORS)
+    else:
+        sol = fn(problem, **options)
     if not finite_solution(sol):
         raise DomainError("", None, "these numbers overflow double precision during the solve; "
                           "rescale times, speeds or theta", "overflow")

@@ -7,7 +7,9 @@ Reason codes for unscheduled tasks (``Solution.reason``), stable on the wire:
   other tasks, or, for the baselines, no level or machine fitted before the deadline);
 - ``cut_at_deadline``: dsct-approx's rounding pushed the task entirely past its deadline;
 - ``no_fit``: a baseline found no machine where the task fits before its deadline;
-- ``unbounded_t_max``: ``edf-nocompression`` cannot run a task without ``t_max`` uncompressed.
+- ``unbounded_t_max``: ``edf-nocompression`` cannot run a task without ``t_max`` uncompressed;
+- ``below_min_accuracy``: the task's accuracy floor could not be met (it cannot be reached at
+  all, or the time it needs was worth more to other tasks): send it elsewhere.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ COMPRESSED_TO_ZERO = "compressed_to_zero"
 CUT_AT_DEADLINE = "cut_at_deadline"
 NO_FIT = "no_fit"
 UNBOUNDED_T_MAX = "unbounded_t_max"
+BELOW_MIN_ACCURACY = "below_min_accuracy"
 
-REASONS = (DEADLINE_BEFORE_AVAILABLE, COMPRESSED_TO_ZERO, CUT_AT_DEADLINE, NO_FIT, UNBOUNDED_T_MAX)
+REASONS = (DEADLINE_BEFORE_AVAILABLE, COMPRESSED_TO_ZERO, CUT_AT_DEADLINE, NO_FIT, UNBOUNDED_T_MAX,
+           BELOW_MIN_ACCURACY)
 
 
 def make_solution(
@@ -86,8 +90,10 @@ def make_solution(
         work=work,
         accuracy=accuracy,
         total_accuracy=float(np.add.reduce(accuracy)) if problem.n else 0.0,
+        weighted_accuracy=float(np.dot(problem.weight, accuracy)) if problem.weight is not None and problem.n else None,
         upper_bound=float(upper_bound),
-        guarantee=problem.guarantee() if algorithm in GUARANTEED and not problem.n_model else None,
+        guarantee=(problem.guarantee() if algorithm in GUARANTEED and not problem.n_model
+                   and not problem.has_floors else None),
         algorithm=algorithm,
         status=status,
         reason=tuple(reasons),
