@@ -379,7 +379,9 @@ def local_search(problem: Problem, family: AccuracyFamily, cand: Candidate,
     return _solve_assignment(p, family, np.array(mach, dtype=np.int64), "local search")
 
 
-@register(NAME, polynomial=True, guaranteed=True, models=True)  # never worse than dsct-approx
+# never worse than dsct-approx; with floors, never worse than these algorithms' admissions
+@register(NAME, polynomial=True, guaranteed=True, models=True,
+          portfolio=("dsct-refined", "dsct-approx", "edf-nocompression", "edf-3levels"))
 def dsct_best(problem: Problem) -> Solution:
     """The best of DSCT-APPROX, a speed-aware assignment, the baselines when they could win,
     and a bounded local search, every machine solved exactly (module docs).

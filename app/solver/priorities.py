@@ -42,7 +42,7 @@ none when any task has a floor (Theorem 3 does not cover them).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,16 +57,22 @@ from .schedule import (
     make_solution,
 )
 
-__all__ = ["FILL_WORK", "MAX_ROUNDS", "solve_prioritised"]
+__all__ = ["FILL_WORK", "INTEGRAL_ROUNDS", "MAX_ROUNDS", "solve_prioritised"]
 
-#: the most solves the admission of curve floors spends (raising rounds and drops together)
+#: the most relaxations the admission's first phase spends (raising rounds and drops together)
 MAX_ROUNDS = 24
+#: the most solves of the algorithm itself the second phase spends, from the first's prices
+INTEGRAL_ROUNDS = 6
 #: the admission's last pass (try dropping each admitted floor task) runs up to this many tasks
 SMALL_BATCH = 40
+#: up to this many tasks, the admission also starts from scratch (not only from the relaxation's)
+FRESH_START = 200
 #: the zero-weight fill stops after this many task-positions examined (tasks x chain length)
 FILL_WORK = 4_000_000
 #: a raised weight is at most this many times the task's own
 _MAX_RAISE = 1e6
+#: the most solves spent bringing raised weights back down
+_TIGHTEN_STEPS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,13 +217,17 @@ class _Admission:
     dropped: np.ndarray
     best: _Schedule | None = None
     best_value: float = -math.inf
+    best_multiplier: np.ndarray | None = None
+    best_dropped: np.ndarray | None = None
     solves: int = 0
 
 
 def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], options: dict,
-                      native_floors: bool) -> Solution:
+                      native_floors: bool, portfolio: Sequence[Callable[..., Solution]] = ()) -> Solution:
     """Solve ``problem`` (with weights or floors) with algorithm ``fn`` (registered as
-    ``name``): see the module's docstring for the method."""
+    ``name``): see the module's docstring for the method. With curve floors admitted here,
+    the admission also runs with each algorithm of ``portfolio`` (no options) and the best
+    schedule wins, ties to ``fn``'s."""
     p = problem
     weight = p.weights
     out = p.unreachable_floor.copy()
@@ -241,7 +251,7 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
         if below.shape[0]:  # a bug in the algorithm, never a silently missed floor
             raise AssertionError(f"{name} scheduled task {int(below[0])} below its min_accuracy")
     else:
-        s = _admit(p, kept, weight, fn, options)
+        s = _admissions(p, kept, weight, [(fn, options)] + [(other, {}) for other in portfolio])
     s.drop(np.flatnonzero(out), BELOW_MIN_ACCURACY)
     _fill_leftover(p, s, np.flatnonzero(zero))
     return _finish(p, s, upper, name, status, proven)
@@ -262,15 +272,50 @@ def _solve_round(p: Problem, kept: np.ndarray, weight: np.ndarray, state: _Admis
     value = _objective(p, feasible)
     if value > state.best_value:
         state.best, state.best_value = feasible, value
+        state.best_multiplier, state.best_dropped = state.multiplier.copy(), state.dropped.copy()
     return s
 
 
+def _admissions(p: Problem, kept: np.ndarray, weight: np.ndarray,
+                runs: list[tuple[Callable[..., Solution], dict]]) -> _Schedule:
+    """The best admission over ``runs`` (algorithm, options), each started from the
+    relaxation's admission and, on batches up to :data:`FRESH_START` tasks, also from scratch
+    (the relaxation's drops can be too many there); ties to the first."""
+    relaxed = _admit(p, kept, weight, _relaxed_solver, {}, start=None, rounds=MAX_ROUNDS)
+    starts: list[tuple[_Admission | None, int]] = [(relaxed, INTEGRAL_ROUNDS)]
+    if kept.shape[0] <= FRESH_START:
+        starts.append((None, MAX_ROUNDS))
+    best, best_value = None, -math.inf
+    for fn, options in runs:
+        for start, rounds in starts:
+            state = _admit(p, kept, weight, fn, options, start=start, rounds=rounds)
+            if state.best_value > best_value:
+                best, best_value = state.best, state.best_value
+    return best
+
+
+def _relaxed_solver(problem: Problem) -> Solution:
+    """The fractional relaxation as a "schedule" (every task on machine 0, no times): what
+    the admission's first phase iterates on, at the cost of one relaxation a round."""
+    frac = fractional_relaxation(problem)
+    n = problem.n
+    work = frac.work
+    machine = np.where(work > 0.0, 0, UNSCHEDULED)
+    return Solution(machine=machine, start=np.zeros(n), duration=np.zeros(n), work=work,
+                    accuracy=np.zeros(n), total_accuracy=0.0, upper_bound=frac.upper_bound,
+                    guarantee=None, algorithm="relaxation", reason=("",) * n)
+
+
 def _admit(p: Problem, kept: np.ndarray, weight: np.ndarray, fn: Callable[..., Solution],
-           options: dict) -> _Schedule:
-    """Admission of curve floors by a Lagrangian price (module docstring, step 3)."""
+           options: dict, start: _Admission | None = None, rounds: int = MAX_ROUNDS) -> _Admission:
+    """Admission of curve floors by a Lagrangian price (module docstring, step 3), from the
+    multipliers and drops of ``start`` (fresh ones when None), in at most ``rounds`` solves
+    plus the tightening and, on small batches, one solve per admitted floor task."""
     state = _Admission(multiplier=np.ones(p.n), dropped=np.zeros(p.n, dtype=bool))
+    if start is not None:
+        state.multiplier, state.dropped = start.best_multiplier.copy(), start.best_dropped.copy()
     last = -math.inf
-    while state.solves < MAX_ROUNDS:
+    while state.solves < rounds:
         s = _solve_round(p, kept, weight, state, fn, options)
         below = _below_floor(p, s)
         if not below.shape[0]:
@@ -279,9 +324,27 @@ def _admit(p: Problem, kept: np.ndarray, weight: np.ndarray, fn: Callable[..., S
         if state.best_value <= last or not raised:
             state.dropped[_least_valuable(p, below, weight)] = True
         last = max(last, state.best_value)
+    _tighten(p, kept, weight, state, fn, options)
     if kept.shape[0] <= SMALL_BATCH:
         _try_drops(p, kept, weight, state, fn, options)
-    return state.best
+    return state
+
+
+def _tighten(p: Problem, kept: np.ndarray, weight: np.ndarray, state: _Admission,
+             fn: Callable[..., Solution], options: dict) -> None:
+    """Bring the raised multipliers back toward 1 (square roots, all together) while that
+    pays: a raise overshoots, and a task lifted past its floor takes time others value more."""
+    state.multiplier, state.dropped = state.best_multiplier.copy(), state.best_dropped.copy()
+    for _ in range(_TIGHTEN_STEPS):
+        raised = np.flatnonzero(state.multiplier > 1.0)
+        if not raised.shape[0]:
+            return
+        before, old = state.best_value, state.multiplier.copy()
+        state.multiplier[raised] = np.sqrt(state.multiplier[raised])
+        _solve_round(p, kept, weight, state, fn, options)
+        if state.best_value <= before:
+            state.multiplier = old
+            return
 
 
 def _raise(p: Problem, s: _Schedule, below: np.ndarray, state: _Admission) -> bool:
@@ -297,20 +360,21 @@ def _raise(p: Problem, s: _Schedule, below: np.ndarray, state: _Admission) -> bo
     return bool(moved.any())
 
 
-def _least_valuable(p: Problem, below: np.ndarray, weight: np.ndarray) -> int:
-    """The violator whose floor buys the least weighted accuracy per unit of work."""
+def _least_valuable(p: Problem, below: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The violators whose floors buy the least weighted accuracy per unit of work: one when
+    there are few, the lowest quarter when there are many (a round per drop would not do)."""
     f = p.floor_work[below]
-    gain = weight[below] * (p.min_accuracy[below] - p.a_min[below])
-    density = gain / f
-    return int(below[np.lexsort((below, density))[0]])
+    density = weight[below] * (p.min_accuracy[below] - p.a_min[below]) / f
+    order = below[np.lexsort((below, density))]
+    return order[: max(1, order.shape[0] // 4)]
 
 
 def _try_drops(p: Problem, kept: np.ndarray, weight: np.ndarray, state: _Admission,
                fn: Callable[..., Solution], options: dict) -> None:
     """On a small batch: for each floor task scheduled in the best schedule, solve once
-    without it (its raised multipliers kept for the others); keep a drop that pays."""
-    best = state.best
-    floors = kept[(p.floor_work[kept] > 0.0) & (best.machine[kept] >= 0)]
+    without it (the best multipliers kept for the others); keep a drop that pays."""
+    state.multiplier, state.dropped = state.best_multiplier.copy(), state.best_dropped.copy()
+    floors = kept[(p.floor_work[kept] > 0.0) & (state.best.machine[kept] >= 0)]
     for j in floors.tolist():
         if state.best.machine[j] < 0:
             continue

@@ -17,7 +17,7 @@ import numpy as np
 
 from .problem import DomainError, Problem, Solution
 
-__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "FLOORS", "GUARANTEED", "MODELS", "MODELS_ONLY", "POLYNOMIAL", "ModelsUnsupportedError",
+__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "FLOORS", "GUARANTEED", "MODELS", "MODELS_ONLY", "PORTFOLIO", "POLYNOMIAL", "ModelsUnsupportedError",
            "UnknownAlgorithmError", "UnknownOptionError", "finite_solution", "floors_refusal", "models_refusal", "options_of", "register", "solve"]
 
 Algorithm = Callable[..., Solution]
@@ -40,6 +40,9 @@ MODELS_ONLY: set[str] = set()
 #: of the problem they are given); the others get floors through the admission of
 #: :mod:`app.solver.priorities`, which only polynomial algorithms can afford
 FLOORS: set[str] = set()
+#: per algorithm, the algorithms whose admission of floors it also runs and never loses to
+#: (:mod:`app.solver.priorities`): with floors, the default stays never below them
+PORTFOLIO: dict[str, tuple[str, ...]] = {}
 DEFAULT_ALGORITHM = "dsct-best"
 
 
@@ -76,13 +79,14 @@ class ModelsUnsupportedError(DomainError):
 
 
 def register(name: str, *, polynomial: bool = False, guaranteed: bool = False,
-             models: bool | str = False, floors: bool = False) -> Callable[[Algorithm], Algorithm]:
+             models: bool | str = False, floors: bool = False,
+             portfolio: tuple[str, ...] = ()) -> Callable[[Algorithm], Algorithm]:
     """Add ``fn`` to the registry. ``polynomial``: see :data:`POLYNOMIAL`; ``guaranteed``:
     the algorithm is never worse than DSCT-APPROX (:data:`GUARANTEED`); ``models``: it
     schedules tasks of measured models (it then names each one's configuration, and
     :func:`solve` lets such problems through); ``models="only"``: only batches whose tasks
     all run models; ``floors``: it respects curve tasks' accuracy floors itself
-    (:data:`FLOORS`)."""
+    (:data:`FLOORS`); ``portfolio``: see :data:`PORTFOLIO`."""
 
     def deco(fn: Algorithm) -> Algorithm:
         if name in ALGORITHMS:
@@ -98,6 +102,8 @@ def register(name: str, *, polynomial: bool = False, guaranteed: bool = False,
             MODELS_ONLY.add(name)
         if floors:
             FLOORS.add(name)
+        if portfolio:
+            PORTFOLIO[name] = tuple(portfolio)
         return fn
 
     return deco
@@ -195,7 +201,9 @@ def solve(problem: Problem, algorithm: str = DEFAULT_ALGORITHM, **options) -> So
             raise refusal
         from .priorities import solve_prioritised  # builds on the algorithms' modules
 
-        sol = solve_prioritised(problem, algorithm, fn, options, native_floors=algorithm in FLOORS)
+        portfolio = [ALGORITHMS[name] for name in PORTFOLIO.get(algorithm, ())]
+        sol = solve_prioritised(problem, algorithm, fn, options, native_floors=algorithm in FLOORS,
+                                portfolio=portfolio)
     else:
         sol = fn(problem, **options)
     if not finite_solution(sol):
