@@ -168,11 +168,6 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
     """
     import multiprocessing
 
-    # multiprocessing's resource tracker (a separate process that inherits this environment)
-    # reclaims the semaphores of a worker that was killed (its solver process, say) and says so
-    # in a plain-text warning at exit; the reclaiming is its job, and every line of ours is JSON
-    filters = [f for f in os.environ.get("PYTHONWARNINGS", "").split(",") if f]
-    os.environ["PYTHONWARNINGS"] = ",".join([*filters, "ignore::UserWarning:multiprocessing.resource_tracker"])
     ctx = multiprocessing.get_context("spawn")
     procs = []
     stopping = False

@@ -29,9 +29,11 @@ arriving in the next :data:`DRAIN_GRACE` seconds on a kept-alive connection is a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,6 +264,16 @@ def protocol_class(settings: Settings) -> type[GuardedProtocol]:
 
 class GuardedServer(Server):
     """uvicorn's server, with a shutdown that answers what was already sent (module docs)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, except that a stop signal is not raised again once the server has
+        stopped: the process then exits normally, so its exit handlers run (multiprocessing's
+        among them, which release the solver process's semaphores; killed by the re-raised
+        signal, the process would leave them to the resource tracker, which warns)."""
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.server_state.draining = True  # type: ignore[attr-defined]

@@ -174,9 +174,15 @@ class _ViaProcess(Executor):
         return self._thread.submit(self._call, fn, *args)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop taking jobs; end the solver process now (a job still running there was
+        abandoned by its request) and wait until it is gone, so that this process releases
+        the queues' semaphores only once no child can still be opening them."""
         self._thread.shutdown(wait=wait, cancel_futures=cancel_futures)
-        if self._process is not None:
-            self._process.shutdown(wait=wait, cancel_futures=cancel_futures)
+        pool, self._process = self._process, None
+        if pool is not None:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _process_pool() -> Executor:

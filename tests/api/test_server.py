@@ -214,3 +214,20 @@ def test_keep_alive_connections_spread_over_workers(tmp_path):
             time.sleep(0.05)
         assert len(pids) == 48
         assert len(set(pids)) == 2, f"all requests on worker(s) {set(pids)}"
+
+
+def test_sigterm_exits_cleanly_with_every_log_line_json(tmp_path):
+    """SIGTERM to two workers, each with its solver process started (at start-up) and one of
+    them used by a large batch: the service exits 0 and writes nothing but JSON lines, so no
+    traceback and no resource-tracker warning about semaphores left behind."""
+    big = json.dumps(random_batch(20_000, 20, 7, "dsct-approx")).encode()
+    with running_server(tmp_path, workers=2, env={"DSCT_LOG_LEVEL": "INFO", "DSCT_ISOLATE_MIN_BYTES": "1000000"}) as srv:
+        r = httpx.post(srv.url + "/schedule", content=big, headers=JSON_HEADERS, timeout=120)
+        assert r.status_code == 200
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(timeout=60) == 0
+        time.sleep(0.5)  # the resource tracker writes after the processes are gone
+        lines = [ln for ln in srv.logs().splitlines() if ln.strip()]
+    assert lines, "the server logged nothing at INFO"
+    for line in lines:
+        assert isinstance(json.loads(line), dict), line
