@@ -56,10 +56,14 @@ class AddressInUse(Exception):
     pass
 
 
-def _claim(host: str, port: int) -> int:
+def _claim(host: str, port: int) -> tuple[int, socket.socket | None]:
     """Check that nobody listens on ``host:port`` (any process, with or without
     SO_REUSEPORT): bind it once without SO_REUSEPORT, which the kernel refuses while any
-    other socket holds the address. Returns the port (the one the OS picked for 0)."""
+    other socket holds the address. Returns the port (the one the OS picked for 0) and, on
+    Linux, a lock on it that the caller holds while it serves: two ``dsct serve`` started at
+    the same moment could both pass the check before either listens, and their workers would
+    then share the port (SO_REUSEPORT); the lock, an abstract Unix socket named after the
+    address, can be bound by one process only and goes away with it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
@@ -67,7 +71,17 @@ def _claim(host: str, port: int) -> int:
             probe.bind((host, port))
         except OSError as exc:
             raise AddressInUse(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-        return probe.getsockname()[1]
+        port = probe.getsockname()[1]
+    if not sys.platform.startswith("linux"):
+        return port, None
+    lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        lock.bind(f"\0dsct-serve-{host}-{port}")
+    except OSError:
+        lock.close()
+        raise AddressInUse(f"cannot listen on {host}:{port}: another dsct serve is starting there") from None
+    lock.set_inheritable(False)
+    return port, lock
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -77,7 +91,7 @@ def serve(args: argparse.Namespace) -> int:
     port = settings.port if args.port is None else args.port
     workers = args.workers or settings.workers
     try:
-        port = _claim(host, port)
+        port, lock = _claim(host, port)
     except AddressInUse as exc:
         print(f"dsct: {exc}; is another server running there? Stop it or choose another DSCT_PORT.",
               file=sys.stderr, flush=True)
@@ -94,11 +108,12 @@ def serve(args: argparse.Namespace) -> int:
     try:
         if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
             return _supervise(host, port, workers, options)
-        # uvicorn finishes the requests in flight on SIGTERM, then re-raises the signal to
-        # the previous handler: make that a clean exit (status 0) rather than death by signal
+        # a SIGTERM before uvicorn takes over the signals (while starting) is a clean exit too
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         _serve_socket(_listen(host, port, reuseport=False), options)
     finally:
+        if lock is not None:
+            lock.close()
         path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if created and path and os.path.basename(path).startswith("dsct-metrics-"):
             shutil.rmtree(path, ignore_errors=True)

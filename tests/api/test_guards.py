@@ -9,13 +9,22 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 import httpx
 import pytest
 
-from .conftest import DSCT, JSON_HEADERS, ROOT, random_batch, running_server, spec_request
+from .conftest import (
+    DSCT,
+    JSON_HEADERS,
+    ROOT,
+    free_port,
+    random_batch,
+    running_server,
+    spec_request,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -283,6 +292,24 @@ def test_a_second_server_refuses_a_port_in_use(tmp_path, workers):
         for _ in range(12):
             r = httpx.post(srv.url + "/schedule", content=SMALL, headers=JSON_HEADERS, timeout=10)
             assert r.status_code == 200
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the start-up lock is Linux's abstract socket")
+def test_a_server_starting_on_the_same_port_at_the_same_moment_is_refused(tmp_path):
+    """Two servers started at once could both find the port free before either listens: the
+    one that takes the port's start-up lock second refuses, whatever the order of the checks.
+    The first is played here by a process holding that lock (as a starting server does)."""
+    port = free_port()
+    holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    holder.bind(f"\0dsct-serve-127.0.0.1-{port}")
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DSCT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+        env.update({"DSCT_HOST": "127.0.0.1", "DSCT_PORT": str(port), "DSCT_WORKERS": "2"})
+        second = subprocess.run([DSCT, "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        assert f"cannot listen on 127.0.0.1:{port}: another dsct serve" in second.stderr, second.stderr
+    finally:
+        holder.close()
 
 
 # 8 ---------------------------------------------------------------- SIGTERM under keep-alive load
