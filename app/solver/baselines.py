@@ -19,7 +19,10 @@
     is Lee and Song's quality-first rule. With ``t_max`` infinite the top level needs
     infinite work, so only the two lower levels are available.
 
-Both are O(n m) (a vectorised O(m) scan per task, in EDF order: inherently sequential).
+Both are O(n m) as a vectorised O(m) scan per task, in EDF order (inherently sequential);
+with many machines of few distinct speeds they keep instead one heap of free times per speed
+(:class:`_SpeedHeaps`: in a class, the machine free first is the best for both rules), so
+O(n (classes + log m)), with the same schedule.
 
 Tasks of measured models: a model's *levels* are its configurations that no other beats
 (more accurate for no more work), most accurate first (:func:`model_levels`).
@@ -29,12 +32,70 @@ Tasks of measured models: a model's *levels* are its configurations that no othe
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 from .fractional import fractional_relaxation
 from .problem import UNSCHEDULED, Problem, Solution
 from .registry import register
 from .schedule import NO_FIT, UNBOUNDED_T_MAX, make_solution
+
+#: the heaps of :class:`_SpeedHeaps` replace the vectorised scan from this many machines, when
+#: they have at most :data:`HEAP_CLASSES` distinct speeds (below, numpy's scan is faster)
+HEAP_MACHINES = 256
+HEAP_CLASSES = 16
+
+
+class _SpeedHeaps:
+    """Machines' free times, one heap per distinct speed, keyed ``(free, index)``: within a
+    class the machine free first finishes any work first and keeps the most room, ties to
+    the lowest index, so scanning the classes' tops gives what a scan of every machine gives.
+    O(classes) a query, O(log m) an update."""
+
+    def __init__(self, speed: np.ndarray, free: np.ndarray):
+        speeds = speed.tolist()
+        by_speed: dict[float, list[tuple[float, int]]] = {}
+        for r, (v, f) in enumerate(zip(speeds, free.tolist(), strict=True)):
+            by_speed.setdefault(v, []).append((f, r))
+        self.speed = sorted(by_speed)
+        self.heaps = [by_speed[v] for v in self.speed]
+        for h in self.heaps:
+            heapq.heapify(h)
+        self.class_of = [0] * len(speeds)
+        for c, heap in enumerate(self.heaps):
+            for _, r in heap:
+                self.class_of[r] = c
+
+    @staticmethod
+    def fits(speed: np.ndarray) -> bool:
+        return speed.shape[0] >= HEAP_MACHINES and len(set(speed.tolist())) <= HEAP_CLASSES
+
+    def earliest_finish(self, w: float) -> tuple[float, int]:
+        """The machine where ``w`` work finishes first, and when (ties: lowest index)."""
+        best = (np.inf, -1)
+        for v, h in zip(self.speed, self.heaps, strict=True):
+            f, r = h[0]
+            cand = (f + w / v, r)
+            if cand < best:
+                best = cand
+        return best
+
+    def most_room(self, w: float, d: float) -> int:
+        """Among machines where ``w`` work finishes by ``d``, the one with the most room
+        ``speed (d - free)`` (ties: lowest index); -1 when none fits."""
+        best_room, best_r = -np.inf, -1
+        for v, h in zip(self.speed, self.heaps, strict=True):
+            f, r = h[0]
+            if f + w / v <= d:
+                room = v * (d - f)
+                if room > best_room or (room == best_room and r < best_r):
+                    best_room, best_r = room, r
+        return best_r
+
+    def take(self, r: int, new_free: float) -> None:
+        """Machine ``r`` (the top of its class) is now free at ``new_free``."""
+        heapq.heapreplace(self.heaps[self.class_of[r]], (new_free, r))
 
 
 def _empty(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -74,12 +135,21 @@ def edf_nocompression(problem: Problem) -> Solution:
         on = problem.model >= 0
         config = np.where(on, tops[np.maximum(problem.model, 0)], -1)
         t_max[on] = problem.models.work[config[on]]
+    heaps = _SpeedHeaps(speed, free) if _SpeedHeaps.fits(speed) else None
     for j in problem.order.tolist():
         t = t_max[j]
         if not np.isfinite(t):
             reason[j] = UNBOUNDED_T_MAX
             continue
         d = problem.deadline[j]
+        if heaps is not None:
+            r = heaps.most_room(t, d)
+            if r < 0:
+                continue
+            machine[j], start[j], duration[j], work[j] = r, free[r], t / speed[r], t
+            free[r] = free[r] + t / speed[r]
+            heaps.take(r, free[r])
+            continue
         finish = free + t / speed
         with np.errstate(over="ignore"):  # room past a deadline is never chosen
             room = np.where(finish <= d, speed * (d - free), -np.inf)
@@ -121,6 +191,7 @@ def edf_3levels(problem: Problem) -> Solution:
     free = problem.available_at.copy()
     speed = problem.speed
     works = level_works(problem)
+    heaps = _SpeedHeaps(speed, free) if _SpeedHeaps.fits(speed) else None
     config = None
     if problem.n_model:
         levels = model_levels(problem)
@@ -132,11 +203,17 @@ def edf_3levels(problem: Problem) -> Solution:
         for i, w in enumerate(choices):
             if not np.isfinite(w):
                 continue
-            finish = free + w / speed
-            r = int(np.argmin(finish))
-            if finish[r] <= d:
+            if heaps is not None:
+                end, r = heaps.earliest_finish(w)
+            else:
+                finish = free + w / speed
+                r = int(np.argmin(finish))
+                end = finish[r]
+            if end <= d:
                 machine[j], start[j], duration[j], work[j] = r, free[r], w / speed[r], w
-                free[r] = finish[r]
+                free[r] = end
+                if heaps is not None:
+                    heaps.take(r, end)
                 if k >= 0:
                     config[j] = levels[k][i]
                 break
