@@ -122,7 +122,8 @@ def model_levels(problem: Problem) -> list[list[int]]:
 
 @register("edf-nocompression", polynomial=True, models=True)
 def edf_nocompression(problem: Problem) -> Solution:
-    """EDF-NOCOMPRESSION with worst-fit machine choice (section VII). O(n m).
+    """EDF-NOCOMPRESSION with worst-fit machine choice (section VII). O(n m), or
+    O(n (classes + log m)) through :class:`_SpeedHeaps`.
 
     A model task runs its most accurate configuration (its model uncompressed) or nothing."""
     machine, start, duration, work, reason = _empty(problem.n)
@@ -181,7 +182,8 @@ def level_works(problem: Problem, levels: int = 3) -> np.ndarray:
 
 @register("edf-3levels", polynomial=True, models=True)
 def edf_3levels(problem: Problem) -> Solution:
-    """EDF-3COMPRESSIONLEVELS (section VII): highest level that fits, earliest finish. O(n m).
+    """EDF-3COMPRESSIONLEVELS (section VII): highest level that fits, earliest finish. O(n m),
+    or O(n (classes + log m)) through :class:`_SpeedHeaps`.
 
     A model task's levels are its model's configurations that no other beats, most accurate
     first (:func:`model_levels`): it takes the most accurate one that fits before its
