@@ -91,6 +91,8 @@ def is_quick(prep: Prepared, settings: Settings) -> bool:
     under the time cap and admission control."""
     if prep.problem.n_model and prep.batch.algorithm in ("dsct-refined", "dsct-best"):
         return False  # dsct-refined's search over configurations: up to ~0.2 s of CPU at 512 model tasks
+    if prep.problem.has_floors:
+        return False  # the admission of accuracy floors solves the batch several times
     return prep.problem.n <= settings.inline_max_tasks and prep.batch.algorithm in POLYNOMIAL
 
 
