@@ -256,17 +256,20 @@ class Table:
         key is left out, the default where an optional one is), or ``None`` when some item
         has a key that is not a field."""
         try:
-            if len(self.names) == 1:  # itemgetter of one key gives the value, not a 1-tuple
-                cols = [tuple(map(self._every_key, items))]
-            else:
-                cols = list(zip(*map(self._every_key, items)))  # noqa: B905 (equal lengths) every key present: C passes
+            cols = self._columns(items)
         except KeyError:
             if not set().union(*items) <= self.keys:
                 return None
-            fill = self._fill
-            return [tuple(it.get(k, fill[k]) for it in items) for k in self.names]
+            fill = self._fill  # each item over the defaults (a C-level merge per item), then as above
+            return self._columns([fill | it for it in items])
         # every item has every key: it has another one exactly when it has more than that
         return cols if sum(map(len, items)) == len(self.names) * len(items) else None
+
+    def _columns(self, items: list[dict]) -> list[tuple]:
+        """One tuple per column, each item having every key (else KeyError): C-level passes."""
+        if len(self.names) == 1:  # itemgetter of one key gives the value, not a 1-tuple
+            return [tuple(map(self._every_key, items))]
+        return list(zip(*map(self._every_key, items)))  # noqa: B905 (equal lengths)
 
     def read(self, items: list[dict]) -> Columns | None:
         """The columns of ``items`` (plain dicts from orjson) when every value is plainly

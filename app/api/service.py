@@ -106,7 +106,7 @@ def finish(prep: Prepared, settings: Settings, run: RunInfo, observe: bool = Tru
     run.solve_seconds = t2 - t1
     if observe:
         metrics.observe_solution(batch.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
-                                 sol.upper_bound, sol.reason)
+                                 sol.upper_bound, sol.reason, sol.weighted_accuracy)
     out = to_response(batch, problem, sol, run.run_id)
     # the total covers building the response too, so it is measured last and set then
     out["timings"] = {"parse_seconds": t1 - prep.started, "solve_seconds": t2 - t1,
