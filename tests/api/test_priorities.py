@@ -371,3 +371,28 @@ def test_below_min_accuracy_is_counted(client):
     after = client.get("/metrics").text
     count = _sample(after, "dsct_unscheduled_tasks_total", reason=BELOW_MIN_ACCURACY)
     assert count == _sample(before, "dsct_unscheduled_tasks_total", reason=BELOW_MIN_ACCURACY) + 2
+
+
+def test_weights_and_floors_on_model_tasks_of_the_batch(client):
+    """A batch with its own models[] (read by pydantic, not the fast reader): a model task's
+    floor leaves it only the configurations at or above it, and its weight counts."""
+    req = {
+        "algorithm": "dsct-best",
+        "models": [{"id": "plate-reader", "a_min": 0.0,
+                    "configs": [{"id": "int8", "work": 0.006, "accuracy": 0.52},
+                                {"id": "fp16", "work": 0.011, "accuracy": 0.61},
+                                {"id": "fp32", "work": 0.019, "accuracy": 0.66}]}],
+        "machines": [{"id": "m", "speed": 1.0}],
+        "tasks": [{"id": f"p{k}", "deadline": 0.03, "model": "plate-reader", "weight": w, "min_accuracy": f}
+                  for k, (w, f) in enumerate([(3.0, 0.6), (1.0, None), (1.0, 0.6), (2.0, None)])],
+    }
+    body = solved(client, req)
+    run = {a["task_id"]: a for mc in body["machines"] for a in mc["assignments"]}
+    for t in req["tasks"]:
+        if t["id"] in run and t["min_accuracy"] is not None:
+            assert run[t["id"]]["accuracy"] >= t["min_accuracy"] and run[t["id"]]["config"] in ("fp16", "fp32")
+    assert "p0" in run  # the heaviest floor task fits (0.011 of 0.03 s) and is worth the most
+    acc = accuracies(body)
+    assert body["objective"]["weighted_accuracy"] == pytest.approx(
+        sum(t["weight"] * acc[t["id"]] for t in req["tasks"]), rel=1e-12)
+    assert body["objective"]["guarantee"] is None
