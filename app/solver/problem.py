@@ -294,10 +294,16 @@ class Problem:
         if self.weight is not None:
             weight = _array("weight", self.weight, n)
             _require("weight", weight, ~np.isfinite(weight) | (weight < 0), "must be a finite number >= 0")
-            with np.errstate(over="ignore", invalid="ignore"):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 scaled = weight * np.maximum(np.abs(self.a_min), np.abs(self.a_max))
                 _require("weight", weight, ~np.isfinite(scaled) | ~np.isfinite(np.cumsum(scaled)),
                          "too large: weight x accuracy overflows", "overflow")
+                # the weighted curve (range times the weight) must pass the theta check too
+                ranged = weight * (self.a_max - self.a_min)
+                curve = np.isfinite(self.theta) & (ranged > 0.0)  # model tasks' theta is NaN
+                _require("weight", weight, curve & ~np.isfinite(np.log(ranged * self.theta) / self.theta),
+                         "too large for this theta: ln(theta weight (a_max - a_min)) / theta overflows",
+                         "overflow")
             object.__setattr__(self, "weight", weight)
         if self.min_accuracy is not None:
             floor = _array("min_accuracy", self.min_accuracy, n)

@@ -396,3 +396,36 @@ def test_weights_and_floors_on_model_tasks_of_the_batch(client):
     assert body["objective"]["weighted_accuracy"] == pytest.approx(
         sum(t["weight"] * acc[t["id"]] for t in req["tasks"]), rel=1e-12)
     assert body["objective"]["guarantee"] is None
+
+
+EXTREME_TASKS = [
+    {"theta": 1e308, "weight": WEIGHT_MAX},
+    {"theta": 1e308, "weight": WEIGHT_MAX, "min_accuracy": 0.5},
+    {"theta": 1e-300, "weight": WEIGHT_MAX, "deadline": 1e300},
+    {"theta": 3e-306, "weight": 1e-6},
+    {"weight": 5e-324, "a_min": 1e-300, "a_max": 1e-299, "min_accuracy": 1e-300},
+    {"weight": 1e-300, "min_accuracy": 0.3, "t_max": 5e-324},
+]
+
+
+@pytest.mark.parametrize("algorithm", ["dsct-best", "dsct-approx", "edf-nocompression", "exact"])
+@pytest.mark.parametrize("extreme", EXTREME_TASKS, ids=[json.dumps(t) for t in EXTREME_TASKS])
+def test_extreme_weights_same_verdict_from_schedule_and_validate(client, extreme, algorithm):
+    """Extreme but legal weights with extreme curves: a checked schedule, or a 422 naming a
+    field of the task, and /schedule/validate says the same before any solve."""
+    req = spec_request()
+    req["algorithm"] = algorithm
+    req["machines"].append({"id": "fast", "speed": 1e300})
+    req["tasks"][0].update(extreme)
+    req["tasks"].append({"id": "other", "deadline": 0.2, "theta": 3.0, "weight": 2.0})
+    r = post(client, req)
+    out = strict_json(r.text)
+    report = post(client, req, "/schedule/validate").json()
+    assert r.status_code in (200, 422), out
+    assert report["valid"] == (r.status_code == 200), (report, out)
+    if r.status_code == 422:
+        assert out["error"]["code"] in ("numeric_range", "invalid_request")
+        assert out["error"]["details"][0]["loc"][:2] == ["tasks", 0]
+        assert report["errors"][0]["loc"] == out["error"]["details"][0]["loc"]
+    else:
+        solved(client, req)
