@@ -87,10 +87,12 @@ def prepare(body: bytes | str, settings: Settings, run: RunInfo) -> Prepared:
 def is_quick(prep: Prepared, settings: Settings) -> bool:
     """Whether the solve is short enough to run on the event loop: a polynomial heuristic
     (:data:`app.solver.POLYNOMIAL`) on at most ``DSCT_INLINE_MAX_TASKS`` tasks (what that
-    costs at the default is in docs/robustness.md). Everything else goes to a solver thread,
-    under the time cap and admission control."""
+    costs at the default is in docs/robustness.md), without accuracy floors. Everything else
+    goes to a solver thread, under the time cap and admission control."""
     if prep.problem.n_model and prep.batch.algorithm in ("dsct-refined", "dsct-best"):
         return False  # dsct-refined's search over configurations: up to ~0.2 s of CPU at 512 model tasks
+    if prep.problem.has_floors:
+        return False  # admitting accuracy floors solves the batch many times (docs/robustness.md)
     return prep.problem.n <= settings.inline_max_tasks and prep.batch.algorithm in POLYNOMIAL
 
 
