@@ -93,6 +93,7 @@ class Batch:
 NUMBER, TEXT, OTHER = "number", "text", "other"
 _MISSING = object()  # a required key left out: no type accepts it
 _NULL = type(None)
+_ONLY_NULL = {_NULL}
 _NUMBER = frozenset({float, int})  # strict mode: JSON integers and floats, never booleans
 _TEXT = frozenset({str})
 _KINDS = {float: NUMBER, str: TEXT}
@@ -323,6 +324,9 @@ class Table:
         kinds = set(map(type, col))
         if not kinds <= c.types:
             return False
+        if kinds == _ONLY_NULL:  # the usual optional field left out: every value null
+            out[c.name] = np.full(len(col), NULL_NUMBER)
+            return True
         has_null = _NULL in kinds
         arr = np.array(col if not has_null else [NULL_NUMBER if x is None else x for x in col], dtype=np.float64)
         if c.low is not None and not c.low_ok(float(np.minimum.reduce(arr))):  # a null passes: it is inf

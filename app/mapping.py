@@ -33,7 +33,9 @@ from app.solver import (
     models_refusal,
 )
 
-__all__ = ["check_batch", "check_limits", "check_models", "to_problem", "to_response"]
+__all__ = ["check_batch", "check_limits", "check_models", "priorities", "to_problem", "to_response"]
+
+_min, _max = np.minimum.reduce, np.maximum.reduce
 
 
 @dataclass(frozen=True)
@@ -200,9 +202,12 @@ def priorities(batch: Batch) -> tuple[np.ndarray | None, np.ndarray | None]:
     priorities is the paper's plain problem; floors with NaN for "none" (the column holds
     :data:`app.batch.NULL_NUMBER` for a null). Two reductions over n."""
     weight, floor = batch.tasks["weight"], batch.tasks["min_accuracy"]
-    has_floor = floor != NULL_NUMBER
-    return (weight if bool((weight != 1.0).any()) else None,
-            np.where(has_floor, floor, np.nan) if bool(has_floor.any()) else None)
+    if not weight.shape[0]:
+        return None, None
+    plain = _min(weight) == 1.0 == _max(weight)  # ufunc reductions: no array method dispatch
+    floored = _min(floor) < NULL_NUMBER
+    return (None if plain else weight,
+            np.where(floor == NULL_NUMBER, np.nan, floor) if floored else None)
 
 
 def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str) -> dict[str, Any]:
