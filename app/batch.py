@@ -93,6 +93,7 @@ class Batch:
 NUMBER, TEXT, OTHER = "number", "text", "other"
 _MISSING = object()  # a required key left out: no type accepts it
 _NULL = type(None)
+_ONLY_NULL = {_NULL}
 _NUMBER = frozenset({float, int})  # strict mode: JSON integers and floats, never booleans
 _TEXT = frozenset({str})
 _KINDS = {float: NUMBER, str: TEXT}
@@ -256,17 +257,20 @@ class Table:
         key is left out, the default where an optional one is), or ``None`` when some item
         has a key that is not a field."""
         try:
-            if len(self.names) == 1:  # itemgetter of one key gives the value, not a 1-tuple
-                cols = [tuple(map(self._every_key, items))]
-            else:
-                cols = list(zip(*map(self._every_key, items)))  # noqa: B905 (equal lengths) every key present: C passes
+            cols = self._columns(items)
         except KeyError:
             if not set().union(*items) <= self.keys:
                 return None
-            fill = self._fill
-            return [tuple(it.get(k, fill[k]) for it in items) for k in self.names]
+            fill = self._fill  # each item over the defaults (a C-level merge per item), then as above
+            return self._columns([fill | it for it in items])
         # every item has every key: it has another one exactly when it has more than that
         return cols if sum(map(len, items)) == len(self.names) * len(items) else None
+
+    def _columns(self, items: list[dict]) -> list[tuple]:
+        """One tuple per column, each item having every key (else KeyError): C-level passes."""
+        if len(self.names) == 1:  # itemgetter of one key gives the value, not a 1-tuple
+            return [tuple(map(self._every_key, items))]
+        return list(zip(*map(self._every_key, items)))  # noqa: B905 (equal lengths)
 
     def read(self, items: list[dict]) -> Columns | None:
         """The columns of ``items`` (plain dicts from orjson) when every value is plainly
@@ -320,6 +324,9 @@ class Table:
         kinds = set(map(type, col))
         if not kinds <= c.types:
             return False
+        if kinds == _ONLY_NULL:  # the usual optional field left out: every value null
+            out[c.name] = np.full(len(col), NULL_NUMBER)
+            return True
         has_null = _NULL in kinds
         arr = np.array(col if not has_null else [NULL_NUMBER if x is None else x for x in col], dtype=np.float64)
         if c.low is not None and not c.low_ok(float(np.minimum.reduce(arr))):  # a null passes: it is inf

@@ -127,8 +127,8 @@ def issues_from_validation(errors: Iterable[dict[str, Any]]) -> list[Issue]:
     return out
 
 
-#: the solver's per-task arrays (the others are per machine)
-_TASK_ARRAYS = frozenset({"deadline", "theta", "a_min", "a_max", "t_max"})
+#: the solver's per-machine arrays (every other array but the models' is per task)
+_MACHINE_ARRAYS = frozenset({"speed", "available_at"})
 
 
 def issues_from_domain(exc: DomainError) -> list[Issue]:
@@ -144,8 +144,8 @@ def issues_from_domain(exc: DomainError) -> list[Issue]:
         return [Issue("invalid_request", (exc.option,), exc.message, "unknown_option")]
     loc: tuple[str | int, ...] = ()
     if exc.field:
-        group = "tasks" if exc.field in _TASK_ARRAYS else "models" if exc.field.startswith("models.") \
-            else "machines"
+        group = "machines" if exc.field in _MACHINE_ARRAYS else "models" if exc.field.startswith("models.") \
+            else "tasks"
         loc = (group,) if exc.index is None else (group, exc.index, exc.field)
     if exc.kind == "overflow":
         return [Issue("numeric_range", loc, exc.message, "numeric_range")]

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from app.batch import Batch
+from app.batch import NULL_NUMBER, Batch
 from app.catalogue import catalogue
 from app.errors import Issue, issues_from_domain
 from app.solver import (
@@ -29,10 +29,13 @@ from app.solver import (
     Problem,
     Solution,
     UnknownAlgorithmError,
+    floors_refusal,
     models_refusal,
 )
 
-__all__ = ["check_batch", "check_limits", "check_models", "to_problem", "to_response"]
+__all__ = ["check_batch", "check_limits", "check_models", "priorities", "to_problem", "to_response"]
+
+_min, _max = np.minimum.reduce, np.maximum.reduce
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,9 @@ def check_batch(batch: Batch, max_tasks: int, max_machines: int, max_models: int
     with the batch beyond its schema, in a stable order: the limits (alone: nothing more is
     looked at past them), duplicate ids, the measured models' problems, an unknown
     algorithm or one that cannot schedule the batch's model tasks, then the first value the
-    solver's domain check refuses. O(n + m + configurations)."""
+    solver's domain check refuses, then an algorithm that cannot honour the batch's
+    accuracy floors (:func:`app.solver.floors_refusal`, the solver's own judge).
+    O(n + m + configurations)."""
     issues = check_limits(batch.n, batch.m, max_tasks, max_machines) + _model_limits(batch, max_models, max_configs)
     if issues:
         return None, issues
@@ -139,6 +144,10 @@ def check_batch(batch: Batch, max_tasks: int, max_machines: int, max_models: int
         problem = to_problem(batch)
     except DomainError as exc:
         return None, issues + issues_from_domain(exc)
+    if batch.algorithm in ALGORITHMS:
+        refusal = floors_refusal(batch.algorithm, problem)
+        if refusal is not None:
+            issues += issues_from_domain(refusal)
     return (None if issues else problem), issues
 
 
@@ -178,11 +187,27 @@ def to_problem(batch: Batch, used: UsedModels | None = None) -> Problem:
     raises :class:`app.solver.DomainError`). O(n + m + the models' configurations)."""
     t, mc = batch.tasks, batch.machines
     used = used if used is not None else used_models(batch)
+    weight, floor = priorities(batch)
     return Problem(
         deadline=t["deadline"], theta=t["theta"], a_min=t["a_min"], a_max=t["a_max"], t_max=t["t_max"],
         speed=mc["speed"], available_at=mc["available_at"],
         model=None if used is None else used.model, models=None if used is None else used.models,
+        weight=weight, min_accuracy=floor,
     )
+
+
+def priorities(batch: Batch) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The batch's weights and accuracy floors as the solver takes them: ``None`` when no
+    task changes them from the defaults (every weight 1, no floor), so that a batch without
+    priorities is the paper's plain problem; floors with NaN for "none" (the column holds
+    :data:`app.batch.NULL_NUMBER` for a null). Two reductions over n."""
+    weight, floor = batch.tasks["weight"], batch.tasks["min_accuracy"]
+    if not weight.shape[0]:
+        return None, None
+    plain = _min(weight) == 1.0 == _max(weight)  # ufunc reductions: no array method dispatch
+    floored = _min(floor) < NULL_NUMBER
+    return (None if plain else weight,
+            np.where(floor == NULL_NUMBER, np.nan, floor) if floored else None)
 
 
 def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str) -> dict[str, Any]:
@@ -220,6 +245,7 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str) -> d
         for j in (machine == UNSCHEDULED).nonzero()[0].tolist()
     ]
     total = float(sol.total_accuracy)
+    weighted = float(sol.weighted_accuracy)
     return {
         "run_id": run_id,
         "label": batch.label,
@@ -228,6 +254,7 @@ def to_response(batch: Batch, problem: Problem, sol: Solution, run_id: str) -> d
         "objective": {
             "total_accuracy": total,
             "mean_accuracy": total / n if n else 0.0,
+            "weighted_accuracy": weighted,
             "upper_bound": float(sol.upper_bound),
             "guarantee": None if sol.guarantee is None else float(sol.guarantee),
             "proven_bound": None if sol.proven_bound is None else float(sol.proven_bound),

@@ -27,6 +27,7 @@ from prometheus_client import (
 )
 
 from app import __version__
+from app.solver.schedule import BELOW_MIN_ACCURACY, REASONS
 
 disable_created_metrics()
 
@@ -58,12 +59,17 @@ MEAN_ACCURACY = Histogram(
 )
 GAP_RATIO = Histogram(
     "dsct_solution_gap_ratio",
-    "Relative gap to the fractional upper bound: (upper_bound - total) / upper_bound.", ["algorithm"],
+    "Relative gap to the fractional upper bound: (upper_bound - weighted_accuracy) / upper_bound.", ["algorithm"],
     buckets=(0, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
 UNSCHEDULED_TASKS = Counter(
-    "dsct_unscheduled_tasks_total", "Tasks given no time, by reason code.", ["reason"],
+    "dsct_unscheduled_tasks_total",
+    f"Tasks given no time, by reason code ({', '.join(REASONS)}); {BELOW_MIN_ACCURACY}: the "
+    "task's min_accuracy could not be met, so the caller sends it elsewhere.",
+    ["reason"],
 )
+for _reason in REASONS:  # every reason's series exists from the start, at 0
+    UNSCHEDULED_TASKS.labels(_reason)
 CONNECTIONS = Counter(
     "dsct_connections_closed_total",
     "Connections the service closed to protect itself, by reason: request_timeout (head or body "
@@ -121,14 +127,17 @@ def observe_connection(reason: str) -> None:
 
 
 def observe_solution(algorithm: str, n: int, m: int, seconds: float, total: float,
-                     upper_bound: float, reasons: Sequence[str]) -> None:
-    """Record one finished solve (called from the solver thread or the event loop)."""
+                     upper_bound: float, reasons: Sequence[str], objective: float | None = None) -> None:
+    """Record one finished solve (called from the solver thread or the event loop): ``total``
+    is the plain sum of accuracies (for the mean), ``objective`` the weighted one that
+    ``upper_bound`` bounds (for the gap; ``total`` when None)."""
     _child(SOLVE_DURATION, algorithm).observe(seconds)
     BATCH_TASKS.observe(n)
     BATCH_MACHINES.observe(m)
     if n:
         _child(MEAN_ACCURACY, algorithm).observe(min(max(total / n, 0.0), 1.0))
-    gap = (upper_bound - total) / max(abs(upper_bound), 1e-12)
+    objective = total if objective is None else objective
+    gap = (upper_bound - objective) / max(abs(upper_bound), 1e-12)
     if math.isfinite(gap):
         _child(GAP_RATIO, algorithm).observe(max(gap, 0.0))
     for r in set(reasons):  # a handful of codes; "" for the scheduled tasks

@@ -19,6 +19,9 @@ from pydantic_core import PydanticCustomError
 # the one place the default algorithm is decided is the solver's registry
 from app.solver.registry import DEFAULT_ALGORITHM
 
+# the one list of unscheduled reasons is the solver's
+from app.solver.schedule import BELOW_MIN_ACCURACY, REASONS
+
 __all__ = [
     "Assignment",
     "CatalogueEntry",
@@ -47,6 +50,10 @@ __all__ = [
 
 ID_MAX = 256
 LABEL_MAX = 256
+#: the largest ``tasks[].weight``: weight x accuracy (at most 1) and its sum over the
+#: largest batch stay far inside double precision, and a ratio of 1e12 between two tasks'
+#: weights (1e-6 to 1e6) is more than any priority scheme needs
+WEIGHT_MAX = 1e6
 
 Id = Annotated[
     str,
@@ -183,6 +190,22 @@ class Task(_Wire):
         "work never exceeds it. Finite, > 0, or null for no upper bound.",
     )
 
+    weight: float = Field(
+        1.0,
+        ge=0,
+        le=WEIGHT_MAX,
+        description="Priority: the objective is sum of weight * accuracy. Finite, in [0, 1e6]; "
+        "default 1. A task of weight 0 adds nothing and is served only with time no other task can use.",
+    )
+    min_accuracy: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Accuracy floor, in [0, 1], or null (default: none). If the task is scheduled, "
+        "its accuracy is at least this; a task that cannot get it is unscheduled with reason "
+        "below_min_accuracy, so that the caller can send it elsewhere.",
+    )
+
     _a_max_above_a_min = above("a_max", "a_min")
     _curve_or_model = curve_or_model("model", "theta")
 
@@ -315,8 +338,8 @@ class Unscheduled(_Out):
 
     task_id: str = Field(description="The task's id.")
     reason: str = Field(
-        description="Machine-readable code: deadline_before_available, compressed_to_zero, "
-        "cut_at_deadline, no_fit or unbounded_t_max (see README)."
+        description=f"Machine-readable code: {', '.join(REASONS[:-1])} or {REASONS[-1]} (see docs/api.md). "
+        f"{BELOW_MIN_ACCURACY}: the task's min_accuracy could not be met; send it elsewhere."
     )
     accuracy: float = Field(description="The accuracy it scores: its a_min.")
 
@@ -326,23 +349,34 @@ class Objective(_Out):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"total_accuracy": 0.8118, "mean_accuracy": 0.8118, "upper_bound": 0.8118, "guarantee": 1.638}]
+            "examples": [{"total_accuracy": 0.8118, "mean_accuracy": 0.8118, "weighted_accuracy": 0.8118,
+                          "upper_bound": 0.8118, "guarantee": 1.638}]
         }
     )
 
     total_accuracy: float = Field(description="Sum of the tasks' accuracies (unscheduled ones count a_min).")
     mean_accuracy: float = Field(description="total_accuracy / number of tasks; 0 when there are no tasks.")
-    upper_bound: float = Field(description="Optimum of the fractional relaxation: no schedule can beat it.")
+    weighted_accuracy: float = Field(
+        description="The objective: sum of weight * accuracy over all tasks (unscheduled ones at their "
+        "a_min); equals total_accuracy when every weight is 1. upper_bound, guarantee and "
+        "proven_bound refer to it."
+    )
+    upper_bound: float = Field(
+        description="Optimum of the fractional relaxation of the weighted objective: no schedule "
+        "that respects the accuracy floors can beat it."
+    )
     guarantee: float | None = Field(
-        description="The paper's absolute bound G (Theorem 3) on upper_bound - total_accuracy, "
+        description="The paper's absolute bound G (Theorem 3) on upper_bound - weighted_accuracy, "
+        "computed with the weighted ranges weight * (a_max - a_min), "
         "for the algorithms never worse than dsct-approx (dsct-best, dsct-approx, dsct-refined, "
-        "exact); null for the others (the edf-* baselines), which it does not bound, and null "
-        "when the batch has tasks of measured models (the theorem covers curves only)."
+        "exact); null for the others (the edf-* baselines), which it does not bound, null "
+        "when the batch has tasks of measured models (the theorem covers curves only), and null "
+        "when any task has a min_accuracy (nor does it cover floors)."
     )
     proven_bound: float | None = Field(
         None,
-        description="A proven upper bound on the best possible total_accuracy, tighter than "
-        "upper_bound: given by the `exact` algorithm (status `optimal` when total_accuracy is "
+        description="A proven upper bound on the best possible weighted_accuracy, tighter than "
+        "upper_bound: given by the `exact` algorithm (status `optimal` when weighted_accuracy is "
         "within its relative gap tolerance, 1e-4); null for the other algorithms.",
     )
 
@@ -370,8 +404,8 @@ class ScheduleResponse(_Out):
                     "label": "cell-17 batch 8812",
                     "algorithm": DEFAULT_ALGORITHM,
                     "status": "ok",
-                    "objective": {"total_accuracy": 0.8118, "mean_accuracy": 0.8118, "upper_bound": 0.8118,
-                                  "guarantee": 1.638},
+                    "objective": {"total_accuracy": 0.8118, "mean_accuracy": 0.8118,
+                                  "weighted_accuracy": 0.8118, "upper_bound": 0.8118, "guarantee": 1.638},
                     "machines": [
                         {"id": "jetson-a", "assignments": [
                             {"task_id": "cam3/1182", "start": 0.0, "end": 0.115, "duration": 0.115,
@@ -444,7 +478,10 @@ class ValidationProblem(_Out):
 class ValidationWarning(_Out):
     """A legal but suspicious value found by POST /schedule/validate: the batch stays valid."""
 
-    code: str = Field(description="long_deadline, long_t_max or t_max_out_of_reach (see docs/api.md).")
+    code: str = Field(
+        description="long_deadline, long_t_max, t_max_out_of_reach, min_accuracy_above_curve, "
+        "min_accuracy_above_configs or min_accuracy_out_of_reach (see docs/api.md)."
+    )
     loc: list[str | int] = Field(description="Path to the first field concerned.")
     msg: str = Field(description="What looks wrong, how many tasks it concerns, and the first value.")
 
@@ -478,7 +515,9 @@ class ValidationReport(_Out):
     )
     warnings: list[ValidationWarning] = Field(
         description="Legal but suspicious values (never a reason to reject): times that look like "
-        "milliseconds, a t_max no machine can reach. Given for a body that passes the schema."
+        "milliseconds, a t_max no machine can reach, a min_accuracy no schedule can meet (the task "
+        "will be unscheduled with reason below_min_accuracy). Given for a body that passes the schema; "
+        "the min_accuracy ones for a batch that is valid."
     )
 
 

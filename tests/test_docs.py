@@ -107,6 +107,11 @@ def test_every_unscheduled_reason_is_documented():
 
     rows = next(rows for _, header, rows in tables(API.read_text()) if header[0] == "reason")
     assert {r[0].strip("`") for r in rows} == set(REASONS)
+    # the README's row of the counter of unscheduled tasks lists its label values
+    readme = (ROOT / "README.md").read_text()
+    metric = next(r for _, header, rows in tables(readme) if header[0] == "metric" for r in rows
+                  if r[0] == "`dsct_unscheduled_tasks_total`")
+    assert set(re.findall(r"`(\w+)`", metric[2])) - {"reason"} == set(REASONS)
 
 
 # ------------------------------------------------------------------------ links

@@ -87,12 +87,12 @@ def prepare(body: bytes | str, settings: Settings, run: RunInfo) -> Prepared:
 def is_quick(prep: Prepared, settings: Settings) -> bool:
     """Whether the solve is short enough to run on the event loop: a polynomial heuristic
     (:data:`app.solver.POLYNOMIAL`) on at most ``DSCT_INLINE_MAX_TASKS`` tasks (what that
-    costs at the default is in docs/robustness.md). Everything else goes to a solver thread,
-    under the time cap and admission control."""
+    costs at the default is in docs/robustness.md), without accuracy floors. Everything else
+    goes to a solver thread, under the time cap and admission control."""
     if prep.problem.n_model and prep.batch.algorithm in ("dsct-refined", "dsct-best"):
         return False  # dsct-refined's search over configurations: up to ~0.2 s of CPU at 512 model tasks
     if prep.problem.has_floors:
-        return False  # the admission of accuracy floors solves the batch several times
+        return False  # admitting accuracy floors solves the batch many times (docs/robustness.md)
     return prep.problem.n <= settings.inline_max_tasks and prep.batch.algorithm in POLYNOMIAL
 
 
@@ -108,7 +108,7 @@ def finish(prep: Prepared, settings: Settings, run: RunInfo, observe: bool = Tru
     run.solve_seconds = t2 - t1
     if observe:
         metrics.observe_solution(batch.algorithm, problem.n, problem.m, t2 - t1, sol.total_accuracy,
-                                 sol.upper_bound, sol.reason)
+                                 sol.upper_bound, sol.reason, sol.weighted_accuracy)
     out = to_response(batch, problem, sol, run.run_id)
     # the total covers building the response too, so it is measured last and set then
     out["timings"] = {"parse_seconds": t1 - prep.started, "solve_seconds": t2 - t1,

@@ -15,6 +15,7 @@ deadline. :data:`WARNINGS` lists them; docs/api.md documents them.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +27,12 @@ from app.errors import Issue, issues_from_validation
 from app.logging import clip
 from app.mapping import _duplicates, check_batch, check_limits
 from app.settings import Settings
-from app.solver import ALGORITHMS, DEFAULT_ALGORITHM
+from app.solver import ALGORITHMS, DEFAULT_ALGORITHM, Problem
 
 if TYPE_CHECKING:
     from app.api.run import RunInfo
 
-__all__ = ["LONG_SECONDS", "WARNINGS", "report", "warnings_for"]
+__all__ = ["LONG_SECONDS", "WARNINGS", "floor_warnings", "report", "warnings_for"]
 
 #: a deadline (seconds) or a ``t_max`` (work units: seconds on a speed-1 machine) above this
 #: is flagged: one inference takes milliseconds to seconds, so a value over a minute most
@@ -45,6 +46,13 @@ WARNINGS: dict[str, str] = {
                   "were these milliseconds?",
     "t_max_out_of_reach": "a t_max larger than the work any single machine can do between its "
                           "available_at and the task's deadline: the task never runs uncompressed",
+    "min_accuracy_above_curve": "a curve task's min_accuracy at or above what its curve reaches (a_max, or "
+                                "its accuracy at t_max): the task is unscheduled with reason below_min_accuracy",
+    "min_accuracy_above_configs": "a model task's min_accuracy above every configuration of its model: the "
+                                  "task is unscheduled with reason below_min_accuracy",
+    "min_accuracy_out_of_reach": "a min_accuracy that needs more work than any single machine can do between "
+                                 "its available_at and the task's deadline: the task is unscheduled with "
+                                 "reason below_min_accuracy",
 }
 
 
@@ -74,11 +82,13 @@ def report(body: bytes | str, settings: Settings, run: RunInfo | None = None) ->
         issues += _raw_checks(doc, issues, settings)
     else:
         n, m, algorithm = batch.n, batch.m, batch.algorithm
-        _, issues = check_batch(batch, settings.max_tasks, settings.max_machines, settings.max_models,
-                                settings.max_configs)
+        problem, issues = check_batch(batch, settings.max_tasks, settings.max_machines, settings.max_models,
+                                      settings.max_configs)
         if not any(i.code in ("too_many_tasks", "too_many_machines", "too_many_models", "too_many_configs")
                    for i in issues):
             warnings = warnings_for(batch)
+        if problem is not None:
+            warnings += floor_warnings(problem)
     algorithm = clip(algorithm)  # echoed: a 20 MB string in an invalid body is cut
     if run is not None:
         run.algorithm, run.n, run.m = algorithm, n, m
@@ -176,6 +186,50 @@ def warnings_for(batch: Batch) -> list[ValidationWarning]:
                                      f"{float(reach[j])!r} work units fit on one machine): such a task is "
                                      "always compressed"))
     return out
+
+
+def floor_warnings(problem: Problem) -> list[ValidationWarning]:
+    """The warnings for accuracy floors that no schedule can meet (the solver's judge,
+    :attr:`app.solver.Problem.unreachable_floor`), one per cause, naming the first task's
+    ``min_accuracy`` and counting the others: above what the task's curve or model can ever
+    reach, or more work than any single machine can do before its deadline. Such a task is
+    answered ``below_min_accuracy`` without a solve. O(n m)."""
+    if not problem.has_floors:
+        return []
+    never = problem.unreachable_floor
+    if not never.any():
+        return []
+    floor, need = problem.min_accuracy, problem.floor_work
+    is_model = np.zeros(problem.n, dtype=bool) if problem.model is None else problem.model >= 0
+    out = []
+    for code, hit in (("min_accuracy_above_curve", never & np.isinf(need) & ~is_model),
+                      ("min_accuracy_above_configs", never & np.isinf(need) & is_model),
+                      ("min_accuracy_out_of_reach", never & np.isfinite(need))):
+        tasks = np.flatnonzero(hit)
+        if not tasks.shape[0]:
+            continue
+        j = int(tasks[0])
+        out.append(ValidationWarning(code, ("tasks", j, "min_accuracy"),
+                                     f"{_count(tasks.shape[0], 'task')} with a min_accuracy no schedule can meet "
+                                     f"(first: min_accuracy {float(floor[j])!r}, {_why(problem, code, j)}): "
+                                     "such a task is unscheduled with reason below_min_accuracy"))
+    return out
+
+
+def _why(problem: Problem, code: str, j: int) -> str:
+    """What task ``j`` can reach at most, for a warning of ``code``."""
+    if code == "min_accuracy_above_configs":
+        k = int(problem.model[j])
+        best = problem.models.accuracy[problem.models.start[k]:problem.models.start[k + 1]].max()
+        return f"its model's best configuration reaches {float(best)!r}"
+    if code == "min_accuracy_above_curve":
+        a_min, a_max = float(problem.a_min[j]), float(problem.a_max[j])
+        reach = a_min + (a_max - a_min) * -math.expm1(-float(problem.theta[j]) * float(problem.t_max[j]))
+        if math.isinf(problem.t_max[j]) or reach >= a_max:
+            return f"a_max {a_max!r}"
+        return f"its curve reaches {reach!r} at t_max {float(problem.t_max[j])!r}"
+    fit = float(problem.machine_capacity(problem.deadline[j]).max())
+    return f"it needs {float(problem.floor_work[j])!r} work units, at most {fit!r} fit on one machine before its deadline"
 
 
 def _count(k: int, noun: str) -> str:

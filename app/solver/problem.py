@@ -26,6 +26,8 @@ __all__ = ["Models", "Problem", "Solution", "DomainError", "UNSCHEDULED"]
 
 UNSCHEDULED = -1
 _EPS = float(np.finfo(np.float64).eps)
+#: the most (task, machine) capacities :attr:`Problem.unreachable_floor` computes at once
+_CAPACITY_BLOCK = 1_000_000
 
 
 class DomainError(ValueError):
@@ -294,10 +296,16 @@ class Problem:
         if self.weight is not None:
             weight = _array("weight", self.weight, n)
             _require("weight", weight, ~np.isfinite(weight) | (weight < 0), "must be a finite number >= 0")
-            with np.errstate(over="ignore", invalid="ignore"):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 scaled = weight * np.maximum(np.abs(self.a_min), np.abs(self.a_max))
                 _require("weight", weight, ~np.isfinite(scaled) | ~np.isfinite(np.cumsum(scaled)),
                          "too large: weight x accuracy overflows", "overflow")
+                # the weighted curve (range times the weight) must pass the theta check too
+                ranged = weight * (self.a_max - self.a_min)
+                curve = np.isfinite(self.theta) & (ranged > 0.0)  # model tasks' theta is NaN
+                _require("weight", weight, curve & ~np.isfinite(np.log(ranged * self.theta) / self.theta),
+                         "too large for this theta: ln(theta weight (a_max - a_min)) / theta overflows",
+                         "overflow")
             object.__setattr__(self, "weight", weight)
         if self.min_accuracy is not None:
             floor = _array("min_accuracy", self.min_accuracy, n)
@@ -359,13 +367,20 @@ class Problem:
     @cached_property
     def unreachable_floor(self) -> np.ndarray:
         """Per task, whether its floor can never be met: :attr:`floor_work` is infinite or
-        more than any one machine can do before the task's deadline. O(n m). Read-only."""
+        more than any one machine can do before the task's deadline. O(n m) in min(n, m)
+        numpy passes (a few thousand machines cost no Python loop per machine). Read-only."""
         out = np.zeros(self.n, dtype=bool)
         if self.has_floors:
             need = np.flatnonzero(self.floor_work > 0.0)
             best = np.zeros(need.shape[0])
-            for r in range(self.m):  # O(n) memory, whatever m
-                best = np.maximum(best, self.machine_capacity(self.deadline[need], r))
+            deadline = self.deadline[need]
+            if self.m <= need.shape[0]:  # few machines: one pass over the tasks per machine
+                for r in range(self.m):
+                    best = np.maximum(best, self.machine_capacity(deadline, r))
+            else:  # few tasks: blocks of (task, machine) pairs, of bounded memory
+                rows = max(1, _CAPACITY_BLOCK // self.m)
+                for lo in range(0, need.shape[0], rows):
+                    best[lo:lo + rows] = self.machine_capacity(deadline[lo:lo + rows]).max(axis=1)
             out[need] = self.floor_work[need] > best
         out.setflags(write=False)
         return out

@@ -33,6 +33,11 @@ def problem_of(req: dict[str, Any]) -> Problem:
         t_max=np.array([np.inf if t.get("t_max") is None else t["t_max"] for t in tasks], dtype=float),
         speed=np.array([mc.get("speed", 1.0) for mc in machines], dtype=float),
         available_at=np.array([mc.get("available_at", 0.0) for mc in machines], dtype=float),
+        # priorities only when the request gives some, as the service does
+        weight=(np.array([t.get("weight", 1.0) for t in tasks], dtype=float)
+                if any("weight" in t for t in tasks) else None),
+        min_accuracy=(np.array([np.nan if t.get("min_accuracy") is None else t["min_accuracy"] for t in tasks])
+                      if any(t.get("min_accuracy") is not None for t in tasks) else None),
     )
 
 
@@ -68,7 +73,8 @@ def solution_of(req: dict[str, Any], body: dict[str, Any]) -> Solution:
     assert (machine != -2).all(), "a task is missing from the response"
     obj = body["objective"]
     return Solution(machine=machine, start=start, duration=duration, work=work, accuracy=accuracy,
-                    total_accuracy=obj["total_accuracy"], upper_bound=obj["upper_bound"],
+                    total_accuracy=obj["total_accuracy"], weighted_accuracy=obj["weighted_accuracy"],
+                    upper_bound=obj["upper_bound"],
                     guarantee=obj["guarantee"], algorithm=body["algorithm"], status=body["status"])
 
 

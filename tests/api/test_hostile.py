@@ -81,7 +81,7 @@ CASES: list[tuple[str, Any, int, str, list | None]] = [
     ("unknown algorithm", with_(("algorithm",), "simulated-annealing"), 422, "unknown_algorithm", ["algorithm"]),
     ("empty algorithm", with_(("algorithm",), ""), 422, "invalid_request", ["algorithm"]),
     ("unknown top-level field", with_(("priority",), 3), 422, "invalid_request", ["priority"]),
-    ("unknown task field", with_(("tasks", 0, "weight"), 2.0), 422, "invalid_request", ["tasks", 0, "weight"]),
+    ("unknown task field", with_(("tasks", 0, "priority"), 2.0), 422, "invalid_request", ["tasks", 0, "priority"]),
     ("zero time_limit", with_(("time_limit",), 0), 422, "invalid_request", ["time_limit"]),
     ("deeply nested junk", '{"label": ' + "[" * 100_000 + "]" * 100_000 + "}", 422, "malformed_json", []),
     ("deeply nested objects", '{"tasks": ' + '{"a":' * 5_000 + "1" + "}" * 5_000 + "}", 422, "malformed_json", []),

@@ -56,6 +56,19 @@ def test_where_the_solve_runs(make_client, solver_threads, n, algorithm, inline_
     assert solver_threads[0].startswith("dsct-solve") == in_thread, solver_threads
 
 
+@pytest.mark.parametrize(("floor", "in_thread"), [(None, False), (0.3, True)])
+def test_a_batch_with_accuracy_floors_is_solved_in_a_thread(make_client, solver_threads, floor, in_thread):
+    """Admitting floors solves the batch many times: never on the event loop; weights alone
+    (one solve of a scaled copy) stay there."""
+    c = make_client(inline_max_tasks=512)
+    body = random_batch(40, 3, seed=4, algorithm="dsct-approx")
+    for t in body["tasks"][::3]:
+        t["weight"], t["min_accuracy"] = 2.0, floor
+    r = post(c, body)
+    assert r.status_code == 200, r.text
+    assert solver_threads and all(name.startswith("dsct-solve") == in_thread for name in solver_threads), solver_threads
+
+
 def test_a_body_over_256_bytes_per_inline_task_is_parsed_in_a_thread(make_client, solver_threads):
     body = random_batch(5, 3, seed=1)
     for i, t in enumerate(body["tasks"]):

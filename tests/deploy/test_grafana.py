@@ -93,3 +93,15 @@ def test_provisioning_paths_match_the_compose_mounts():
     assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert home == provider["options"]["path"] + "/" + promql.DASHBOARD.name
+
+
+def test_dashboard_shows_tasks_below_their_floor():
+    """The reason an orchestrator acts on (send the task elsewhere) has its own panel, and every
+    reason the dashboard names is one the service reports."""
+    from app.solver import REASONS
+    from app.solver.schedule import BELOW_MIN_ACCURACY
+
+    exprs = promql.dashboard_exprs()
+    named = set(re.findall(r'reason="([^"]+)"', " ".join(e for _, e in exprs)))
+    assert named <= set(REASONS), named - set(REASONS)
+    assert any(f'reason="{BELOW_MIN_ACCURACY}"' in e and "dsct_unscheduled_tasks_total" in e for _, e in exprs)
