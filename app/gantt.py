@@ -299,7 +299,7 @@ def objective_text(chart: Chart) -> str:
     value = weighted if isinstance(weighted, int | float) else total
     bound = o.get("upper_bound")
     parts = [f"total accuracy {_g(total)}"]
-    if isinstance(weighted, int | float):
+    if isinstance(weighted, int | float) and weighted != total:  # equal when every weight is 1
         parts.append(f"weighted {_g(weighted)}")
     parts.append(f"upper bound {_g(bound)}")
     if isinstance(value, int | float) and isinstance(bound, int | float):
