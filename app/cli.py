@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -13,7 +15,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from app import __version__
@@ -56,14 +58,47 @@ class AddressInUse(Exception):
     pass
 
 
-def _claim(host: str, port: int) -> tuple[int, socket.socket | None]:
+#: how long past its graceful shutdown time the supervisor waits for a worker before killing it
+_STOP_MARGIN = 10.0
+
+
+class _StartLock:
+    """One ``dsct serve`` at a time per port, while it starts and serves (Linux): two servers
+    started at the same moment could both find the port free before either listens, and
+    their workers would then share it (SO_REUSEPORT). The lock is an abstract Unix socket
+    named after the port (addresses that overlap on one port, such as ``0.0.0.0`` and
+    ``127.0.0.1``, share it as they share the port); only one process can bind that name,
+    and it goes away with the process. Released as soon as the server starts to stop, so a
+    new one can start while the old one finishes its requests."""
+
+    def __init__(self, port: int):
+        self.sock: socket.socket | None = None
+        if not sys.platform.startswith("linux"):
+            return
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(f"\0dsct-serve-port-{port}")
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise AddressInUse(f"cannot listen on port {port}: another dsct serve is starting or "
+                                   "serving there") from None
+            raise
+        sock.set_inheritable(False)
+        self.sock = sock
+
+    def release(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def _claim(host: str, port: int) -> tuple[int, _StartLock]:
     """Check that nobody listens on ``host:port`` (any process, with or without
     SO_REUSEPORT): bind it once without SO_REUSEPORT, which the kernel refuses while any
-    other socket holds the address. Returns the port (the one the OS picked for 0) and, on
-    Linux, a lock on it that the caller holds while it serves: two ``dsct serve`` started at
-    the same moment could both pass the check before either listens, and their workers would
-    then share the port (SO_REUSEPORT); the lock, an abstract Unix socket named after the
-    address, can be bound by one process only and goes away with it."""
+    other socket holds the address. Returns the port (the one the OS picked for 0) and the
+    port's :class:`_StartLock`, which the caller releases when it stops. Two servers that
+    both pass the check before either listens cannot both take the lock."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
@@ -72,16 +107,21 @@ def _claim(host: str, port: int) -> tuple[int, socket.socket | None]:
         except OSError as exc:
             raise AddressInUse(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         port = probe.getsockname()[1]
-    if not sys.platform.startswith("linux"):
-        return port, None
-    lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        lock.bind(f"\0dsct-serve-{host}-{port}")
-    except OSError:
-        lock.close()
-        raise AddressInUse(f"cannot listen on {host}:{port}: another dsct serve is starting there") from None
-    lock.set_inheritable(False)
-    return port, lock
+    return port, _StartLock(port)
+
+
+def _exit_now(code: int) -> None:
+    """Exit at once, once the server has stopped and answered what it had: a solve abandoned
+    by its request (past the solve timeout) may still run in a solver thread, and Python's
+    normal exit would wait for it. multiprocessing's exit handler runs first (it releases the
+    solver process's semaphores), and the log lines are flushed."""
+    import multiprocessing.util
+
+    multiprocessing.util._exit_function()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -107,16 +147,16 @@ def serve(args: argparse.Namespace) -> int:
     )
     try:
         if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
-            return _supervise(host, port, workers, options)
+            return _supervise(host, port, workers, options, lock)
         # a SIGTERM before uvicorn takes over the signals (while starting) is a clean exit too
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        _serve_socket(_listen(host, port, reuseport=False), options)
+        _serve_socket(_listen(host, port, reuseport=False), options, on_stop=lock.release)
     finally:
-        if lock is not None:
-            lock.close()
+        lock.release()
         path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if created and path and os.path.basename(path).startswith("dsct-metrics-"):
             shutil.rmtree(path, ignore_errors=True)
+    _exit_now(0)
     return 0
 
 
@@ -147,9 +187,9 @@ def _frozen_app():
     return app
 
 
-def _serve_socket(sock: socket.socket, options: dict) -> None:
+def _serve_socket(sock: socket.socket, options: dict, on_stop: Callable[[], None] | None = None) -> None:
     """uvicorn (httptools, uvloop) on ``sock``, with the connection guards and the graceful
-    shutdown of :mod:`app.api.protocol`."""
+    shutdown of :mod:`app.api.protocol`; ``on_stop`` is called when the shutdown begins."""
     import uvicorn
 
     from app.api.protocol import GuardedServer, protocol_class
@@ -160,7 +200,9 @@ def _serve_socket(sock: socket.socket, options: dict) -> None:
     config = uvicorn.Config(app, http=protocol_class(settings), timeout_keep_alive=settings.idle_timeout,
                             proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None, **options)
     app.state.runner.warm()
-    GuardedServer(config).run(sockets=[sock])
+    server = GuardedServer(config)
+    server.on_stop = on_stop
+    server.run(sockets=[sock])
 
 
 def _worker(host: str, port: int, options: dict, supervisor: int) -> None:
@@ -169,9 +211,10 @@ def _worker(host: str, port: int, options: dict, supervisor: int) -> None:
 
     die_with_parent(supervisor)
     _serve_socket(_listen(host, port), options)
+    _exit_now(0)
 
 
-def _supervise(host: str, port: int, workers: int, options: dict) -> int:
+def _supervise(host: str, port: int, workers: int, options: dict, lock: _StartLock) -> int:
     """Run ``workers`` uvicorn processes, each with its own SO_REUSEPORT socket.
 
     uvicorn's own multi-worker mode shares one listening socket; the first worker to wake
@@ -186,6 +229,7 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
     ctx = multiprocessing.get_context("spawn")
     procs = []
     stopping = False
+    stop_by = math.inf
     exit_code = 0
 
     def start() -> multiprocessing.process.BaseProcess:
@@ -194,8 +238,11 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
         return proc
 
     def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
+        nonlocal stopping, stop_by
+        if not stopping:
+            stop_by = time.monotonic() + options["timeout_graceful_shutdown"] + _STOP_MARGIN
         stopping = True
+        lock.release()
         for proc in procs:
             if proc.is_alive() and proc.pid:
                 os.kill(proc.pid, signal.SIGTERM)
@@ -226,6 +273,10 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> int:
                 started[i] = time.monotonic()
         if stopping and not any(p.is_alive() for p in procs):
             break
+        if time.monotonic() > stop_by:  # a worker that does not finish in its graceful time
+            for proc in procs:
+                if proc.is_alive() and proc.pid:
+                    os.kill(proc.pid, signal.SIGKILL)
     return exit_code
 
 

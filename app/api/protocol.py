@@ -33,7 +33,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,7 +275,12 @@ class GuardedServer(Server):
             yield
             self._captured_signals.clear()
 
+    #: called (no arguments) when the shutdown begins; the start-up lock's release, say
+    on_stop: Callable[[], None] | None = None
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.on_stop is not None:
+            self.on_stop()
         self.server_state.draining = True  # type: ignore[attr-defined]
         loop = asyncio.get_running_loop()
         # keep each listening socket open (a duplicate) while the loop stops accepting, so

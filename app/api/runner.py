@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import (
@@ -97,6 +98,20 @@ class Lane:
             self._executor = None
 
 
+def _solver_process_start(parent: int) -> None:
+    """A solver process ends with its worker, and leaves Ctrl-C to it: the terminal sends
+    SIGINT to the whole process group, and an idle solver process would die of it with a
+    plain-text traceback (the worker ends it anyway when it stops)."""
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _retrieve(fut: asyncio.Future) -> None:
+    """Read a future's outcome, so that asyncio does not report it as never retrieved."""
+    if not fut.cancelled():
+        fut.exception()
+
+
 class Runner:
     def __init__(self, threads: int, max_in_flight: int, timeout: float, *, search_threads: int = 1,
                  max_searches: int = 2):
@@ -126,6 +141,11 @@ class Runner:
         try:
             done, _ = await asyncio.wait({waiter} if watch is None else {waiter, watch}, timeout=limit,
                                          return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the request itself was cancelled (a forced stop)
+            fut.cancel()
+            waiter.cancel()
+            waiter.add_done_callback(_retrieve)  # its outcome is nobody's now: never logged as lost
+            raise
         finally:
             if watch is not None:
                 watch.cancel()
@@ -163,7 +183,7 @@ class _ViaProcess(Executor):
     def _call(self, fn: Callable[..., T], *args: object) -> T:
         if self._process is None:
             self._process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=die_with_parent, initargs=(os.getpid(),))
+                                                initializer=_solver_process_start, initargs=(os.getpid(),))
         try:
             return self._process.submit(fn, *args).result()
         except BrokenExecutor:

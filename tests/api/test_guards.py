@@ -301,13 +301,13 @@ def test_a_server_starting_on_the_same_port_at_the_same_moment_is_refused(tmp_pa
     The first is played here by a process holding that lock (as a starting server does)."""
     port = free_port()
     holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    holder.bind(f"\0dsct-serve-127.0.0.1-{port}")
+    holder.bind(f"\0dsct-serve-port-{port}")
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DSCT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
         env.update({"DSCT_HOST": "127.0.0.1", "DSCT_PORT": str(port), "DSCT_WORKERS": "2"})
         second = subprocess.run([DSCT, "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert second.returncode != 0
-        assert f"cannot listen on 127.0.0.1:{port}: another dsct serve" in second.stderr, second.stderr
+        assert f"cannot listen on port {port}: another dsct serve" in second.stderr, second.stderr
     finally:
         holder.close()
 
