@@ -226,10 +226,10 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
         zero |= ~out & ~(weight * (p.a_max - p.a_min) > 0.0)  # a weight too small to count
     kept = np.flatnonzero(~out & ~zero)
     bound_problem = _scaled(p, kept, weight[kept], native_floors=False)
-    upper = fractional_relaxation(bound_problem.problem).upper_bound if kept.shape[0] else 0.0
-    # the tasks left out of the relaxation still score: an unreachable floor's task its a_min
-    # (it is never scheduled), a task of negligible weight at most its a_max (0 at weight 0)
-    upper += float(np.dot(weight[out], p.a_min[out])) + float(np.dot(weight[zero], p.a_max[zero]))
+    # the tasks left out of the solve still score: an unreachable floor's task its a_min (it
+    # is never scheduled), a task of negligible weight at most its a_max (0 at weight 0)
+    left_out = float(np.dot(weight[out], p.a_min[out])) + float(np.dot(weight[zero], p.a_max[zero]))
+    upper = left_out + (fractional_relaxation(bound_problem.problem).upper_bound if kept.shape[0] else 0.0)
     status, proven = "ok", None
     curve_floors = p.has_floors and bool((p.floor_work[kept] > 0.0).any()) and (
         p.model is None or bool(((p.floor_work[kept] > 0.0) & (p.model[kept] < 0)).any()))
@@ -239,7 +239,8 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
             scaled = bound_problem if not native_floors else _scaled(p, kept, weight[kept], True)
             sol = fn(scaled.problem, **options)
             _lift(p, scaled, sol, s)
-            status, proven = sol.status, sol.proven_bound
+            status = sol.status
+            proven = None if sol.proven_bound is None else left_out + sol.proven_bound
         below = _below_floor(p, s)
         if below.shape[0]:  # a bug in the algorithm, never a silently missed floor
             raise AssertionError(f"{name} scheduled task {int(below[0])} below its min_accuracy")

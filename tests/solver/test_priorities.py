@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from app.solver import Problem, check, solve
+from app.solver.problem import Models
 
 from .weighted import WEIGHTINGS, instance, weighted_reference
 
@@ -41,3 +42,18 @@ def test_bound_counts_tasks_left_out_of_the_relaxation() -> None:
     assert sol.weighted_accuracy == pytest.approx(1.0)
     assert sol.upper_bound == pytest.approx(1.0)
     assert sol.weighted_accuracy <= sol.upper_bound
+
+
+def test_exact_proven_bound_counts_tasks_left_out() -> None:
+    """exact's proven bound is on the whole weighted objective: a model task whose floor is
+    above every configuration still scores weight * a_min outside the solve."""
+    ms = Models(a_min=[0.3], start=[0, 2], work=[0.5, 1.0], accuracy=[0.6, 0.8])
+    n = 3
+    p = Problem([1.0, 2.0, 3.0], np.ones(n), np.zeros(n), np.ones(n), np.ones(n), [1.0], [0.0],
+                model=[0, 0, 0], models=ms, weight=[1.0, 2.0, 3.0], min_accuracy=[0.9, np.nan, np.nan])
+    sol = solve(p, "exact", time_limit=5.0)
+    assert check(p, sol).ok
+    assert sol.reason[0] == "below_min_accuracy"
+    assert sol.status == "optimal"
+    assert sol.proven_bound == pytest.approx(sol.weighted_accuracy, rel=1e-9)
+    assert sol.weighted_accuracy <= sol.proven_bound * (1 + 1e-9) <= sol.upper_bound * (1 + 1e-9)

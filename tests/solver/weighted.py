@@ -85,6 +85,8 @@ def weighted_reference(p: Problem) -> float:
     before its deadline on a single machine gets no work (it scores its ``a_min``). Shares no code with the solver."""
     n, m = p.n, p.m
     weight = np.ones(n) if p.weight is None else np.asarray(p.weight)
+    top = float(np.max(weight, initial=0.0))
+    unit = top if top > 0.0 else 1.0  # Clarabel converges better on weights of at most 1
     floor = np.full(n, np.nan) if p.min_accuracy is None else np.asarray(p.min_accuracy)
     model = np.full(n, -1) if p.model is None else np.asarray(p.model)
     constant = float(np.sum(weight * p.a_min))
@@ -98,7 +100,7 @@ def weighted_reference(p: Problem) -> float:
     gain = [cp.Constant(0.0)]
     most = np.max(np.maximum(p.deadline[:, None] - p.available_at[None, :], 0.0) * p.speed[None, :], axis=1)
     for pos, j in enumerate(order.tolist()):
-        wj = float(weight[j])
+        wj = float(weight[j]) / unit
         if model[j] >= 0:
             k = int(model[j])
             ms = p.models
@@ -130,4 +132,4 @@ def weighted_reference(p: Problem) -> float:
             prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
         except cp.error.SolverError:  # too tight for this instance's scales: Clarabel's defaults
             prob.solve(solver=cp.CLARABEL)
-    return constant + float(prob.value)
+    return constant + float(prob.value) * unit
