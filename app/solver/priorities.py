@@ -219,17 +219,17 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
     """Solve ``problem`` (with weights or floors) with algorithm ``fn`` (registered as
     ``name``): see the module's docstring for the method."""
     p = problem
-    weight = p.weights
     out = p.unreachable_floor.copy()
-    zero = (weight == 0.0) & ~out
-    with np.errstate(over="ignore"):
-        zero |= ~out & ~(weight * (p.a_max - p.a_min) > 0.0)  # a weight too small to count
+    unit = _unit(p.weights[~out])
+    weight = p.weights / unit  # exact: a power of two (the solve does not depend on the unit)
+    # weight 0, or too small to count beside the largest (its range underflows)
+    zero = ~out & ~(weight * (p.a_max - p.a_min) > 0.0)
     kept = np.flatnonzero(~out & ~zero)
     bound_problem = _scaled(p, kept, weight[kept], native_floors=False)
     # the tasks left out of the solve still score: an unreachable floor's task its a_min (it
     # is never scheduled), a task of negligible weight at most its a_max (0 at weight 0)
-    left_out = float(np.dot(weight[out], p.a_min[out])) + float(np.dot(weight[zero], p.a_max[zero]))
-    upper = left_out + (fractional_relaxation(bound_problem.problem).upper_bound if kept.shape[0] else 0.0)
+    left_out = float(np.dot(p.weights[out], p.a_min[out])) + float(np.dot(p.weights[zero], p.a_max[zero]))
+    upper = left_out + (fractional_relaxation(bound_problem.problem).upper_bound * unit if kept.shape[0] else 0.0)
     status, proven = "ok", None
     curve_floors = p.has_floors and bool((p.floor_work[kept] > 0.0).any()) and (
         p.model is None or bool(((p.floor_work[kept] > 0.0) & (p.model[kept] < 0)).any()))
@@ -240,7 +240,7 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
             sol = fn(scaled.problem, **options)
             _lift(p, scaled, sol, s)
             status = sol.status
-            proven = None if sol.proven_bound is None else left_out + sol.proven_bound
+            proven = None if sol.proven_bound is None else left_out + sol.proven_bound * unit
         below = _below_floor(p, s)
         if below.shape[0]:  # a bug in the algorithm, never a silently missed floor
             raise AssertionError(f"{name} scheduled task {int(below[0])} below its min_accuracy")
@@ -249,6 +249,14 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
     s.drop(np.flatnonzero(out), BELOW_MIN_ACCURACY)
     _fill_leftover(p, s, np.flatnonzero(zero))
     return _finish(p, s, upper, name, status, proven)
+
+
+def _unit(weight: np.ndarray) -> float:
+    """The smallest power of two above the largest weight (1 when none is positive; at most
+    2**1023): the solve sees weights in [0.5, 1), the same whatever unit the caller gives them
+    in (dividing by a power of two is exact), and accuracies no larger than the caller's."""
+    top = float(np.max(weight, initial=0.0))
+    return math.ldexp(1.0, min(math.frexp(top)[1], 1023)) if top > 0.0 else 1.0
 
 
 def _solve_round(p: Problem, kept: np.ndarray, weight: np.ndarray, state: _Admission,

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.solver import Problem, check, solve
+from app.solver import ALGORITHMS, MODELS, Problem, check, solve
 from app.solver.problem import Models
 
-from .weighted import WEIGHTINGS, instance, weighted_reference
+from .weighted import WEIGHTINGS, instance, weighted_reference, with_priorities
 
 #: 200 instances: every weighting, with and without floors, curve tasks alone or with models
 RELAXATION_CASES = [(how, floored, models, seed) for how in WEIGHTINGS for floored in (False, True)
@@ -57,3 +57,49 @@ def test_exact_proven_bound_counts_tasks_left_out() -> None:
     assert sol.status == "optimal"
     assert sol.proven_bound == pytest.approx(sol.weighted_accuracy, rel=1e-9)
     assert sol.weighted_accuracy <= sol.proven_bound * (1 + 1e-9) <= sol.upper_bound * (1 + 1e-9)
+
+
+def _arrays_equal(a, b) -> bool:
+    return all(np.array_equal(getattr(a, k), getattr(b, k)) for k in ("machine", "start", "duration", "work")) and (
+        a.reason == b.reason)
+
+
+HEURISTICS = sorted(set(ALGORITHMS) - {"exact"})
+
+
+def _invariance_instances():
+    for seed in range(8):
+        rng = np.random.default_rng(700 + seed)
+        yield instance(rng, int(rng.integers(5, 40)), int(rng.integers(1, 4)), models=seed % 4 == 3,
+                       weighting=WEIGHTINGS[seed % len(WEIGHTINGS)], floored=seed % 2 == 1)
+
+
+@pytest.mark.parametrize("algo", HEURISTICS)
+def test_weights_times_a_power_of_two_change_nothing_but_the_unit(algo: str) -> None:
+    """Weights given in another unit (times 2**k, exact in floating point) give the very same
+    schedule, and an objective and bound times 2**k."""
+    for p in _invariance_instances():
+        if p.n_model and algo not in MODELS:
+            continue
+        base = solve(p, algo)
+        for c in (2.0**-30, 2.0**-3, 2.0**12):
+            sol = solve(with_priorities(p, p.weight * c, p.min_accuracy), algo)
+            assert _arrays_equal(sol, base), (algo, c)
+            assert sol.weighted_accuracy == pytest.approx(c * base.weighted_accuracy, rel=1e-12)
+            assert sol.upper_bound == pytest.approx(c * base.upper_bound, rel=1e-12)
+
+
+@pytest.mark.parametrize("algo", HEURISTICS)
+def test_weights_times_any_constant_scale_the_objective(algo: str) -> None:
+    """Times a constant that is not a power of two the weights round differently in the last
+    bit, and ties may then break the other way: the objective and bound still scale (the
+    schedules are equal in value, not always in every array)."""
+    for p in _invariance_instances():
+        if p.n_model and algo not in MODELS:
+            continue
+        base = solve(p, algo)
+        for c in (1e-3, 3.0, 1e3):
+            sol = solve(with_priorities(p, p.weight * c, p.min_accuracy), algo)
+            assert check(with_priorities(p, p.weight * c, p.min_accuracy), sol).ok
+            assert sol.weighted_accuracy == pytest.approx(c * base.weighted_accuracy, rel=1e-6)
+            assert sol.upper_bound == pytest.approx(c * base.upper_bound, rel=1e-9)
