@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.solver import ALGORITHMS, MODELS, Problem, check, solve
+from app.solver import ALGORITHMS, MODELS, DomainError, Problem, check, solve
 from app.solver.problem import Models
 
 from .weighted import WEIGHTINGS, instance, weighted_reference, with_priorities
@@ -103,3 +103,29 @@ def test_weights_times_any_constant_scale_the_objective(algo: str) -> None:
             assert check(with_priorities(p, p.weight * c, p.min_accuracy), sol).ok
             assert sol.weighted_accuracy == pytest.approx(c * base.weighted_accuracy, rel=1e-6)
             assert sol.upper_bound == pytest.approx(c * base.upper_bound, rel=1e-9)
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+def test_weights_all_one_are_no_weights(algo: str) -> None:
+    """Every weight 1 is the paper's plain sum: the very same answer, to the last bit, as
+    giving no weights at all (objective, bounds and guarantee included)."""
+    for seed in range(6):
+        rng = np.random.default_rng(900 + seed)
+        models = seed % 3 == 2
+        if models and algo not in MODELS:
+            continue
+        n = int(rng.integers(1, 9 if algo == "exact" else 40))
+        p = instance(rng, n, int(rng.integers(1, 4)), models=models, floored=seed % 2 == 1)
+        ones = with_priorities(p, np.ones(p.n), p.min_accuracy)
+        opts = {"time_limit": 5.0} if algo == "exact" else {}
+        try:
+            plain = solve(p, algo, **opts)
+        except DomainError as exc:  # exact and curve floors, exact and mixed batches
+            with pytest.raises(DomainError, match=exc.field):
+                solve(ones, algo, **opts)
+            continue
+        sol = solve(ones, algo, **opts)
+        assert _arrays_equal(sol, plain)
+        assert np.array_equal(sol.accuracy, plain.accuracy)
+        for name in ("total_accuracy", "weighted_accuracy", "upper_bound", "guarantee"):
+            assert getattr(sol, name) == getattr(plain, name), name
