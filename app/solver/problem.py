@@ -298,6 +298,9 @@ class Problem:
                 scaled = weight * np.maximum(np.abs(self.a_min), np.abs(self.a_max))
                 _require("weight", weight, ~np.isfinite(scaled) | ~np.isfinite(np.cumsum(scaled)),
                          "too large: weight x accuracy overflows", "overflow")
+                _require("weight", weight, ~np.isfinite(self._theorem_3(weight * (self.a_max - self.a_min))),
+                         "too large: the guarantee, machines x weight x (a_max - a_min) x "
+                         "(1 + ln(theta_max / theta_min) / e), overflows", "overflow")
             object.__setattr__(self, "weight", weight)
         if self.min_accuracy is not None:
             floor = _array("min_accuracy", self.min_accuracy, n)
@@ -456,8 +459,15 @@ class Problem:
             return 0.0
         if self.n_model or self.has_floors:
             return math.nan  # Theorem 3 covers the exponential curve only, without floors
-        big_a = float(np.maximum.reduce(self.weights * (self.a_max - self.a_min)))
-        ratio = math.log(float(np.maximum.reduce(self.theta))) - math.log(float(np.minimum.reduce(self.theta)))
+        return float(self._theorem_3(np.maximum.reduce(self.weights * (self.a_max - self.a_min))))
+
+    def _theorem_3(self, big_a):
+        """``m A (1 + ln(theta_max/theta_min) / e)`` for ``A`` (a number or an array), theta
+        over the curve tasks."""
+        theta = self.theta if self.model is None else self.theta[self.model < 0]
+        if theta.shape[0] == 0:
+            return self.m * big_a
+        ratio = math.log(float(np.maximum.reduce(theta))) - math.log(float(np.minimum.reduce(theta)))
         return self.m * big_a * (1.0 + ratio / math.e)
 
 

@@ -129,3 +129,133 @@ def test_weights_all_one_are_no_weights(algo: str) -> None:
         assert np.array_equal(sol.accuracy, plain.accuracy)
         for name in ("total_accuracy", "weighted_accuracy", "upper_bound", "guarantee"):
             assert getattr(sol, name) == getattr(plain, name), name
+
+
+def _three(**fields) -> Problem:
+    """Three curve tasks (deadlines 1, 2, 3) on one free machine of speed 1, with ``fields``."""
+    n = 3
+    base = dict(deadline=[1.0, 2.0, 3.0], theta=np.ones(n), a_min=np.full(n, 0.1), a_max=np.full(n, 0.9),
+                t_max=np.full(n, np.inf), speed=[1.0], available_at=[0.0])
+    return Problem(**{**base, **fields})
+
+
+@pytest.mark.parametrize(("fields", "field", "index", "kind"), [
+    ({"weight": [1.0, -1.0, 1.0]}, "weight", 1, "invalid"),
+    ({"weight": [1.0, -1e-300, 1.0]}, "weight", 1, "invalid"),
+    ({"weight": [1.0, np.nan, 1.0]}, "weight", 1, "invalid"),
+    ({"weight": [np.inf, 1.0, 1.0]}, "weight", 0, "invalid"),
+    ({"weight": [1.0, 1.0, -np.inf]}, "weight", 2, "invalid"),
+    ({"weight": [1.0, 1e308, 1.0], "a_max": [0.9, 2.0, 0.9]}, "weight", 1, "overflow"),
+    ({"weight": [1e308, 1e308, 1.0]}, "weight", 1, "overflow"),  # the sum overflows
+    ({"weight": [1.0, 1e308, 1.0], "speed": [1.0] * 3, "available_at": [0.0] * 3}, "weight", 1, "overflow"),
+    ({"weight": [1.0, 1e308, 1.0], "theta": [1e-3, 1.0, 1e3]}, "weight", 1, "overflow"),
+    ({"weight": ["heavy", 1.0, 1.0]}, "weight", None, "invalid"),
+    ({"weight": [1.0, 1.0]}, "weight", None, "invalid"),
+    ({"min_accuracy": [np.inf, np.nan, np.nan]}, "min_accuracy", 0, "invalid"),
+    ({"min_accuracy": [np.nan, -np.inf, np.nan]}, "min_accuracy", 1, "invalid"),
+    ({"min_accuracy": [0.5, 0.5]}, "min_accuracy", None, "invalid"),
+])
+def test_invalid_weights_and_floors_name_their_field(fields, field, index, kind) -> None:
+    with pytest.raises(DomainError) as err:
+        _three(**fields)
+    assert (err.value.field, err.value.index, err.value.kind) == (field, index, kind)
+
+
+def _checked_by_every_algorithm(p: Problem) -> dict:
+    """Every algorithm's answer, each checked (exact may refuse curve floors, naming them)."""
+    out = {}
+    for algo in sorted(ALGORITHMS):
+        try:
+            sol = solve(p, algo, **({"time_limit": 5.0} if algo == "exact" else {}))
+        except DomainError as exc:
+            assert algo == "exact" and exc.field == "min_accuracy", (algo, exc)
+            continue
+        rep = check(p, sol)
+        assert rep.ok, (algo, rep.violations)
+        assert sol.weighted_accuracy <= sol.upper_bound * (1 + 1e-12), algo
+        assert np.isfinite([sol.weighted_accuracy, sol.upper_bound]).all()
+        out[algo] = sol
+    return out
+
+
+def test_floors_never_reachable_are_answered_without_a_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Floors above a_max, at a_max (the curve only tends to it), far above 1, or more work
+    than the deadline leaves: below_min_accuracy, and the algorithm is never called."""
+    import app.solver.registry as registry
+
+    p = _three(min_accuracy=[0.95, 0.9, 1e300], weight=[1.0, 2.0, 3.0], t_max=[np.inf, np.inf, 1.0])
+    assert p.unreachable_floor.all()
+    for name in sorted(ALGORITHMS):
+        monkeypatch.setitem(registry.ALGORITHMS, name, _never_called)
+    for algo in sorted(ALGORITHMS):
+        try:
+            sol = solve(p, algo)
+        except DomainError as exc:  # exact refuses curve floors, even ones screened out
+            assert algo == "exact" and exc.field == "min_accuracy"
+            continue
+        assert sol.reason == ("below_min_accuracy",) * 3
+        assert check(p, sol).ok
+        assert sol.weighted_accuracy == pytest.approx(0.6) and sol.upper_bound == pytest.approx(0.6)
+
+
+def test_floor_out_of_reach_by_its_deadline() -> None:
+    late = _three(min_accuracy=[0.85, np.nan, np.nan])  # needs ln(8) = 2.08 of work by t = 1
+    assert late.unreachable_floor.tolist() == [True, False, False]
+    sol = _checked_by_every_algorithm(late)["dsct-approx"]
+    assert sol.reason[0] == "below_min_accuracy" and sol.machine[1:].tolist() == [0, 0]
+
+
+def _never_called(*args, **kwargs):
+    raise AssertionError("the algorithm ran on tasks that were all screened out")
+
+
+def test_floors_at_or_below_a_min_are_always_met() -> None:
+    p = _three(min_accuracy=[0.1, -5.0, 0.05], weight=[1.0, 2.0, 0.5])
+    assert not p.unreachable_floor.any() and (p.floor_work == 0).all()
+    plain = solve(_three(weight=[1.0, 2.0, 0.5]), "dsct-approx")
+    for algo, sol in _checked_by_every_algorithm(p).items():
+        assert sol.guarantee is None, algo
+        assert "below_min_accuracy" not in sol.reason, algo
+    assert np.array_equal(solve(p, "dsct-approx").work, plain.work)
+
+
+def test_every_weight_zero() -> None:
+    """Nothing counts, so every task is served with time nobody else wants: all of it."""
+    p = _three(weight=[0.0, 0.0, 0.0])
+    for algo, sol in _checked_by_every_algorithm(p).items():
+        assert sol.weighted_accuracy == 0.0 and sol.upper_bound == 0.0, algo
+        assert (sol.machine == 0).all(), algo
+        if sol.guarantee is not None:
+            assert sol.guarantee == 0.0
+
+
+def test_weight_zero_with_a_floor() -> None:
+    """A zero-weight task with a floor gets leftover time only if the leftover meets its floor."""
+    tight = _three(weight=[0.0, 1.0, 1.0], min_accuracy=[0.5, np.nan, np.nan])
+    for algo, sol in _checked_by_every_algorithm(tight).items():
+        if sol.machine[0] >= 0:
+            assert sol.accuracy[0] >= 0.5 - 1e-12, algo
+        else:
+            assert sol.reason[0] == "below_min_accuracy", algo
+    assert solve(tight, "dsct-approx").machine[0] == -1  # the others use all the time
+    roomy = _three(weight=[0.0, 1.0, 1.0], min_accuracy=[0.5, np.nan, np.nan], t_max=[5.0, 0.5, 0.5])
+    sol = solve(roomy, "dsct-approx")
+    assert sol.machine[0] == 0 and sol.accuracy[0] >= 0.5
+    assert sol.work[1:].tolist() == [0.5, 0.5]
+
+
+def test_machine_busy_past_every_deadline() -> None:
+    p = _three(available_at=[10.0], weight=[1.0, 0.0, 3.0], min_accuracy=[0.5, np.nan, 0.95])
+    for algo, sol in _checked_by_every_algorithm(p).items():
+        assert (sol.machine == -1).all(), algo
+        assert sol.reason[0] in ("deadline_before_available", "below_min_accuracy")
+        assert sol.reason[1] == "deadline_before_available"
+        assert sol.weighted_accuracy == pytest.approx(0.1 + 0.3)
+        assert sol.upper_bound == pytest.approx(0.4)
+
+
+def test_huge_weights_that_fit() -> None:
+    """Weights near the top of double precision are legal when their products and sums fit."""
+    p = _three(weight=[1e300, 1e-300, 5e307], a_min=[0.0, 0.0, 0.0], a_max=[1.0, 1.0, 1.0])
+    for algo, sol in _checked_by_every_algorithm(p).items():
+        assert sol.weighted_accuracy > 0.0, algo
