@@ -4,6 +4,8 @@ weighted objective."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -259,3 +261,18 @@ def test_huge_weights_that_fit() -> None:
     p = _three(weight=[1e300, 1e-300, 5e307], a_min=[0.0, 0.0, 0.0], a_max=[1.0, 1.0, 1.0])
     for algo, sol in _checked_by_every_algorithm(p).items():
         assert sol.weighted_accuracy > 0.0, algo
+
+
+def test_checker_catches_a_wrong_weighted_objective_near_overflow() -> None:
+    """With weights near the top of double precision the checker's tolerance must not become
+    infinite: a weighted objective off by half is reported."""
+    p = _three(weight=[1.0, 1.7e308, 1.0], a_min=[0.0, 0.0, 0.0], a_max=[1.0, 1.0, 1.0])
+    sol = solve(p, "dsct-approx")
+    assert check(p, sol).ok
+    for wrong in (sol.weighted_accuracy * 0.5, 0.0):
+        report = check(p, dataclasses.replace(sol, weighted_accuracy=wrong))
+        assert any("weighted_accuracy" in v for v in report.violations), wrong
+    light = _three(weight=[1.0, 2.0, 3.0])
+    sol = solve(light, "dsct-approx")
+    report = check(light, dataclasses.replace(sol, weighted_accuracy=sol.total_accuracy))
+    assert any("weighted_accuracy" in v for v in report.violations)
