@@ -12,7 +12,7 @@ import pytest
 from app.solver import ALGORITHMS, MODELS, DomainError, Problem, check, solve
 from app.solver.problem import Models
 
-from .weighted import WEIGHTINGS, instance, weighted_reference, with_priorities
+from .weighted import WEIGHTINGS, instance, weighted_reference, with_priorities, without
 
 #: 200 instances: every weighting, with and without floors, curve tasks alone or with models
 RELAXATION_CASES = [(how, floored, models, seed) for how in WEIGHTINGS for floored in (False, True)
@@ -276,3 +276,52 @@ def test_checker_catches_a_wrong_weighted_objective_near_overflow() -> None:
     sol = solve(light, "dsct-approx")
     report = check(light, dataclasses.replace(sol, weighted_accuracy=sol.total_accuracy))
     assert any("weighted_accuracy" in v for v in report.violations)
+
+
+@pytest.mark.parametrize("algo", HEURISTICS)
+def test_zero_weight_tasks_never_take_time_from_others(algo: str) -> None:
+    """Tasks of weight 0 get only time nobody else uses: every other task's machine and work
+    are exactly those of the same batch without them (their starts may move into slack)."""
+    checked = 0
+    for seed in range(12):
+        rng = np.random.default_rng(1300 + seed)
+        models = seed % 3 == 0
+        if models and algo not in MODELS:
+            continue
+        p = instance(rng, int(rng.integers(2, 40)), int(rng.integers(1, 4)), models=models,
+                     weighting="with_zeros", floored=seed % 2 == 1)
+        zero = p.weight == 0.0
+        if not zero.any() or zero.all():
+            continue
+        sol, alone = solve(p, algo), solve(without(p, zero), algo)
+        assert check(p, sol).ok
+        assert np.array_equal(sol.machine[~zero], alone.machine), seed
+        assert np.array_equal(sol.work[~zero], alone.work), seed
+        assert sol.weighted_accuracy == pytest.approx(alone.weighted_accuracy, rel=1e-12)
+        checked += 1
+    assert checked >= 4
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+def test_zero_weight_tasks_get_time_when_there_is_plenty(algo: str) -> None:
+    """Any one machine could run every task uncompressed before its deadline: the tasks of
+    weight 0 are scheduled too (with their floor when they have one)."""
+    for seed in range(6):
+        rng = np.random.default_rng(1400 + seed)
+        n, m = int(rng.integers(2, 9 if algo == "exact" else 30)), int(rng.integers(1, 4))
+        t_max, speed = rng.uniform(0.1, 2.0, n), rng.uniform(0.5, 2.0, m)
+        deadline = rng.uniform(1.2, 2.0, n) * t_max.sum() / speed.min()
+        weight = np.where(rng.random(n) < 0.4, 0.0, rng.uniform(0.1, 5.0, n))
+        weight[0] = 0.0
+        floor = np.where(rng.random(n) < 0.3, 0.5, np.nan)
+        p = Problem(deadline, rng.uniform(1.0, 5.0, n), np.zeros(n), np.ones(n), t_max, speed, np.zeros(m),
+                    weight=weight, min_accuracy=floor)
+        try:
+            sol = solve(p, algo, **({"time_limit": 5.0} if algo == "exact" else {}))
+        except DomainError as exc:
+            assert algo == "exact" and exc.field == "min_accuracy"
+            continue
+        assert check(p, sol).ok
+        zero = weight == 0.0
+        assert (sol.machine[zero] >= 0).all(), (seed, sol.reason)
+        assert (sol.accuracy[zero & ~np.isnan(floor)] >= 0.5 - 1e-12).all()
