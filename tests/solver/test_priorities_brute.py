@@ -1,0 +1,125 @@
+"""Brute force on small weighted and floored batches (n <= 8): every way to give each task a
+machine or none, each machine's tasks then given their best works by a general convex solver
+(Clarabel through cvxpy; a task with a floor that is scheduled gets at least its floor's work,
+computed here from the formula). No schedule of any algorithm may beat that optimum, and the
+upper bound may not fall below it. How close dsct-best comes is printed, not asserted."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+from app.solver import ALGORITHMS, DomainError, Problem, check, solve
+
+from .instances import make_instance
+from .weighted import weights, with_priorities
+
+TOL = 1e-6  # Clarabel's accuracy on these small programs, relative to the objective
+
+
+def _floor_work(p: Problem) -> np.ndarray:
+    """Per task, the least work meeting its floor from a(w) = a_min + da (1 - exp(-theta w)):
+    0 without a floor (or one at or below a_min), inf when the curve never reaches it."""
+    out = np.zeros(p.n)
+    if p.min_accuracy is None:
+        return out
+    for j in range(p.n):
+        f = float(p.min_accuracy[j])
+        if math.isnan(f) or f <= p.a_min[j]:
+            continue
+        frac = (f - p.a_min[j]) / (p.a_max[j] - p.a_min[j])
+        out[j] = -math.log1p(-frac) / p.theta[j] if frac < 1.0 else math.inf
+    return out
+
+
+def _machine_values(p: Problem, r: int, need: np.ndarray) -> dict[int, float]:
+    """For every subset of tasks (a bit mask) run on machine ``r``: the most weighted
+    accuracy gain ``sum w (a(work) - a_min)`` it can reach, every task of the subset at
+    least at ``need`` work (-inf when that does not fit). All subsets in one convex program
+    (independent blocks, so maximising their sum maximises each)."""
+    weight = p.weights
+    unit = max(float(weight.max(initial=0.0)), 1e-300)
+    order = [int(j) for j in np.argsort(p.deadline, kind="stable")]
+    room = np.maximum(p.deadline - p.available_at[r], 0.0) * p.speed[r]  # work by each deadline
+    values: dict[int, float] = {0: 0.0}
+    blocks, cons = [], []
+    for mask in range(1, 1 << p.n):
+        tasks = [j for j in order if mask >> j & 1]
+        lo = np.array([need[j] for j in tasks])
+        if not (np.all(np.isfinite(lo)) and np.all(np.cumsum(lo) <= room[tasks] * (1 + 1e-12))
+                and np.all(lo <= p.t_max[tasks])):
+            values[mask] = -math.inf
+            continue
+        x = cp.Variable(len(tasks))
+        cons += [x >= lo, cp.cumsum(x) <= room[tasks]]
+        fin = np.isfinite(p.t_max[tasks])
+        if fin.any():
+            cons.append(x[np.flatnonzero(fin)] <= p.t_max[tasks][fin])
+        gain = (weight[tasks] / unit) * (p.a_max - p.a_min)[tasks]
+        blocks.append((mask, gain @ (1 - cp.exp(cp.multiply(-p.theta[tasks], x)))))
+    if blocks:
+        prob = cp.Problem(cp.Maximize(cp.sum(cp.hstack([b for _, b in blocks]))), cons)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+        for mask, expr in blocks:
+            values[mask] = float(expr.value) * unit
+    return values
+
+
+def brute_force(p: Problem) -> float:
+    """The optimal weighted objective over every schedule that respects the floors."""
+    need = _floor_work(p)
+    per_machine = [_machine_values(p, r, need) for r in range(p.m)]
+    base = float(np.dot(p.weights, p.a_min))
+    best = -math.inf
+    for assign in itertools.product(range(-1, p.m), repeat=p.n):  # -1: not scheduled
+        masks = [0] * p.m
+        for j, r in enumerate(assign):
+            if r >= 0:
+                masks[r] |= 1 << j
+        best = max(best, sum(per_machine[r][masks[r]] for r in range(p.m)))
+    return base + best
+
+
+def small_batches():
+    """Weighted batches of 5-8 tasks on 1-2 machines, a third to a half of the tasks with a
+    floor between a_min and a_max (some above what the deadline allows)."""
+    for seed in range(10):
+        rng = np.random.default_rng(4000 + seed)
+        m = 1 + seed % 2
+        n = 8 if m == 1 else 6
+        p = make_instance(rng, ("random", "busy_machines", "paper", "equal_deadlines", "theta_ratio_1e4")[seed % 5],
+                          n, m)
+        share = rng.uniform(0.33, 0.5)
+        floor = np.where(rng.random(n) < share, p.a_min + rng.uniform(0.5, 0.95, n) * (p.a_max - p.a_min), np.nan)
+        yield with_priorities(p, weights(rng, ("log_spread", "with_zeros", "integers")[seed % 3], n),
+                              floor if seed % 5 != 4 else None)
+
+
+CASES = list(range(10))
+
+
+@pytest.mark.parametrize("idx", CASES)
+def test_no_algorithm_beats_brute_force(idx: int) -> None:
+    p = list(small_batches())[idx]
+    opt = brute_force(p)
+    scale = max(1.0, abs(opt))
+    for algo in sorted(ALGORITHMS):
+        try:
+            sol = solve(p, algo, **({"time_limit": 10.0} if algo == "exact" else {}))
+        except DomainError as exc:
+            assert algo == "exact" and exc.field == "min_accuracy"
+            continue
+        assert check(p, sol).ok, algo
+        assert sol.weighted_accuracy <= opt + TOL * scale, algo
+        assert sol.upper_bound >= opt - TOL * scale, algo
+        if sol.status == "optimal":
+            assert sol.weighted_accuracy == pytest.approx(opt, rel=TOL, abs=TOL)
+        if algo == "dsct-best":
+            print(f"batch {idx}: dsct-best / brute force = {sol.weighted_accuracy / opt:.6f}")
