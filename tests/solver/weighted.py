@@ -82,49 +82,54 @@ def weighted_reference(p: Problem) -> float:
     prefixes within ``[available_at_r, d_k]``), by Clarabel. A model task's accuracy is the
     best convex combination of ``(0, a_min)`` and its configurations at or above its floor
     (the envelope's hypograph, never built here). A task whose floor no work can reach
-    before its deadline on a single machine gets no work (it scores its ``a_min``). Shares no code with the solver."""
+    before its deadline on a single machine gets no work (it scores its ``a_min``). Shares
+    no code with the solver."""
     n, m = p.n, p.m
-    weight = np.ones(n) if p.weight is None else np.asarray(p.weight)
-    top = float(np.max(weight, initial=0.0))
-    unit = top if top > 0.0 else 1.0  # Clarabel converges better on weights of at most 1
-    floor = np.full(n, np.nan) if p.min_accuracy is None else np.asarray(p.min_accuracy)
-    model = np.full(n, -1) if p.model is None else np.asarray(p.model)
-    constant = float(np.sum(weight * p.a_min))
     if n == 0:
         return 0.0
     order = np.argsort(p.deadline, kind="stable")
+    weight = (np.ones(n) if p.weight is None else np.asarray(p.weight))[order]
+    top = float(np.max(weight, initial=0.0))
+    unit = top if top > 0.0 else 1.0  # Clarabel converges better on weights of at most 1
+    floor = (np.full(n, np.nan) if p.min_accuracy is None else np.asarray(p.min_accuracy))[order]
+    model = (np.full(n, -1) if p.model is None else np.asarray(p.model))[order]
+    a_min, a_max, theta, t_max = (arr[order] for arr in (p.a_min, p.a_max, p.theta, p.t_max))
+    d = p.deadline[order]
+    most = np.max(np.maximum(d[:, None] - p.available_at[None, :], 0.0) * p.speed[None, :], axis=1)
     t = cp.Variable((n, m), nonneg=True)
     w = t @ p.speed  # in deadline order
     lower = np.tril(np.ones((n, n)))
-    cons = [lower @ t[:, r] <= np.maximum(p.deadline[order] - p.available_at[r], 0.0) for r in range(m)]
-    gain = [cp.Constant(0.0)]
-    most = np.max(np.maximum(p.deadline[:, None] - p.available_at[None, :], 0.0) * p.speed[None, :], axis=1)
-    for pos, j in enumerate(order.tolist()):
-        wj = float(weight[j]) / unit
-        if model[j] >= 0:
-            k = int(model[j])
+    cons = [lower @ t[:, r] <= np.maximum(d - p.available_at[r], 0.0) for r in range(m)]
+    gain, idle = [cp.Constant(0.0)], []
+    curve = []
+    for pos in range(n):
+        has_floor = np.isfinite(floor[pos]) and floor[pos] > a_min[pos]
+        if model[pos] >= 0:
+            k = int(model[pos])
             ms = p.models
             cw, ca = ms.work[ms.start[k]:ms.start[k + 1]], ms.accuracy[ms.start[k]:ms.start[k + 1]]
-            if np.isfinite(floor[j]) and floor[j] > ms.a_min[k]:
-                ok = ca >= floor[j]
-                if not (ok.any() and cw[ok].min() <= most[j]):
-                    cons.append(w[pos] == 0)
+            if has_floor:
+                ok = ca >= floor[pos]
+                if not (ok.any() and cw[ok].min() <= most[pos]):
+                    idle.append(pos)
                     continue
                 cw, ca = cw[ok], ca[ok]
             lam = cp.Variable(cw.shape[0] + 1, nonneg=True)
             cons += [cp.sum(lam) == 1, w[pos] >= np.append(0.0, cw) @ lam]
-            gain.append(wj * (np.append(0.0, ca - ms.a_min[k]) @ lam))
-            continue
-        da = float(p.a_max[j] - p.a_min[j])
-        if np.isfinite(floor[j]) and floor[j] > p.a_min[j]:
-            frac = (floor[j] - p.a_min[j]) / da
-            need = -np.log1p(-frac) / p.theta[j] if frac < 1 else np.inf
-            if not need <= min(p.t_max[j], most[j]):
-                cons.append(w[pos] == 0)
-                continue
-        if np.isfinite(p.t_max[j]):
-            cons.append(w[pos] <= p.t_max[j])
-        gain.append(wj * da * (1 - cp.exp(-p.theta[j] * w[pos])))
+            gain.append(weight[pos] / unit * (np.append(0.0, ca - ms.a_min[k]) @ lam))
+        elif has_floor and not _floor_work(floor[pos], a_min[pos], a_max[pos], theta[pos]) <= min(t_max[pos], most[pos]):
+            idle.append(pos)
+        else:
+            curve.append(pos)
+    if idle:
+        cons.append(w[idle] == 0)
+    if curve:
+        c = np.array(curve)
+        fin = c[np.isfinite(t_max[c])]
+        if fin.shape[0]:
+            cons.append(w[fin] <= t_max[fin])
+        scale = weight[c] / unit * (a_max[c] - a_min[c])
+        gain.append(scale @ (1 - cp.exp(cp.multiply(-theta[c], w[c]))))
     prob = cp.Problem(cp.Maximize(cp.sum(cp.hstack(gain))), cons)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cvxpy's "may be inaccurate" chatter
@@ -132,4 +137,10 @@ def weighted_reference(p: Problem) -> float:
             prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
         except cp.error.SolverError:  # too tight for this instance's scales: Clarabel's defaults
             prob.solve(solver=cp.CLARABEL)
-    return constant + float(prob.value) * unit
+    return float(np.sum(weight * a_min)) + float(prob.value) * unit
+
+
+def _floor_work(floor: float, a_min: float, a_max: float, theta: float) -> float:
+    """The least work at which ``a_min + (a_max - a_min)(1 - exp(-theta w))`` reaches ``floor``."""
+    frac = (floor - a_min) / (a_max - a_min)
+    return -np.log1p(-frac) / theta if frac < 1 else np.inf
