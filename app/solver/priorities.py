@@ -21,13 +21,15 @@ scheduled task scores at least this; one that cannot is unscheduled with reason
    registered with ``floors=True``) get it as is. For the others, admission is decided by a
    Lagrangian price on the floor (:func:`_admit`): a task scheduled below its floor has its
    weight raised by the factor that would lift it to its floor at the price it saw, and the
-   problem is solved again; when raising stops paying, the violator whose floor buys the
-   least objective per unit of work is dropped and its time goes to the others. Every round's
-   schedule is made feasible by unscheduling whoever is still below its floor, and the best
-   feasible schedule (real weights) is the answer. On small batches, a last pass tries to
-   drop each admitted floor task in turn and keeps a drop that raises the objective.
+   problem is solved again; when raising stops paying (:data:`PATIENCE` rounds in a row
+   without a better feasible schedule), the violator whose floor buys the least objective per
+   unit of work is dropped and its time goes to the others. Every round's schedule is made
+   feasible by unscheduling whoever is still below its floor, and the best feasible schedule
+   (real weights) is the answer. On small batches, a last pass tries to take back each
+   dropped floor task (a few raising rounds, :data:`ADD_ROUNDS`), then to drop each admitted
+   one in turn, and keeps what raises the objective.
    Complexity: at most :data:`MAX_ROUNDS` solves of the algorithm plus, on small batches,
-   one per admitted floor task.
+   :data:`ADD_ROUNDS` per dropped floor task and one per admitted floor task.
 4. **Zero weights.** A task of weight 0 adds nothing to the objective: it is left out of the
    solve and then served only with time nobody else uses (:func:`_fill_leftover`: at its
    deadline-order place on the machine where it gains the most, pushing later tasks only
@@ -57,7 +59,7 @@ from .schedule import (
     make_solution,
 )
 
-__all__ = ["FILL_WORK", "MAX_ROUNDS", "solve_prioritised"]
+__all__ = ["ADD_ROUNDS", "FILL_WORK", "MAX_ROUNDS", "PATIENCE", "solve_prioritised"]
 
 #: the most solves the admission of curve floors spends (raising rounds and drops together)
 MAX_ROUNDS = 24
@@ -65,6 +67,10 @@ MAX_ROUNDS = 24
 SMALL_BATCH = 40
 #: the zero-weight fill stops after this many task-positions examined (tasks x chain length)
 FILL_WORK = 4_000_000
+#: raising rounds in a row without a better feasible schedule before a violator is dropped
+PATIENCE = 2
+#: on small batches, the solves spent to take back each dropped floor task
+ADD_ROUNDS = 3
 #: a raised weight is at most this many times the task's own
 _MAX_RAISE = 1e6
 
@@ -281,19 +287,41 @@ def _admit(p: Problem, kept: np.ndarray, weight: np.ndarray, fn: Callable[..., S
            options: dict) -> _Schedule:
     """Admission of curve floors by a Lagrangian price (module docstring, step 3)."""
     state = _Admission(multiplier=np.ones(p.n), dropped=np.zeros(p.n, dtype=bool))
-    last = -math.inf
+    last, stalled = -math.inf, 0
     while state.solves < MAX_ROUNDS:
         s = _solve_round(p, kept, weight, state, fn, options)
         below = _below_floor(p, s)
         if not below.shape[0]:
             break
         raised = _raise(p, s, below, state)
-        if state.best_value <= last or not raised:
+        stalled = stalled + 1 if state.best_value <= last else 0
+        if stalled >= PATIENCE or not raised:
             state.dropped[_least_valuable(p, below, weight)] = True
+            stalled = 0
         last = max(last, state.best_value)
     if kept.shape[0] <= SMALL_BATCH:
+        _try_adds(p, kept, weight, state, fn, options)
         _try_drops(p, kept, weight, state, fn, options)
     return state.best
+
+
+def _try_adds(p: Problem, kept: np.ndarray, weight: np.ndarray, state: _Admission,
+              fn: Callable[..., Solution], options: dict) -> None:
+    """On a small batch: for each floor task the rounds dropped, take it back and raise the
+    violators for up to :data:`ADD_ROUNDS` solves; keep it when a better feasible schedule
+    comes out (a drop decided early, while the prices still moved, is often wrong)."""
+    for j in np.flatnonzero(state.dropped).tolist():
+        before = state.best_value
+        saved = state.multiplier.copy()
+        state.dropped[j] = False
+        for _ in range(ADD_ROUNDS):
+            s = _solve_round(p, kept, weight, state, fn, options)
+            below = _below_floor(p, s)
+            if not below.shape[0] or not _raise(p, s, below, state):
+                break
+        if state.best_value <= before:
+            state.dropped[j] = True
+            state.multiplier[:] = saved
 
 
 def _raise(p: Problem, s: _Schedule, below: np.ndarray, state: _Admission) -> bool:
