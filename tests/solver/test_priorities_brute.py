@@ -155,3 +155,58 @@ def test_admission_quality_on_tight_batches() -> None:
         print(f"batch {idx}: dsct-best / optimum {ratios[-1]:.4f}, dsct-approx {approx.weighted_accuracy / opt:.4f}")
     print(f"mean {np.mean(ratios):.4f}, min {np.min(ratios):.4f}")
     assert np.mean(ratios) >= 0.99
+
+
+def model_brute_force(p: Problem) -> float:
+    """Batches whose tasks all run models: every (machine, configuration) or none per task,
+    configurations below the task's floor excluded, each machine's tasks in deadline order
+    from its available_at; the best weighted objective among the feasible ones."""
+    ms, weight = p.models, p.weights
+    floor = np.full(p.n, -np.inf) if p.min_accuracy is None else np.nan_to_num(p.min_accuracy, nan=-np.inf)
+    choices = [[(-1, -1)] + [(r, c) for r in range(p.m) for c in range(ms.start[k], ms.start[k + 1])
+                             if ms.accuracy[c] >= floor[j]]
+               for j, k in enumerate(p.model.tolist())]
+    order = p.order.tolist()
+    best = -math.inf
+    for pick in itertools.product(*choices):
+        clock = p.available_at.astype(float).tolist()
+        ok = True
+        for j in order:
+            r, c = pick[j]
+            if r >= 0:
+                clock[r] = max(clock[r], 0.0) + ms.work[c] / p.speed[r]
+                ok = ok and clock[r] <= p.deadline[j] * (1 + 1e-12)
+        if ok:
+            acc = [ms.accuracy[c] if c >= 0 else ms.a_min[p.model[j]] for j, (_, c) in enumerate(pick)]
+            best = max(best, float(np.dot(weight, acc)))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_model_tasks_with_weights_and_floors_against_brute_force(seed: int) -> None:
+    """Tasks of measured models only (exact takes these): no algorithm above the enumerated
+    optimum, the bounds not below it, and exact at it when it proves optimality."""
+    from .test_envelope import model_instance
+
+    rng = np.random.default_rng(5000 + seed)
+    m = 1 + seed % 2
+    n = 5 if m == 1 else 4
+    p = model_instance(rng, ("concave", "dominated", "equal_works")[seed % 3], n, m)
+    accuracy = p.models.accuracy
+    floor = np.where(rng.random(n) < 0.5, rng.choice(accuracy, n), np.nan)  # some exactly a configuration's
+    p = with_priorities(p, weights(rng, ("log_spread", "with_zeros", "integers")[seed % 3], n), floor)
+    opt = model_brute_force(p)
+    scale = max(1.0, abs(opt))
+    for algo in sorted(ALGORITHMS):
+        try:
+            sol = solve(p, algo, **({"time_limit": 10.0} if algo == "exact" else {}))
+        except DomainError as exc:
+            assert exc.field == "algorithm", (algo, exc)  # cannot take model tasks
+            continue
+        assert check(p, sol).ok, algo
+        assert sol.weighted_accuracy <= opt + 1e-9 * scale, algo
+        assert sol.upper_bound >= opt - 1e-9 * scale, algo
+        if sol.proven_bound is not None:
+            assert sol.proven_bound >= opt - 1e-9 * scale
+        if sol.status == "optimal":
+            assert sol.weighted_accuracy == pytest.approx(opt, rel=1e-9, abs=1e-12), algo
