@@ -14,7 +14,8 @@ scheduled task scores at least this; one that cannot is unscheduled with reason
    the algorithm solves a scaled copy of the problem and its objective *is* the weighted
    one: the relaxation stays exact and O(n log n), DSCT-APPROX's G uses the weighted ranges,
    and ``exact`` proves optimality for the weighted sum. The answer reports each task's own
-   (unweighted) accuracy.
+   (unweighted) accuracy. The weights are first divided by a power of two near the largest
+   (:func:`_unit`, exact in floating point), so the schedule does not depend on their unit.
 3. **Floors.** A model task's floor is exact by construction: it is offered only the
    configurations at or above its floor (or nothing). A curve task's floor is semi-continuous
    (no work, or at least the floor's work). Algorithms that handle it natively (``exact``,
@@ -36,8 +37,10 @@ scheduled task scores at least this; one that cannot is unscheduled with reason
    into their own slack). O(n) per such task, within :data:`FILL_WORK`.
 
 ``upper_bound`` is the fractional relaxation of the scaled problem with the real weights,
-the unreachable tasks left out and model configurations filtered by their floors: a bound
-on every schedule that respects the floors. ``guarantee`` is G with the weighted ranges, and
+the unreachable tasks left out and model configurations filtered by their floors, plus what
+the tasks left out of the solve score (``weight * a_min`` for an unreachable floor, at most
+``weight * a_max`` for a negligible weight): a bound on every schedule that respects the
+floors. ``exact``'s proven bound is completed the same way. ``guarantee`` is G with the weighted ranges, and
 none when any task has a floor (Theorem 3 does not cover them).
 """
 
