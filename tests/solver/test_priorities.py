@@ -325,3 +325,15 @@ def test_zero_weight_tasks_get_time_when_there_is_plenty(algo: str) -> None:
         zero = weight == 0.0
         assert (sol.machine[zero] >= 0).all(), (seed, sol.reason)
         assert (sol.accuracy[zero & ~np.isnan(floor)] >= 0.5 - 1e-12).all()
+
+
+@pytest.mark.parametrize("speed", ([1.0, 1.0], [1.0, 1.0, 1.0]))
+def test_accuracy_range_whose_guarantee_overflows_is_refused(speed) -> None:
+    """Without weights too: machines x (a_max - a_min) x (1 + ln(theta ratio) / e) past the
+    largest double is refused on construction, naming a_max, instead of failing in the solve
+    with an error that names no field."""
+    with pytest.raises(DomainError) as err:
+        Problem([1.0, 2.0], [1.0, 1.0], [0.0, 0.0], [1e308, 1.0], [np.inf, np.inf], speed, [0.0] * len(speed))
+    assert (err.value.field, err.value.index, err.value.kind) == ("a_max", 0, "overflow")
+    fits = Problem([1.0, 2.0], [1.0, 1.0], [0.0, 0.0], [1e308, 1.0], [np.inf, np.inf], [1.0], [0.0])
+    assert np.isfinite(solve(fits, "dsct-approx").guarantee)
