@@ -96,7 +96,8 @@ def test_weighted_and_floored_batches(algo: str, kind: str) -> None:
 
 def test_exact_refuses_curve_floors_or_honours_them() -> None:
     """exact either refuses curve-task floors with the documented error on min_accuracy, or
-    (once it handles them) answers at least as well as dsct-best and within the bound."""
+    (once it handles them) answers a checked schedule within the bound, at least as good as
+    dsct-best's when it proves optimality."""
     for seed in range(3):
         rng = np.random.default_rng(40 + seed)
         p = instance(rng, 8, 2, weighting="log_spread", floored=True)
@@ -108,8 +109,9 @@ def test_exact_refuses_curve_floors_or_honours_them() -> None:
             assert np.isfinite(p.min_accuracy[exc.index]) and p.model is None
             continue
         assert_valid_weighted(p, sol, "exact")
-        best = solve(p, "dsct-best")
-        assert sol.weighted_accuracy >= best.weighted_accuracy - TOL * max(1.0, best.weighted_accuracy)
+        if sol.status == "optimal":
+            best = solve(p, "dsct-best")
+            assert sol.weighted_accuracy >= best.weighted_accuracy - TOL * max(1.0, best.weighted_accuracy)
 
 
 @pytest.mark.parametrize("kind", ("weights", "models_weights_floors"))
