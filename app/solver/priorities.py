@@ -261,11 +261,15 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
 
 
 def _unit(weight: np.ndarray) -> float:
-    """The smallest power of two above the largest weight (1 when none is positive; at most
-    2**1023): the solve sees weights in [0.5, 1), the same whatever unit the caller gives them
-    in (dividing by a power of two is exact), and accuracies no larger than the caller's."""
+    """The smallest power of two at or above the largest weight (1 when none is positive; at
+    most 2**1023): the solve sees weights in (0.5, 1] (below 2 past 2**1023), the same
+    whatever unit the caller gives them in (dividing by a power of two is exact), and the
+    caller's own accuracies when the largest weight is 1."""
     top = float(np.max(weight, initial=0.0))
-    return math.ldexp(1.0, min(math.frexp(top)[1], 1023)) if top > 0.0 else 1.0
+    if not top > 0.0:
+        return 1.0
+    mantissa, exponent = math.frexp(top)  # top = mantissa 2**exponent, mantissa in [0.5, 1)
+    return math.ldexp(1.0, min(exponent - 1 if mantissa == 0.5 else exponent, 1023))
 
 
 def _solve_round(p: Problem, kept: np.ndarray, weight: np.ndarray, state: _Admission,

@@ -337,3 +337,20 @@ def test_accuracy_range_whose_guarantee_overflows_is_refused(speed) -> None:
     assert (err.value.field, err.value.index, err.value.kind) == ("a_max", 0, "overflow")
     fits = Problem([1.0, 2.0], [1.0, 1.0], [0.0, 0.0], [1e308, 1.0], [np.inf, np.inf], [1.0], [0.0])
     assert np.isfinite(solve(fits, "dsct-approx").guarantee)
+
+
+@pytest.mark.parametrize("algo", HEURISTICS)
+def test_floors_that_never_bind_change_nothing(algo: str) -> None:
+    """Every floor at or below a_min (so always met) and no weights: the very same schedule
+    as without floors, to the last bit."""
+    for seed in range(5):
+        rng = np.random.default_rng(1500 + seed)
+        models = seed % 3 == 0
+        if models and algo not in MODELS:
+            continue
+        p = instance(rng, int(rng.integers(1, 40)), int(rng.integers(1, 4)), models=models)
+        floored = with_priorities(p, None, p.a_min - rng.uniform(0.0, 0.1, p.n))
+        assert floored.has_floors
+        sol, plain = solve(floored, algo), solve(p, algo)
+        assert _arrays_equal(sol, plain), (algo, seed)
+        assert sol.weighted_accuracy == plain.weighted_accuracy
