@@ -131,8 +131,9 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
         v.append(f"total_accuracy {solution.total_accuracy!r} != recomputed {total!r}")
     weight = np.ones(n) if problem.weight is None else np.asarray(problem.weight, dtype=np.float64)
     objective = float(np.sum(weight * expected)) if n else 0.0
-    magnitude = float(np.sum(weight * (np.abs(expected) + delta_a))) if n else 0.0
-    if not abs(solution.weighted_accuracy - objective) <= rtol * magnitude + _TINY:
+    # rtol first: weight x magnitude may pass the largest double when the objective does not
+    slack = float(np.sum((rtol * weight) * np.abs(expected) + (rtol * weight) * delta_a)) if n else 0.0
+    if not abs(solution.weighted_accuracy - objective) <= slack + _TINY:
         v.append(f"weighted_accuracy {solution.weighted_accuracy!r} != recomputed {objective!r}")
     return CheckReport(tuple(v), objective)
 

@@ -14,28 +14,33 @@ scheduled task scores at least this; one that cannot is unscheduled with reason
    the algorithm solves a scaled copy of the problem and its objective *is* the weighted
    one: the relaxation stays exact and O(n log n), DSCT-APPROX's G uses the weighted ranges,
    and ``exact`` proves optimality for the weighted sum. The answer reports each task's own
-   (unweighted) accuracy.
+   (unweighted) accuracy. The weights are first divided by a power of two near the largest
+   (:func:`_unit`, exact in floating point), so the schedule does not depend on their unit.
 3. **Floors.** A model task's floor is exact by construction: it is offered only the
    configurations at or above its floor (or nothing). A curve task's floor is semi-continuous
    (no work, or at least the floor's work). Algorithms that handle it natively (``exact``,
    registered with ``floors=True``) get it as is. For the others, admission is decided by a
    Lagrangian price on the floor (:func:`_admit`): a task scheduled below its floor has its
    weight raised by the factor that would lift it to its floor at the price it saw, and the
-   problem is solved again; when raising stops paying, the violator whose floor buys the
-   least objective per unit of work is dropped and its time goes to the others. Every round's
-   schedule is made feasible by unscheduling whoever is still below its floor, and the best
-   feasible schedule (real weights) is the answer. On small batches, a last pass tries to
-   drop each admitted floor task in turn and keeps a drop that raises the objective.
+   problem is solved again; when raising stops paying (:data:`PATIENCE` rounds in a row
+   without a better feasible schedule), the violator whose floor buys the least objective per
+   unit of work is dropped and its time goes to the others. Every round's schedule is made
+   feasible by unscheduling whoever is still below its floor, and the best feasible schedule
+   (real weights) is the answer. On small batches, a last pass tries to take back each
+   dropped floor task (a few raising rounds, :data:`ADD_ROUNDS`), then to drop each admitted
+   one in turn, and keeps what raises the objective.
    Complexity: at most :data:`MAX_ROUNDS` solves of the algorithm plus, on small batches,
-   one per admitted floor task.
+   :data:`ADD_ROUNDS` per dropped floor task and one per admitted floor task.
 4. **Zero weights.** A task of weight 0 adds nothing to the objective: it is left out of the
    solve and then served only with time nobody else uses (:func:`_fill_leftover`: at its
    deadline-order place on the machine where it gains the most, pushing later tasks only
    into their own slack). O(n) per such task, within :data:`FILL_WORK`.
 
 ``upper_bound`` is the fractional relaxation of the scaled problem with the real weights,
-the unreachable tasks left out and model configurations filtered by their floors: a bound
-on every schedule that respects the floors. ``guarantee`` is G with the weighted ranges, and
+the unreachable tasks left out and model configurations filtered by their floors, plus what
+the tasks left out of the solve score (``weight * a_min`` for an unreachable floor, at most
+``weight * a_max`` for a negligible weight): a bound on every schedule that respects the
+floors. ``exact``'s proven bound is completed the same way. ``guarantee`` is G with the weighted ranges, and
 none when any task has a floor (Theorem 3 does not cover them).
 """
 
@@ -57,7 +62,7 @@ from .schedule import (
     make_solution,
 )
 
-__all__ = ["FILL_WORK", "INTEGRAL_ROUNDS", "MAX_ROUNDS", "solve_prioritised"]
+__all__ = ["ADD_ROUNDS", "FILL_WORK", "INTEGRAL_ROUNDS", "MAX_ROUNDS", "PATIENCE", "solve_prioritised"]
 
 #: the most relaxations the admission's first phase spends (raising rounds and drops together)
 MAX_ROUNDS = 24
@@ -69,6 +74,10 @@ SMALL_BATCH = 40
 FRESH_START = 200
 #: the zero-weight fill stops after this many task-positions examined (tasks x chain length)
 FILL_WORK = 4_000_000
+#: raising rounds in a row without a better feasible schedule before a violator is dropped
+PATIENCE = 2
+#: on small batches, the solves spent to take back each dropped floor task
+ADD_ROUNDS = 3
 #: a raised weight is at most this many times the task's own
 _MAX_RAISE = 1e6
 #: the most solves spent bringing raised weights back down
@@ -229,17 +238,17 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
     the admission also runs with each algorithm of ``portfolio`` (no options) and the best
     schedule wins, ties to ``fn``'s."""
     p = problem
-    weight = p.weights
     out = p.unreachable_floor.copy()
-    zero = (weight == 0.0) & ~out
-    with np.errstate(over="ignore"):
-        zero |= ~out & ~(weight * (p.a_max - p.a_min) > 0.0)  # a weight too small to count
+    unit = _unit(p.weights[~out])
+    weight = p.weights / unit  # exact: a power of two (the solve does not depend on the unit)
+    # weight 0, or too small to count beside the largest (its range underflows)
+    zero = ~out & ~(weight * (p.a_max - p.a_min) > 0.0)
     kept = np.flatnonzero(~out & ~zero)
     bound_problem = _scaled(p, kept, weight[kept], native_floors=False)
-    upper = fractional_relaxation(bound_problem.problem).upper_bound if kept.shape[0] else 0.0
-    # the tasks left out of the relaxation still count: an unreachable floor's task at its
-    # a_min, a zero (or negligible) weight's at most at its a_max
-    upper += float(np.dot(weight[out], p.a_min[out])) + float(np.dot(weight[zero], p.a_max[zero]))
+    # the tasks left out of the solve still score: an unreachable floor's task its a_min (it
+    # is never scheduled), a task of negligible weight at most its a_max (0 at weight 0)
+    left_out = float(np.dot(p.weights[out], p.a_min[out])) + float(np.dot(p.weights[zero], p.a_max[zero]))
+    upper = left_out + (fractional_relaxation(bound_problem.problem).upper_bound * unit if kept.shape[0] else 0.0)
     status, proven = "ok", None
     curve_floors = p.has_floors and bool((p.floor_work[kept] > 0.0).any()) and (
         p.model is None or bool(((p.floor_work[kept] > 0.0) & (p.model[kept] < 0)).any()))
@@ -249,7 +258,8 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
             scaled = bound_problem if not native_floors else _scaled(p, kept, weight[kept], True)
             sol = fn(scaled.problem, **options)
             _lift(p, scaled, sol, s)
-            status, proven = sol.status, sol.proven_bound
+            status = sol.status
+            proven = None if sol.proven_bound is None else left_out + sol.proven_bound * unit
         below = _below_floor(p, s)
         if below.shape[0]:  # a bug in the algorithm, never a silently missed floor
             raise AssertionError(f"{name} scheduled task {int(below[0])} below its min_accuracy")
@@ -258,6 +268,18 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
     s.drop(np.flatnonzero(out), BELOW_MIN_ACCURACY)
     _fill_leftover(p, s, np.flatnonzero(zero))
     return _finish(p, s, upper, name, status, proven)
+
+
+def _unit(weight: np.ndarray) -> float:
+    """The smallest power of two at or above the largest weight (1 when none is positive; at
+    most 2**1023): the solve sees weights in (0.5, 1] (below 2 past 2**1023), the same
+    whatever unit the caller gives them in (dividing by a power of two is exact), and the
+    caller's own accuracies when the largest weight is 1."""
+    top = float(np.max(weight, initial=0.0))
+    if not top > 0.0:
+        return 1.0
+    mantissa, exponent = math.frexp(top)  # top = mantissa 2**exponent, mantissa in [0.5, 1)
+    return math.ldexp(1.0, min(exponent - 1 if mantissa == 0.5 else exponent, 1023))
 
 
 def _solve_round(p: Problem, kept: np.ndarray, weight: np.ndarray, state: _Admission,
@@ -317,18 +339,21 @@ def _admit(p: Problem, kept: np.ndarray, weight: np.ndarray, fn: Callable[..., S
     state = _Admission(multiplier=np.ones(p.n), dropped=np.zeros(p.n, dtype=bool))
     if start is not None:
         state.multiplier, state.dropped = start.best_multiplier.copy(), start.best_dropped.copy()
-    last = -math.inf
+    last, stalled = -math.inf, 0
     while state.solves < rounds:
         s = _solve_round(p, kept, weight, state, fn, options)
         below = _below_floor(p, s)
         if not below.shape[0]:
             break
         raised = _raise(p, s, below, state)
-        if state.best_value <= last or not raised:
+        stalled = stalled + 1 if state.best_value <= last else 0
+        if stalled >= PATIENCE or not raised:
             state.dropped[_least_valuable(p, below, weight)] = True
+            stalled = 0
         last = max(last, state.best_value)
     _tighten(p, kept, weight, state, fn, options)
     if kept.shape[0] <= SMALL_BATCH:
+        _try_adds(p, kept, weight, state, fn, options)
         _try_drops(p, kept, weight, state, fn, options)
     return state
 
@@ -348,6 +373,25 @@ def _tighten(p: Problem, kept: np.ndarray, weight: np.ndarray, state: _Admission
         if state.best_value <= before:
             state.multiplier = old
             return
+
+
+def _try_adds(p: Problem, kept: np.ndarray, weight: np.ndarray, state: _Admission,
+              fn: Callable[..., Solution], options: dict) -> None:
+    """On a small batch: for each floor task the rounds dropped, take it back and raise the
+    violators for up to :data:`ADD_ROUNDS` solves; keep it when a better feasible schedule
+    comes out (a drop decided early, while the prices still moved, is often wrong)."""
+    for j in np.flatnonzero(state.dropped).tolist():
+        before = state.best_value
+        saved = state.multiplier.copy()
+        state.dropped[j] = False
+        for _ in range(ADD_ROUNDS):
+            s = _solve_round(p, kept, weight, state, fn, options)
+            below = _below_floor(p, s)
+            if not below.shape[0] or not _raise(p, s, below, state):
+                break
+        if state.best_value <= before:
+            state.dropped[j] = True
+            state.multiplier[:] = saved
 
 
 def _raise(p: Problem, s: _Schedule, below: np.ndarray, state: _Admission) -> bool:

@@ -68,6 +68,16 @@ def _require(name: str, arr: np.ndarray, bad: np.ndarray, message: str, kind: st
         raise DomainError(name, _first(bad), message, kind)
 
 
+def _theorem_3(m: int, big_a, theta: np.ndarray):
+    """``m A (1 + ln(theta_max / theta_min) / e)``, Theorem 3's guarantee, for ``A`` a number
+    or an array (theta finite and > 0; none: the factor is ``m``). The one formula for the
+    guarantee and for the checks that it does not overflow."""
+    if theta.shape[0] == 0:
+        return m * big_a
+    ratio = math.log(float(np.maximum.reduce(theta))) - math.log(float(np.minimum.reduce(theta)))
+    return m * big_a * (1.0 + ratio / math.e)
+
+
 def _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at) -> bool:
     """Whether every check of :func:`_diagnose` passes, from a few extremes and sums (about
     20 numpy calls instead of 45; the common case). Each check is monotone in the extreme
@@ -91,6 +101,8 @@ def _plausible(deadline, theta, a_min, a_max, t_max, speed, available_at) -> boo
             return False
         if not bool(np.isfinite(np.log(spread * theta) / theta).all()):
             return False
+        if not math.isfinite(_theorem_3(speed.shape[0], float(_max(spread)), theta)):
+            return False
         return math.isfinite(float(_sum(np.where(available_at < d_hi, speed * available_at, 0.0))))
 
 
@@ -112,6 +124,9 @@ def _diagnose(deadline, theta, a_min, a_max, t_max, speed, available_at) -> None
     with np.errstate(over="ignore", divide="ignore"):
         _require("theta", theta, ~np.isfinite(np.log((a_max - a_min) * theta) / theta),
                  "too small: ln(theta (a_max - a_min)) / theta overflows", "overflow")
+        _require("a_max", a_max, ~np.isfinite(_theorem_3(speed.shape[0], a_max - a_min, theta)),
+                 "too large: the guarantee, machines x (a_max - a_min) x "
+                 "(1 + ln(theta_max / theta_min) / e), overflows", "overflow")
         _require("speed", speed, ~np.isfinite(np.cumsum(speed)),
                  "too large: the machines' speeds sum to more than double precision holds",
                  "overflow")
@@ -306,6 +321,10 @@ class Problem:
                 _require("weight", weight, curve & ~np.isfinite(np.log(ranged * self.theta) / self.theta),
                          "too large for this theta: ln(theta weight (a_max - a_min)) / theta overflows",
                          "overflow")
+                theta = self.theta if self.model is None else self.theta[self.model < 0]
+                _require("weight", weight, ~np.isfinite(_theorem_3(self.m, weight * (self.a_max - self.a_min), theta)),
+                         "too large: the guarantee, machines x weight x (a_max - a_min) x "
+                         "(1 + ln(theta_max / theta_min) / e), overflows", "overflow")
             object.__setattr__(self, "weight", weight)
         if self.min_accuracy is not None:
             floor = _array("min_accuracy", self.min_accuracy, n)
@@ -471,9 +490,7 @@ class Problem:
             return 0.0
         if self.n_model or self.has_floors:
             return math.nan  # Theorem 3 covers the exponential curve only, without floors
-        big_a = float(np.maximum.reduce(self.weights * (self.a_max - self.a_min)))
-        ratio = math.log(float(np.maximum.reduce(self.theta))) - math.log(float(np.minimum.reduce(self.theta)))
-        return self.m * big_a * (1.0 + ratio / math.e)
+        return _theorem_3(self.m, float(np.maximum.reduce(self.weights * (self.a_max - self.a_min))), self.theta)
 
 
 @dataclass(frozen=True, eq=False)

@@ -90,7 +90,7 @@ def make_solution(
         work=work,
         accuracy=accuracy,
         total_accuracy=float(np.add.reduce(accuracy)) if problem.n else 0.0,
-        weighted_accuracy=float(np.dot(problem.weight, accuracy)) if problem.weight is not None and problem.n else None,
+        weighted_accuracy=float(np.dot(problem.weight, accuracy)) if problem.weighted else None,
         upper_bound=float(upper_bound),
         guarantee=(problem.guarantee() if algorithm in GUARANTEED and not problem.n_model
                    and not problem.has_floors else None),
