@@ -194,22 +194,28 @@ def _lift(problem: Problem, scaled: _Scaled, sol: Solution, into: _Schedule) -> 
 
 
 def _accuracy(problem: Problem, s: _Schedule) -> np.ndarray:
-    """Each task's own accuracy under ``s`` (a model task's from its configuration)."""
+    """Each task's own accuracy under ``s``: a model task's from its configuration, or, with
+    work but none named (the admission's first phase, on the relaxation), its envelope's."""
     acc = problem.accuracy(s.work)
     if problem.n_model:
         on = problem.model >= 0
-        acc[on] = np.where(s.config[on] >= 0, problem.models.accuracy[np.maximum(s.config[on], 0)],
-                           problem.models.a_min[problem.model[on]])
+        named = on & (s.config >= 0)
+        acc[named] = problem.models.accuracy[s.config[named]]
+        idle = on & (s.config < 0) & ~(s.work > 0.0)
+        acc[idle] = problem.models.a_min[problem.model[idle]]
     return acc
 
 
 def _below_floor(problem: Problem, s: _Schedule) -> np.ndarray:
-    """The scheduled tasks whose accuracy is under their floor."""
+    """The scheduled curve tasks whose accuracy is under their floor (a model task is only
+    ever offered the configurations at or above its floor: it cannot be below it)."""
     if not problem.has_floors:
         return np.zeros(0, dtype=np.intp)
     acc = _accuracy(problem, s)
     with np.errstate(invalid="ignore"):
         below = (s.machine >= 0) & np.isfinite(problem.min_accuracy) & (acc < problem.min_accuracy)
+    if problem.model is not None:
+        below &= problem.model < 0
     return np.flatnonzero(below)
 
 
