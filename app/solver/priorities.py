@@ -340,8 +340,9 @@ def _relaxed_solver(problem: Problem) -> Solution:
 def _admit(p: Problem, kept: np.ndarray, weight: np.ndarray, fn: Callable[..., Solution],
            options: dict, start: _Admission | None = None, rounds: int = MAX_ROUNDS) -> _Admission:
     """Admission of curve floors by a Lagrangian price (module docstring, step 3), from the
-    multipliers and drops of ``start`` (fresh ones when None), in at most ``rounds`` solves
-    plus the tightening and, on small batches, one solve per admitted floor task."""
+    multipliers and drops of ``start`` (fresh ones when None): at most ``rounds`` solves; on
+    small batches then :data:`ADD_ROUNDS` per dropped floor task (taken back) and one per
+    admitted one (dropped); then at most :data:`_TIGHTEN_STEPS` bringing raises down."""
     state = _Admission(multiplier=np.ones(p.n), dropped=np.zeros(p.n, dtype=bool))
     if start is not None:
         state.multiplier, state.dropped = start.best_multiplier.copy(), start.best_dropped.copy()
@@ -357,10 +358,10 @@ def _admit(p: Problem, kept: np.ndarray, weight: np.ndarray, fn: Callable[..., S
             state.dropped[_least_valuable(p, below, weight)] = True
             stalled = 0
         last = max(last, state.best_value)
-    _tighten(p, kept, weight, state, fn, options)
     if kept.shape[0] <= SMALL_BATCH:
         _try_adds(p, kept, weight, state, fn, options)
         _try_drops(p, kept, weight, state, fn, options)
+    _tighten(p, kept, weight, state, fn, options)
     return state
 
 
