@@ -34,8 +34,10 @@ scheduled task scores at least this; one that cannot is unscheduled with reason
    into their own slack). O(n) per such task, within :data:`FILL_WORK`.
 
 ``upper_bound`` is the fractional relaxation of the scaled problem with the real weights,
-the unreachable tasks left out and model configurations filtered by their floors: a bound
-on every schedule that respects the floors. ``guarantee`` is G with the weighted ranges, and
+the unreachable tasks left out and model configurations filtered by their floors, plus what
+the tasks left out of the solve add (an unreachable task its weighted ``a_min``, a
+zero-weight task nothing): a bound on every schedule that respects the floors; an
+algorithm's ``proven_bound`` gets the same addition. ``guarantee`` is G with the weighted ranges, and
 none when any task has a floor (Theorem 3 does not cover them).
 """
 
@@ -226,7 +228,10 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
         zero |= ~out & ~(weight * (p.a_max - p.a_min) > 0.0)  # a weight too small to count
     kept = np.flatnonzero(~out & ~zero)
     bound_problem = _scaled(p, kept, weight[kept], native_floors=False)
-    upper = fractional_relaxation(bound_problem.problem).upper_bound if kept.shape[0] else 0.0
+    # what the tasks left out of the solve add to the objective: an unreachable floor's task
+    # its a_min, a zero-weight task at most weight * a_max; the bounds are on the whole batch
+    outside = float(np.dot(weight[out], p.a_min[out]) + np.dot(weight[zero], p.a_max[zero]))
+    upper = outside + (fractional_relaxation(bound_problem.problem).upper_bound if kept.shape[0] else 0.0)
     status, proven = "ok", None
     curve_floors = p.has_floors and bool((p.floor_work[kept] > 0.0).any()) and (
         p.model is None or bool(((p.floor_work[kept] > 0.0) & (p.model[kept] < 0)).any()))
@@ -236,7 +241,8 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
             scaled = bound_problem if not native_floors else _scaled(p, kept, weight[kept], True)
             sol = fn(scaled.problem, **options)
             _lift(p, scaled, sol, s)
-            status, proven = sol.status, sol.proven_bound
+            status = sol.status
+            proven = None if sol.proven_bound is None else sol.proven_bound + outside
         below = _below_floor(p, s)
         if below.shape[0]:  # a bug in the algorithm, never a silently missed floor
             raise AssertionError(f"{name} scheduled task {int(below[0])} below its min_accuracy")
