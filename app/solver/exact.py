@@ -84,6 +84,7 @@ _DIVE_NODES = 300  # of which depth first, for good schedules early
 _POLISH_TOL = 1e-7
 _POLISH_NODES = 500
 _POLISH_ROUNDS = 3
+_FLOOR_POLISH_NODES = 100  # with floors, the search's budget for that (in nodes)
 _LOCAL_PASSES = 4
 _GRID = 12  # initial tangents per task, evenly spaced in theta * work
 
@@ -524,11 +525,15 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     if gap() <= _POLISH_TOL or time.perf_counter() >= stop_at:
         return _finish(prob, best["machine"], upper, proven, gap_tol)
 
-    if gap() > gap_tol:
+    if gap() > gap_tol or prob.has_floors:
         if prob.has_floors:
-            found = admission_search(prob, best["machine"], best["val"], gap_tol,
-                                     prefix_capacities(prob), _inner_search(gap_tol), _MAX_NODES,
-                                     stop_at)
+            # a gap already within gap_tol: a node-limited search towards _POLISH_TOL (HiGHS's
+            # polishing rounds are slow on the floors' rows); otherwise the full search
+            polish = gap() <= gap_tol
+            tol = _POLISH_TOL if polish else gap_tol
+            found = admission_search(prob, best["machine"], best["val"], tol,
+                                     prefix_capacities(prob), _inner_search(tol),
+                                     _FLOOR_POLISH_NODES if polish else _MAX_NODES, stop_at)
         else:
             search = AssignmentSearch(prob, _Evaluator(prob).value, prefix_capacities(prob),
                                       machine_classes(prob))
@@ -546,8 +551,9 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     model.add_tangents(_exact_works(prob, best["machine"])[0])
     # Kelley rounds: until the gap is within gap_tol (bounded by time only), then a few
     # node-limited polishing rounds towards _POLISH_TOL (bounded by counts: deterministic)
+    polish_rounds = 0 if prob.has_floors else _POLISH_ROUNDS
     for phase_tol, node_limit, rounds in ((gap_tol, None, _MAX_ROUNDS),
-                                          (_POLISH_TOL, _POLISH_NODES, _POLISH_ROUNDS)):
+                                          (_POLISH_TOL, _POLISH_NODES, polish_rounds)):
         for _round in range(rounds):
             remaining = stop_at - time.perf_counter()
             if gap() <= phase_tol or remaining <= 0:
