@@ -78,6 +78,16 @@ def run(args: argparse.Namespace, weighted: bool) -> None:
           f"{statistics.median(times):.2f}, max {max(times):.2f} (time limit {args.time_limit:g} s)")
 
 
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20)
@@ -91,7 +101,7 @@ def main() -> None:
     args = ap.parse_args()
     print("# Admission with accuracy floors against exact")
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "
+    print(f"machine: {_cpu()}, {os.cpu_count()} cores (shared with other jobs), "
           f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
           f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"instances: paper generator, n = {args.n}, m = {args.m}, rho = {args.rho}, "

@@ -28,6 +28,12 @@ machines' chains and lets the free tasks share the prefix bounds minus the assig
 laminar problem, solved through a price on the assigned work (a few sweeps). It is exact at
 a leaf, and the search uses the smaller of the two.
 
+**Floors.** Given the floors' works ``L`` (:mod:`app.solver.exact_floors` removes the floor
+tasks that do not run, so every floor task here runs): a floor task is offered only the
+machines whose floors before it leave room for its own, and in every bound it is its curve
+past its floor with ``L`` taken out of each prefix it is in (:func:`app.solver.floors.shifted`):
+an exact change of variables, so the bounds stay as tight as without floors.
+
 **Search.** A depth-first dive (children in decreasing bound, ties: lowest machine index)
 for good schedules early, then best first from the root; among identical machines with no
 task yet only the first is tried (they are interchangeable). A node is pruned when its bound

@@ -33,6 +33,13 @@ the structure of the problem:
    identical machines; the objective cut ``sum_j z_j >= incumbent``. Tangents are added at
    each MILP solution and at its exact re-evaluation (Kelley's cutting planes).
 
+**Accuracy floors** (curve tasks' ``min_accuracy``: no work, or at least the floor's work):
+every machine evaluation meets them (:mod:`app.solver.floors`); the local search may also
+move a floor task out and back in; the root bound relaxes each floor task to its concave
+envelope; step 3 becomes the two-level search of :mod:`app.solver.exact_floors` (which floor
+tasks run, then where); step 4 adds ``w_{j,r} >= L_j x_{j,r}``. A gap already within
+``gap_tol`` is polished by a node-limited search instead of HiGHS.
+
 Result: the incumbent's schedule; ``upper_bound`` is the plain fractional relaxation's value
 (the wire contract), ``proven_bound`` the best proven bound (``<= upper_bound``), ``status``
 ``"optimal"`` when ``(proven_bound - total) / max(|proven_bound|, 1e-12) <= gap_tol``, else

@@ -180,3 +180,32 @@ def test_model_tasks_with_floors_and_weights(seed: int) -> None:
     assert sol.status == "optimal"
     assert sol.weighted_accuracy == pytest.approx(_model_brute_force(p), rel=1e-6)
     assert check(p, sol).ok
+
+
+EDGE_CASES = {
+    # one task whose floor needs most of the window
+    "one_floor_task": Problem([1.0], [1.0], [0.0], [1.0], [np.inf], [1.0], [0.0], min_accuracy=[0.5]),
+    # two floor tasks that cannot both run: one is left out
+    "floors_compete": Problem([1.0, 1.0], [1.0, 2.0], [0.0, 0.1], [1.0, 0.9], [np.inf, 3.0], [1.0],
+                              [0.0], min_accuracy=[0.6, 0.85]),
+    # every floor out of reach (above a_max; more work than the deadline allows)
+    "all_unreachable": Problem([1.0, 2.0], [1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [np.inf, np.inf],
+                               [1.0, 1.0], [0.0, 0.0], min_accuracy=[1.5, 0.95], weight=[0.0, 2.0]),
+    # a floor at or below a_min (no floor), NaN, and a busy machine
+    "trivial_floors": Problem([1.0, 2.0, 3.0], [1.0, 1.0, 0.5], [0.2, 0.0, 0.0], [1.0, 1.0, 1.0],
+                              [np.inf, 1.0, np.inf], [1.0, 2.0], [0.0, 0.5],
+                              min_accuracy=[0.1, np.nan, 0.7]),
+    # a deadline before the only machine is free
+    "before_available": Problem([0.5, 2.0], [1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [np.inf, np.inf],
+                                [1.0], [1.0], min_accuracy=[0.3, 0.5]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_edge_cases_are_proven_against_brute_force(name: str) -> None:
+    p = EDGE_CASES[name]
+    sol = solve(p, "exact", time_limit=10)
+    assert sol.status == "optimal"
+    assert sol.weighted_accuracy == pytest.approx(brute_force_floors(p), rel=1e-6, abs=1e-9)
+    assert sol.proven_bound >= sol.weighted_accuracy
+    assert check(p, sol).ok
