@@ -135,7 +135,10 @@ def admission_search(problem: Problem, machine: np.ndarray, value: float, gap_to
             full = np.full(prob.n, UNSCHEDULED, dtype=np.int64)
             full[keep] = found.machine
             best = {"machine": full, "value": found.value + offset}
-        if not found.complete:
+        # the leaf's bound covers the nodes it pruned within gap_tol, so it always counts
+        if found.complete:
+            pruned = max(pruned, found.bound + offset)
+        else:
             open_ = max(open_, found.bound + offset)
     bound = max(best["value"], pruned, open_)
     return SearchResult(best["machine"], best["value"], bound, complete and open_ == -np.inf, nodes)

@@ -209,3 +209,33 @@ def test_edge_cases_are_proven_against_brute_force(name: str) -> None:
     assert sol.weighted_accuracy == pytest.approx(brute_force_floors(p), rel=1e-6, abs=1e-9)
     assert sol.proven_bound >= sol.weighted_accuracy
     assert check(p, sol).ok
+
+
+@pytest.mark.parametrize(("kind", "seed"), [("crowded", 0), ("crowded", 3), ("paper", 0), ("random", 1)])
+def test_loose_gap_tolerance_keeps_a_true_bound(kind: str, seed: int) -> None:
+    """With ``gap_tol`` = 5% the search prunes nodes whose bounds exceed the schedule found:
+    those bounds must still be part of ``proven_bound``."""
+    p = _instance(kind, seed)
+    opt = brute_force_floors(p)
+    sol = solve(p, "exact", time_limit=60, gap_tol=0.05)
+    assert sol.proven_bound >= opt - 1e-9 * max(1.0, abs(opt))
+    assert sol.weighted_accuracy <= opt + 1e-9
+    assert sol.status == "optimal"
+    assert check(p, sol).ok
+
+
+def test_admission_search_keeps_the_bounds_of_finished_leaves() -> None:
+    """A leaf whose assignment search finished still reports the bound of what it pruned
+    within ``gap_tol``; the admission search's bound must include it."""
+    from app.solver.assignment import SearchResult
+    from app.solver.exact import prefix_capacities
+    from app.solver.exact_floors import admission_search
+
+    p = EDGE_CASES["floors_compete"]
+
+    def inner(sub: Problem, value: float, max_nodes: int, stop_at: float) -> SearchResult:
+        return SearchResult(np.full(sub.n, -1), value, value + 1.0, True, 1)
+
+    res = admission_search(p, np.full(p.n, -1), 0.0, 0.05, prefix_capacities(p), inner, 100, np.inf)
+    assert res.complete
+    assert res.bound >= 1.0
