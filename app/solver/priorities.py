@@ -34,10 +34,8 @@ scheduled task scores at least this; one that cannot is unscheduled with reason
    into their own slack). O(n) per such task, within :data:`FILL_WORK`.
 
 ``upper_bound`` is the fractional relaxation of the scaled problem with the real weights,
-the unreachable tasks left out and model configurations filtered by their floors, plus what
-the tasks left out of the solve add (an unreachable task its weighted ``a_min``, a
-zero-weight task nothing): a bound on every schedule that respects the floors; an
-algorithm's ``proven_bound`` gets the same addition. ``guarantee`` is G with the weighted ranges, and
+the unreachable tasks left out and model configurations filtered by their floors: a bound
+on every schedule that respects the floors. ``guarantee`` is G with the weighted ranges, and
 none when any task has a floor (Theorem 3 does not cover them).
 """
 
@@ -228,22 +226,24 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
         zero |= ~out & ~(weight * (p.a_max - p.a_min) > 0.0)  # a weight too small to count
     kept = np.flatnonzero(~out & ~zero)
     bound_problem = _scaled(p, kept, weight[kept], native_floors=False)
-    # what the tasks left out of the solve add to the objective: an unreachable floor's task
-    # its a_min, a zero-weight task at most weight * a_max; the bounds are on the whole batch
-    outside = float(np.dot(weight[out], p.a_min[out]) + np.dot(weight[zero], p.a_max[zero]))
-    upper = outside + (fractional_relaxation(bound_problem.problem).upper_bound if kept.shape[0] else 0.0)
+    upper = fractional_relaxation(bound_problem.problem).upper_bound if kept.shape[0] else 0.0
+    # the tasks left out of the relaxation still count: an unreachable floor's task at its
+    # a_min, a zero (or negligible) weight's at most at its a_max
+    upper += float(np.dot(weight[out], p.a_min[out])) + float(np.dot(weight[zero], p.a_max[zero]))
     status, proven = "ok", None
     curve_floors = p.has_floors and bool((p.floor_work[kept] > 0.0).any()) and (
         p.model is None or bool(((p.floor_work[kept] > 0.0) & (p.model[kept] < 0)).any()))
     if native_floors or not curve_floors:
         s = _Schedule.empty(p.n)
-        # solved even when no task is kept: the algorithm's own status and bound (an empty
-        # problem is proven optimal by exact)
+        # solved even when no task is kept (exact then proves the empty problem optimal);
+        # its proven bound, like upper_bound, counts the tasks left out of the solve
         scaled = bound_problem if not native_floors else _scaled(p, kept, weight[kept], True)
         sol = fn(scaled.problem, **options)
         _lift(p, scaled, sol, s)
         status = sol.status
-        proven = None if sol.proven_bound is None else sol.proven_bound + outside
+        if sol.proven_bound is not None:
+            proven = sol.proven_bound + float(np.dot(weight[out], p.a_min[out])) + float(
+                np.dot(weight[zero], p.a_max[zero]))
         below = _below_floor(p, s)
         if below.shape[0]:  # a bug in the algorithm, never a silently missed floor
             raise AssertionError(f"{name} scheduled task {int(below[0])} below its min_accuracy")
