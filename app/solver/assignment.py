@@ -28,6 +28,12 @@ machines' chains and lets the free tasks share the prefix bounds minus the assig
 laminar problem, solved through a price on the assigned work (a few sweeps). It is exact at
 a leaf, and the search uses the smaller of the two.
 
+**Floors.** Given the floors' works ``L`` (:mod:`app.solver.exact_floors` removes the floor
+tasks that do not run, so every floor task here runs): a floor task is offered only the
+machines whose floors before it leave room for its own, and in every bound it is its curve
+past its floor with ``L`` taken out of each prefix it is in (:func:`app.solver.floors.shifted`):
+an exact change of variables, so the bounds stay as tight as without floors.
+
 **Search.** A depth-first dive (children in decreasing bound, ties: lowest machine index)
 for good schedules early, then best first from the root; among identical machines with no
 task yet only the first is tried (they are interchangeable). A node is pruned when its bound
@@ -48,6 +54,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .family import ExponentialFamily
+from .floors import chain_floor_caps, shifted
 from .fractional import nested_allocation
 from .problem import UNSCHEDULED, Problem
 
@@ -70,7 +77,8 @@ class _Budget(Exception):
 class AssignmentSearch:
     """Depth-first branch and bound over assignments (module docs)."""
 
-    def __init__(self, problem: Problem, evaluate, root_caps: np.ndarray, classes: list[list[int]]):
+    def __init__(self, problem: Problem, evaluate, root_caps: np.ndarray, classes: list[list[int]],
+                 floor: np.ndarray | None = None):
         prob = problem
         self.prob = prob
         self.evaluate = evaluate  # (machine, tasks in deadline order) -> value above a_min
@@ -81,6 +89,12 @@ class AssignmentSearch:
         d = prob.deadline[order]
         self.caps = prob.machine_capacity(d)
         self.u_on = np.minimum(prob.t_max[order][:, None], self.caps)  # (rank, machine)
+        # floors (by rank): the least work of a task when placed; pairs below it unusable
+        self.floor = np.zeros(n) if floor is None else np.asarray(floor, dtype=np.float64)[order]
+        self.floors = bool((self.floor > 0.0).any())
+        if self.floors:
+            self.u_on = np.where(self.u_on >= self.floor[:, None], self.u_on, 0.0)
+        self.floor_cum = np.cumsum(self.floor)
         self.u_free = self.u_on.max(axis=1) if m else np.zeros(n)
         self.root_caps = root_caps
         self.identical = len(classes) == 1
@@ -131,12 +145,23 @@ class AssignmentSearch:
         cap[:k] = self.assigned_caps[:k]
         cap[k:] = self._free_caps(k, last, c_prev)
         cap = np.minimum(cap, self.root_caps)
-        cap = np.minimum.accumulate(cap[::-1])[::-1]
         u = self.u_free.copy()
         u[:k] = self.u_assigned[:k]
-        fam = ExponentialFamily(self.theta, self.delta_a, self.a_min, u)
+        if self.floors:
+            fam, cap = self._floor_chain(k, cap, u)
+        else:
+            fam = ExponentialFamily(self.theta, self.delta_a, self.a_min, u)
+        cap = np.minimum.accumulate(cap[::-1])[::-1]
         w, _ = nested_allocation(fam, self.idx, cap, self.zero)
         return float(np.sum(fam.value(w)))
+
+    def _floor_chain(self, k: int, cap: np.ndarray, u: np.ndarray) -> tuple[ExponentialFamily, np.ndarray]:
+        """The one-chain bound's curves and capacities with floors: every task with a floor
+        runs (the search places it), so it is its curve past its floor and its floor is
+        taken out of every prefix it is in (:mod:`app.solver.floors`)."""
+        d, a0, u = shifted(self.theta, self.delta_a, self.a_min, u, self.floor)
+        cap = np.maximum(cap - self.floor_cum, 0.0)
+        return ExponentialFamily(self.theta, d, a0, u), cap
 
     def split_bound(self, k: int, last: np.ndarray, threshold: float) -> float:
         """The machine-chains-plus-shared-tail bound below a node (module docs).
@@ -209,10 +234,18 @@ class AssignmentSearch:
         return bound - self.best <= self.gap_tol * max(abs(bound), 1e-12)
 
     def _options(self, k: int, last: np.ndarray) -> list[int]:
-        """Machines for rank ``k``: those that can run it, one empty machine per class."""
-        usable = np.flatnonzero(self.u_on[k] > 0.0).tolist()
+        """Machines for rank ``k``: those that can run it, one empty machine per class; a
+        task with a floor only where the floors before it leave room for its own (none:
+        the node has no child)."""
+        usable = np.flatnonzero(self.u_on[k] > 0.0)
+        fl = float(self.floor[k])
+        if fl > 0.0 and usable.shape[0]:
+            on = self.assign[:k] >= 0
+            load = np.bincount(self.assign[:k][on], weights=self.floor[:k][on], minlength=self.m)
+            usable = usable[load[usable] + fl <= self.caps[k, usable]]
+        usable = usable.tolist()
         if not usable:
-            return [UNSCHEDULED]
+            return [] if fl > 0.0 else [UNSCHEDULED]
         used = set(self.assign[:k].tolist())
         seen_empty: set[int] = set()
         options = []
@@ -355,17 +388,29 @@ class _Split:
         self.ranks = ranks
         self.starts = np.flatnonzero(np.r_[True, mach[1:] != mach[:-1]]) if ranks.size else s.zero
         ccap = s.caps[ranks, mach]
-        self.ccap = ccap  # each machine's capacity up to each of its tasks' deadlines
         self.u_a, self.lk_a, self.th_a = s.u_assigned[ranks], s.lk[ranks], s.theta[ranks]
         self.d_a, self.amin_a, self.aidx = s.delta_a[ranks], s.a_min[ranks], np.arange(ranks.size)
+        placed = 0.0
+        if s.floors:  # placed floor tasks: their curves past the floor (app.solver.floors)
+            fl = s.floor[ranks]
+            placed = float(np.sum(fl))
+            ccap = chain_floor_caps(ccap, fl, self.starts, clamp=True)
+            self.d_a, self.amin_a, self.u_a = shifted(self.th_a, self.d_a, self.amin_a, self.u_a, fl)
+            self.lk_a = self.lk_a - self.th_a * fl
+        self.ccap = ccap  # each machine's capacity up to each of its tasks' deadlines
         self.a_fixed = float(np.sum(s.a_min[:k][s.assign[:k] < 0]))  # tasks left out
         self.zero = s.zero
         if k == s.n:
             return
         c_prev = float(s.assigned_caps[k - 1]) if k else 0.0
         fcap = np.minimum(s._free_caps(k, last, c_prev), s.root_caps[k:])
+        d_f, amin_f, u_f = s.delta_a[k:], s.a_min[k:], s.u_free[k:]
+        if s.floors:  # free tasks with floors run too: past their floors, which leave the tail
+            fl = s.floor[k:]
+            fcap = np.maximum(fcap - placed - np.cumsum(fl), 0.0)
+            d_f, amin_f, u_f = shifted(s.theta[k:], d_f, amin_f, u_f, fl)
         self.fcap = np.minimum.accumulate(fcap[::-1])[::-1]
-        self.fam_f = ExponentialFamily(s.theta[k:], s.delta_a[k:], s.a_min[k:], s.u_free[k:])
+        self.fam_f = ExponentialFamily(s.theta[k:], d_f, amin_f, u_f)
         self.fidx = np.arange(s.n - k)
         self.w_max = min(float(self.fcap[0]), float(np.sum(np.minimum(self.u_a, ccap))))
 

@@ -33,6 +33,13 @@ the structure of the problem:
    identical machines; the objective cut ``sum_j z_j >= incumbent``. Tangents are added at
    each MILP solution and at its exact re-evaluation (Kelley's cutting planes).
 
+**Accuracy floors** (curve tasks' ``min_accuracy``: no work, or at least the floor's work):
+every machine evaluation meets them (:mod:`app.solver.floors`); the local search may also
+move a floor task out and back in; the root bound relaxes each floor task to its concave
+envelope; step 3 becomes the two-level search of :mod:`app.solver.exact_floors` (which floor
+tasks run, then where); step 4 adds ``w_{j,r} >= L_j x_{j,r}``. A gap already within
+``gap_tol`` is polished by a node-limited search instead of HiGHS.
+
 Result: the incumbent's schedule; ``upper_bound`` is the plain fractional relaxation's value
 (the wire contract), ``proven_bound`` the best proven bound (``<= upper_bound``), ``status``
 ``"optimal"`` when ``(proven_bound - total) / max(|proven_bound|, 1e-12) <= gap_tol``, else
@@ -54,11 +61,27 @@ from scipy.sparse import coo_matrix
 
 from .approx import list_schedule, solve_on_machines
 from .assignment import AssignmentSearch
+from .exact_floors import admission_search
 from .exact_models import exact_configs
 from .family import ExponentialFamily
+from .floors import (
+    FloorFamily,
+    chain_works,
+    drop_to_feasible,
+    floor_work,
+    machine_works,
+    usable_pairs,
+)
 from .fractional import fractional_relaxation, nested_allocation
 from .problem import UNSCHEDULED, Problem, Solution
 from .registry import ALGORITHMS, register
+from .schedule import (
+    BELOW_MIN_ACCURACY,
+    COMPRESSED_TO_ZERO,
+    machine_chains,
+    make_solution,
+    sequence_on_machines,
+)
 
 DEFAULT_TIME_LIMIT = 60.0
 _MAX_ROUNDS = 50
@@ -68,6 +91,7 @@ _DIVE_NODES = 300  # of which depth first, for good schedules early
 _POLISH_TOL = 1e-7
 _POLISH_NODES = 500
 _POLISH_ROUNDS = 3
+_FLOOR_POLISH_NODES = 100  # with floors, the search's budget for that (in nodes)
 _LOCAL_PASSES = 4
 _GRID = 12  # initial tangents per task, evenly spaced in theta * work
 
@@ -80,12 +104,16 @@ class _Evaluator:
     """Exact single-machine optima (section V) of task sets, cached by (machine, tasks).
 
     ``value(r, tasks)`` is machine ``r``'s best total accuracy over ``tasks`` (a tuple in
-    deadline order). One nested-constraints sweep per new set: O(k log k) for k tasks.
+    deadline order), every floor task at or above its floor (``-inf`` when the floors do not
+    fit: :func:`app.solver.floors.chain_works`). One nested-constraints sweep per new set:
+    O(k log k) for k tasks.
     """
 
     def __init__(self, problem: Problem):
         self.p = problem
         self.fam = problem.family  # built once per problem
+        self.floor = floor_work(problem)
+        self.floors = problem.has_floors
         self.cache: dict[tuple[int, tuple[int, ...]], float] = {}
 
     def value(self, r: int, tasks: tuple[int, ...]) -> float:
@@ -99,9 +127,13 @@ class _Evaluator:
         else:
             idx = np.fromiter(tasks, dtype=np.intp, count=len(tasks))
             cap = prob.machine_capacity(prob.deadline[idx], r)
-            w, _ = nested_allocation(self.fam, idx, cap, np.zeros(1, dtype=np.intp))
+            zero = np.zeros(1, dtype=np.intp)
+            if self.floors:
+                w = chain_works(prob, idx, cap, zero, self.floor[idx])
+            else:
+                w, _ = nested_allocation(self.fam, idx, cap, zero)
             # accuracy above a_min: unscheduled tasks contribute a_min wherever they are
-            v = float(np.sum(self.fam.value(w, idx) - prob.a_min[idx]))
+            v = -np.inf if w is None else float(np.sum(self.fam.value(w, idx) - prob.a_min[idx]))
         self.cache[key] = v
         return v
 
@@ -113,13 +145,16 @@ def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, wall_
     Each pass tries every (task, other machine) move and every swap of two tasks on
     different machines, in deadline order; a change is kept when the two machines' exact
     optima gain more than 1e-12 (relative). Stops after ``passes`` passes without the clock,
-    or at the wall-clock ``wall_clock_stop`` (the time limit). O(passes * n^2) evaluations.
+    or at the wall-clock ``wall_clock_stop`` (the time limit). A task with a floor may also
+    move out of the schedule (machine -1) and back in. O(passes * n^2) evaluations.
     """
     prob = problem
     ev = _Evaluator(prob)
     m = prob.m
     mach = machine.copy()
-    usable = [np.flatnonzero(caps > 0) for caps in prob.machine_capacity(prob.deadline)]
+    floor = ev.floor
+    usable = [np.append(np.flatnonzero(u > 0), [UNSCHEDULED] if f > 0 else [])
+              for u, f in zip(usable_pairs(prob, floor), floor.tolist(), strict=True)]
 
     def tasks_on(r: int) -> tuple[int, ...]:
         on = np.flatnonzero(mach == r)
@@ -141,18 +176,19 @@ def _local_search(problem: Problem, machine: np.ndarray, rank: np.ndarray, wall_
             if time.perf_counter() > wall_clock_stop:
                 return mach
             a = int(mach[j])
-            for b in usable[j].tolist():
+            for b in usable[j].astype(np.int64).tolist():
                 if b == a:
                     continue
                 sa = without(sets[a], j) if a >= 0 else ()
-                sb = with_task(sets[b], j)
+                sb = with_task(sets[b], j) if b >= 0 else ()
                 va = ev.value(a, sa) if a >= 0 else 0.0
-                vb = ev.value(b, sb)
-                old = (vals[a] if a >= 0 else 0.0) + vals[b]
+                vb = ev.value(b, sb) if b >= 0 else 0.0
+                old = (vals[a] if a >= 0 else 0.0) + (vals[b] if b >= 0 else 0.0)
                 if va + vb > old + 1e-12 * max(1.0, abs(old)):
                     if a >= 0:
                         sets[a], vals[a] = sa, va
-                    sets[b], vals[b] = sb, vb
+                    if b >= 0:
+                        sets[b], vals[b] = sb, vb
                     mach[j] = b
                     a = b
                     improved = True
@@ -213,7 +249,9 @@ def strengthened_bound(problem: Problem) -> float:
 
     Valid for every schedule: task ``j``'s work is at most ``max_r s_r (d_j - a_r)^+``, and
     the first ``k`` tasks' total work at most :func:`prefix_capacities`. Both keep the
-    nested (prefix) structure, so the sweep of :mod:`.fractional` solves it exactly.
+    nested (prefix) structure, so the sweep of :mod:`.fractional` solves it exactly. With
+    floors, each floor task's curve is relaxed to its concave envelope
+    (:class:`app.solver.floors.FloorFamily`), a bound on every schedule that meets them.
     O(n (m log m + log n)).
     """
     prob = problem
@@ -222,15 +260,26 @@ def strengthened_bound(problem: Problem) -> float:
     order = prob.order
     u = np.minimum(prob.t_max[order], prob.machine_capacity(prob.deadline[order]).max(axis=1))
     cap = prefix_capacities(prob)
-    fam = ExponentialFamily(prob.theta[order], prob.delta_a[order], prob.a_min[order], u)
+    if prob.has_floors:
+        fam = FloorFamily(prob.theta[order], prob.delta_a[order], prob.a_min[order], u,
+                          floor_work(prob)[order])
+    else:
+        fam = ExponentialFamily(prob.theta[order], prob.delta_a[order], prob.a_min[order], u)
     idx = np.arange(prob.n)
     w, _ = nested_allocation(fam, idx, cap, np.zeros(1, dtype=np.intp))
     return float(np.sum(fam.value(w, idx)))
 
 
 def _exact_works(problem: Problem, machine: np.ndarray) -> tuple[np.ndarray, float]:
-    sol = solve_on_machines(problem, machine, 0.0, "exact")
-    return sol.work, sol.total_accuracy
+    """Each machine's exact optimum for ``machine``, floors met: works and total accuracy
+    (``-inf`` when some machine cannot meet its floors)."""
+    if not problem.has_floors:
+        sol = solve_on_machines(problem, machine, 0.0, "exact")
+        return sol.work, sol.total_accuracy
+    work = machine_works(problem, machine, floor_work(problem))
+    if work is None:
+        return np.zeros(problem.n), -np.inf
+    return work, float(np.sum(problem.accuracy(work)))
 
 
 class _Rows:
@@ -280,6 +329,8 @@ class _OuterMILP:
 
     Variables: ``x`` (one per usable (task, machine) pair, binary), ``w`` (its work), ``z``
     (one per task, its accuracy above ``a_min``). Pairs are sorted by machine, then deadline.
+    A task with a floor is semi-continuous: ``w_{j,r} >= L_j x_{j,r}`` (its floor's work),
+    and a pair whose capacity is below ``L_j`` is not offered.
     """
 
     def __init__(self, problem: Problem):
@@ -288,7 +339,8 @@ class _OuterMILP:
         n = prob.n
         rank = prob.rank
         self.rank = rank
-        U = np.minimum(prob.t_max[:, None], prob.machine_capacity(prob.deadline))
+        self.floor = floor_work(prob)
+        U = usable_pairs(prob, self.floor)
         pairs = np.argwhere(U > 0)  # (task, machine) pairs that can do work
         pairs = pairs[np.lexsort((rank[pairs[:, 0]], pairs[:, 1]))]
         self.pairs = pairs
@@ -313,9 +365,13 @@ class _OuterMILP:
                              for j in range(n)])
 
     def _link_rows(self) -> None:
-        """``w_{j,r} <= U_{j,r} x_{j,r}``: work only on the chosen machine."""
+        """``w_{j,r} <= U_{j,r} x_{j,r}``: work only on the chosen machine; and
+        ``w_{j,r} >= L_j x_{j,r}`` for a task with a floor."""
+        floor = self.floor[self.pairs[:, 0]]
         for q in range(self.pairs.shape[0]):
             self.base.add([self.iw[q], self.ix[q]], [1.0, -self.U[q]], -np.inf, 0.0)
+            if floor[q] > 0.0:
+                self.base.add([self.iw[q], self.ix[q]], [1.0, -floor[q]], 0.0, np.inf)
 
     def _one_machine_rows(self) -> None:
         """``sum_r x_{j,r} <= 1``: one machine per task."""
@@ -437,7 +493,7 @@ class _OuterMILP:
         return res.status, bound, machine, work
 
 
-@register("exact", guaranteed=True, models="only")  # never worse than its dsct-refined incumbent
+@register("exact", guaranteed=True, models="only", floors=True)  # never worse than dsct-refined
 def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e-4) -> Solution:
     """Best schedule with a proven bound: DSCT-Opt (section VI-A, program (10)).
 
@@ -460,6 +516,8 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
 
     rank = prob.rank
     machine0, _, _, _ = list_schedule(prob, frac.work)
+    if prob.has_floors:
+        machine0 = drop_to_feasible(prob, machine0, floor_work(prob))
     best = {"machine": machine0.copy(), "val": _exact_works(prob, machine0)[1]}
     proven = min(upper, strengthened_bound(prob))
 
@@ -474,11 +532,20 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     if gap() <= _POLISH_TOL or time.perf_counter() >= stop_at:
         return _finish(prob, best["machine"], upper, proven, gap_tol)
 
-    if gap() > gap_tol:
-        search = AssignmentSearch(prob, _Evaluator(prob).value, prefix_capacities(prob),
-                                  machine_classes(prob))
-        found = search.run(best["machine"], best["val"], gap_tol, _MAX_NODES, stop_at,
-                           _DIVE_NODES)
+    if gap() > gap_tol or prob.has_floors:
+        if prob.has_floors:
+            # a gap already within gap_tol: a node-limited search towards _POLISH_TOL (HiGHS's
+            # polishing rounds are slow on the floors' rows); otherwise the full search
+            polish = gap() <= gap_tol
+            tol = _POLISH_TOL if polish else gap_tol
+            found = admission_search(prob, best["machine"], best["val"], tol,
+                                     prefix_capacities(prob), _inner_search(tol),
+                                     _FLOOR_POLISH_NODES if polish else _MAX_NODES, stop_at)
+        else:
+            search = AssignmentSearch(prob, _Evaluator(prob).value, prefix_capacities(prob),
+                                      machine_classes(prob))
+            found = search.run(best["machine"], best["val"], gap_tol, _MAX_NODES, stop_at,
+                               _DIVE_NODES)
         if found.value > best["val"]:
             best = {"machine": found.machine, "val": found.value}
         proven = min(proven, found.bound)
@@ -491,8 +558,9 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     model.add_tangents(_exact_works(prob, best["machine"])[0])
     # Kelley rounds: until the gap is within gap_tol (bounded by time only), then a few
     # node-limited polishing rounds towards _POLISH_TOL (bounded by counts: deterministic)
+    polish_rounds = 0 if prob.has_floors else _POLISH_ROUNDS
     for phase_tol, node_limit, rounds in ((gap_tol, None, _MAX_ROUNDS),
-                                          (_POLISH_TOL, _POLISH_NODES, _POLISH_ROUNDS)):
+                                          (_POLISH_TOL, _POLISH_NODES, polish_rounds)):
         for _round in range(rounds):
             remaining = stop_at - time.perf_counter()
             if gap() <= phase_tol or remaining <= 0:
@@ -514,8 +582,20 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     return _finish(prob, best["machine"], upper, proven, gap_tol)
 
 
+def _inner_search(gap_tol: float):
+    """The assignment search below an admission leaf (:mod:`app.solver.exact_floors`)."""
+
+    def run(sub: Problem, value: float, max_nodes: int, stop_at: float):
+        search = AssignmentSearch(sub, _Evaluator(sub).value, prefix_capacities(sub),
+                                  machine_classes(sub), floor_work(sub))
+        return search.run(np.full(sub.n, UNSCHEDULED, dtype=np.int64), value, gap_tol,
+                          max_nodes, stop_at, min(_DIVE_NODES, max_nodes))
+
+    return run
+
+
 def _finish(prob: Problem, machine: np.ndarray, upper: float, proven: float, gap_tol: float) -> Solution:
-    sol = solve_on_machines(prob, machine, upper, "exact")
+    sol = _schedule(prob, machine, upper)
     proven = max(min(proven, upper), sol.total_accuracy)
     status = "optimal" if _rel_gap(proven, sol.total_accuracy) <= gap_tol else "time_limit"
     return Solution(
@@ -524,3 +604,19 @@ def _finish(prob: Problem, machine: np.ndarray, upper: float, proven: float, gap
         guarantee=sol.guarantee, algorithm="exact", status=status, reason=sol.reason,
         proven_bound=float(proven),
     )
+
+
+def _schedule(prob: Problem, machine: np.ndarray, upper: float) -> Solution:
+    """The schedule of an assignment: each machine's exact optimum, floors met (a floor task
+    left out is reported ``below_min_accuracy``)."""
+    if not prob.has_floors:
+        return solve_on_machines(prob, machine, upper, "exact")
+    floor = floor_work(prob)
+    work = machine_works(prob, machine, floor)
+    if work is None:  # every incumbent is checked for its floors: a bug, never a silent miss
+        raise AssertionError("exact: an assignment whose floors do not fit")
+    idx, starts = machine_chains(prob, machine)
+    start, duration = sequence_on_machines(prob, idx, starts, machine, work)
+    reason = np.where(floor > 0.0, BELOW_MIN_ACCURACY, COMPRESSED_TO_ZERO)
+    return make_solution(prob, machine=machine, start=start, duration=duration, work=work,
+                         upper_bound=upper, algorithm="exact", reason_if_empty=reason)

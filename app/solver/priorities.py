@@ -260,12 +260,13 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
         p.model is None or bool(((p.floor_work[kept] > 0.0) & (p.model[kept] < 0)).any()))
     if native_floors or not curve_floors:
         s = _Schedule.empty(p.n)
-        if kept.shape[0]:
-            scaled = bound_problem if not native_floors else _scaled(p, kept, weight[kept], True)
-            sol = fn(scaled.problem, **options)
-            _lift(p, scaled, sol, s)
-            status = sol.status
-            proven = None if sol.proven_bound is None else left_out + sol.proven_bound * unit
+        # solved even when no task is kept (exact then proves the empty problem optimal);
+        # its proven bound, like upper_bound, counts the tasks left out of the solve
+        scaled = bound_problem if not native_floors else _scaled(p, kept, weight[kept], True)
+        sol = fn(scaled.problem, **options)
+        _lift(p, scaled, sol, s)
+        status = sol.status
+        proven = None if sol.proven_bound is None else left_out + sol.proven_bound * unit
         below = _below_floor(p, s)
         if below.shape[0]:  # a bug in the algorithm, never a silently missed floor
             raise AssertionError(f"{name} scheduled task {int(below[0])} below its min_accuracy")
