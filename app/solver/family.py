@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .kernel import Ramps
+from .kernel import Ramps, Stairs
 from .problem import Models, Problem
 
 _SATURATION = 746.0  # exp(-746) underflows to 0.0
@@ -101,9 +101,11 @@ class EnvelopeFamily:
     (:func:`upper_envelope`), flat past the most accurate one.
 
     At price ``exp(x)`` a task takes every segment of its envelope whose slope exceeds the
-    price, so its ramps are steps, one per segment (top ``ln(slope)``, ``u`` its length): the
-    kernel finds each block's price among the steps' tops, exactly. Envelopes are computed
-    once per model, O(k log k) for k configurations, and shared by the model's tasks.
+    price: its work is a staircase, one step per segment (top ``ln(slope)``), one staircase
+    per model shared by all its tasks (:class:`~app.solver.kernel.Stairs`): the kernel
+    prices a task as one unit whose work is a lookup in its model's staircase, and finds
+    each block's price among the steps' tops, exactly. Envelopes are computed once per
+    model, O(k log k) for k configurations.
 
     ``model`` gives each task's model (an index into ``models``).
     """
@@ -117,21 +119,18 @@ class EnvelopeFamily:
             env_w.append(w)
             env_a.append(a)
         self._env = list(zip(env_w, env_a, strict=True))
-        #: per model: its segments' log-slopes and lengths (a zero-length step when the
-        #: envelope is flat: no configuration beats a_min)
-        tops, lens = [], []
-        for w, a in self._env:
-            if w.shape[0] > 1:
-                tops.append(np.log(np.diff(a) / np.diff(w)))
-                lens.append(np.diff(w))
-            else:
-                tops.append(np.array([-np.inf]))
-                lens.append(np.zeros(1))
-        self._seg_count = np.array([t.shape[0] for t in tops], dtype=np.intp)
-        self._seg_start = np.zeros(models.count + 1, dtype=np.intp)
-        np.cumsum(self._seg_count, out=self._seg_start[1:])
-        self._seg_top = np.concatenate(tops) if tops else np.zeros(0)
-        self._seg_len = np.concatenate(lens) if lens else np.zeros(0)
+        # per model a staircase: its segments' log-slopes (decreasing) and the work at each
+        # segment's end (none when no configuration beats a_min: the envelope is flat)
+        count = np.array([w.shape[0] - 1 for w, _ in self._env], dtype=np.intp)
+        start = np.zeros(models.count + 1, dtype=np.intp)
+        np.cumsum(count, out=start[1:])
+        tops = [np.log(np.diff(a) / np.diff(w)) for w, a in self._env if w.shape[0] > 1]
+        ends = [w[1:] for w, _ in self._env if w.shape[0] > 1]
+        self.stairs = Stairs(top=np.concatenate(tops) if tops else np.zeros(0), start=start,
+                             end=np.concatenate(ends) if ends else np.zeros(0))
+        #: per model, its highest step's top (-inf when flat) and its envelope's last work
+        self._first_top = np.full(models.count, -np.inf)
+        self._first_top[count > 0] = self.stairs.top[start[:-1][count > 0]]
         top_work = np.array([w[-1] for w, _ in self._env]) if self._env else np.zeros(0)
         self.u = top_work[self.model]
 
@@ -140,12 +139,9 @@ class EnvelopeFamily:
         return self._env[k]
 
     def ramps(self) -> Ramps:
-        count = self._seg_count[self.model]
-        task_start = np.zeros(self.model.shape[0] + 1, dtype=np.intp)
-        np.cumsum(count, out=task_start[1:])
-        seg = np.repeat(self._seg_start[self.model] - task_start[:-1], count) + np.arange(task_start[-1])
-        return Ramps(top=self._seg_top[seg], steep=np.zeros(seg.shape[0]), u=self._seg_len[seg],
-                     task_start=task_start)
+        n = self.model.shape[0]
+        return Ramps(top=self._first_top[self.model], steep=np.zeros(n), u=self.u, stair=self.model,
+                     stairs=self.stairs)
 
     def _per_model(self, work: np.ndarray, idx: np.ndarray | None, fn) -> np.ndarray:
         model = self.model if idx is None else self.model[idx]
@@ -188,19 +184,14 @@ class MixedFamily:
         self.u[self.model_tasks] = self.envelope.u
 
     def ramps(self) -> Ramps:
+        env, curve = self.envelope.ramps(), self.curve.ramps()
         n = self.sub.shape[0]
-        env = self.envelope.ramps()
-        count = np.ones(n, dtype=np.intp)
-        count[self.model_tasks] = np.diff(env.task_start)
-        task_start = np.zeros(n + 1, dtype=np.intp)
-        np.cumsum(count, out=task_start[1:])
-        curve = self.curve.ramps()
-        top, steep, u = np.empty(task_start[-1]), np.empty(task_start[-1]), np.empty(task_start[-1])
-        at = task_start[self.curve_tasks]
-        top[at], steep[at], u[at] = curve.top, curve.steep, curve.u
-        at = np.repeat(task_start[self.model_tasks] - env.task_start[:-1], np.diff(env.task_start)) + np.arange(env.task_start[-1])
-        top[at], steep[at], u[at] = env.top, env.steep, env.u
-        return Ramps(top=top, steep=steep, u=u, task_start=task_start)
+        top, steep, u = np.empty(n), np.empty(n), np.empty(n)
+        stair = np.full(n, -1, dtype=np.intp)
+        c, mt = self.curve_tasks, self.model_tasks
+        top[c], steep[c], u[c] = curve.top, curve.steep, curve.u
+        top[mt], steep[mt], u[mt], stair[mt] = env.top, env.steep, env.u, env.stair
+        return Ramps(top=top, steep=steep, u=u, stair=stair, stairs=env.stairs)
 
     def _split(self, work, idx, name: str) -> np.ndarray:
         tasks = np.arange(self.sub.shape[0]) if idx is None else np.asarray(idx)

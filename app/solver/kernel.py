@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -40,24 +41,91 @@ Piece = tuple[float, float, float, float, float]
 
 
 @dataclass(frozen=True)
-class Ramps:
-    """What a family tells the sweep: per unit, the work it takes at log-price ``x`` is
-    ``clip((top - x) / steep, 0, u)``.
+class Stairs:
+    """Staircases that units share (a measured model's concave envelope, one staircase per
+    model): staircase ``k``'s steps are ``start[k]:start[k + 1]`` of ``top`` (the log of each
+    step's slope, strictly decreasing along a staircase) and ``end`` (the work taken once
+    that step and every higher one are: increasing). A staircase may have no step (it never
+    takes work). At log-price ``x`` a unit on staircase ``k`` takes every step whose top
+    exceeds ``x``: the ``end`` of the last of them, 0 if none; at ``x`` equal to a top it is
+    indifferent between taking that step or not.
 
-    top         log of the marginal gain at zero work: above it the unit takes nothing
-    steep       how far the log-price drops per unit of work taken, >= 0; 0 is a step: the
-                unit takes nothing above ``top`` and all of ``u`` below it (a linear piece
-                of a piecewise-linear curve, whose slope is ``exp(top)``)
-    u           the most work the unit can use (``inf``: no cap; finite for a step)
-    task_start  ``None`` when unit ``i`` is task ``i``; otherwise task ``j``'s units are
-                ``task_start[j]:task_start[j + 1]`` (at least one each), and its work is
-                their sum
+    The sweep evaluates a staircase at a price by a lookup: the distinct tops of all
+    staircases, sorted (:attr:`levels`), and per staircase and level the work above it
+    (:meth:`work`)."""
+
+    top: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    @cached_property
+    def count(self) -> np.ndarray:
+        """Steps per staircase."""
+        return np.diff(self.start)
+
+    @cached_property
+    def levels(self) -> np.ndarray:
+        """The distinct step tops of all staircases, highest first."""
+        return np.unique(self.top)[::-1].copy()
+
+    @cached_property
+    def _lookup(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+        """(works per staircase from a leading 0, the dense table or None, the steps' sort
+        keys, each staircase's first work); see :meth:`work`."""
+        k_count = self.count.shape[0]
+        g = self.levels.shape[0]
+        owner = np.repeat(np.arange(k_count), self.count)
+        rank = g - 1 - np.searchsorted(self.levels[::-1], self.top)  # 0 for the highest level
+        row = self.start[:-1] + np.arange(k_count)  # staircase k's works, from 0, at row[k]
+        wz = np.zeros(self.top.shape[0] + k_count)
+        wz[np.arange(self.top.shape[0]) + owner + 1] = self.end
+        keys = owner.astype(np.int64) * (g + 1) + rank  # sorted: by staircase, then level
+        if k_count * (g + 1) <= max(1 << 16, 16 * wz.shape[0]):
+            # dense: table[k * (g + 1) + q] = work of staircase k above level q, O(1) a lookup
+            steps_before = np.zeros((k_count, g + 1), dtype=np.intp)
+            np.add.at(steps_before, (owner, rank + 1), 1)
+            np.cumsum(steps_before, axis=1, out=steps_before)
+            return wz, wz[row[:, None] + steps_before].ravel(), keys, row
+        return wz, None, keys, row
+
+    def work(self, k: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Work of units on staircases ``k`` when they take the steps of the ``q`` highest
+        levels (every step whose top is above ``levels[q]``; ``q`` from 0 to ``len(levels)``).
+        A table lookup when staircases times levels are few; otherwise a binary search in
+        the steps (many distinct staircases: one per task, say), O(log steps)."""
+        wz, table, keys, row = self._lookup
+        width = self.levels.shape[0] + 1
+        if table is not None:
+            return table[k * width + q]
+        before = np.searchsorted(keys, k.astype(np.int64) * width + q) - self.start[k]
+        return wz[row[k] + before]
+
+    def above(self, x: np.ndarray, inclusive: bool = False) -> np.ndarray:
+        """Per log-price, how many levels lie above it (``inclusive``: at or above)."""
+        asc = self.levels[::-1]
+        return asc.shape[0] - np.searchsorted(asc, x, side="left" if inclusive else "right")
+
+
+@dataclass(frozen=True)
+class Ramps:
+    """What a family tells the sweep: per unit (one per task), the work it takes at
+    log-price ``x``, either ``clip((top - x) / steep, 0, u)`` (a ramp) or a staircase.
+
+    top     log of the marginal gain at zero work: above it the unit takes nothing
+    steep   how far the log-price drops per unit of work taken, > 0 for a ramp (0 for a unit
+            on a staircase)
+    u       the most work the unit can use (``inf``: no cap)
+    stair   ``None`` when every unit is a ramp; otherwise per unit its staircase in
+            ``stairs`` (``-1``: a ramp); a staircase unit's ``top`` is its highest step's
+            (``-inf`` with no step) and its ``u`` its total work
+    stairs  the staircases (:class:`Stairs`), shared by the units on them
     """
 
     top: np.ndarray
     steep: np.ndarray
     u: np.ndarray
-    task_start: np.ndarray | None = None
+    stair: np.ndarray | None = None
+    stairs: Stairs | None = None
 
 
 def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -95,23 +163,28 @@ class WorkCurves:
     (:meth:`range_price`). Nothing here knows which accuracy family the ramps came from.
     """
 
-    def __init__(self, top: np.ndarray, steep: np.ndarray, u: np.ndarray):
+    def __init__(self, top: np.ndarray, steep: np.ndarray, u: np.ndarray,
+                 stair: np.ndarray | None = None, stairs: Stairs | None = None):
         self.top = np.asarray(top, dtype=np.float64)
         self.steep = np.asarray(steep, dtype=np.float64)
         self.u = np.asarray(u, dtype=np.float64)
-        #: units whose work jumps from 0 to ``u`` at ``top`` (``steep == 0``); None if none
+        #: per unit its staircase in ``stairs`` (-1: a ramp), or None when all are ramps
+        self.stair = None if stairs is None else np.asarray(stair, dtype=np.intp)
+        self.stairs = stairs
+        self.has_stairs = self.stair is not None and bool((self.stair >= 0).any())
+        #: units whose work jumps from 0 to ``u`` at ``top`` (``steep == 0``, not on a
+        #: staircase: one step each, as :meth:`steps` writes staircases); None if none
         jump = self.steep == 0.0
+        if self.has_stairs:
+            jump &= self.stair < 0
         self.has_jumps = bool(jump.any())
         self.jump = jump if self.has_jumps else None
-        if self.has_jumps:
-            with np.errstate(divide="ignore"):
-                self.inv = 1.0 / self.steep  # inf for a step
-        else:
-            self.inv = 1.0 / self.steep
+        with np.errstate(divide="ignore"):
+            self.inv = 1.0 / self.steep  # inf for a step
 
     @classmethod
     def of(cls, ramps: Ramps) -> WorkCurves:
-        return cls(ramps.top, ramps.steep, ramps.u)
+        return cls(ramps.top, ramps.steep, ramps.u, ramps.stair, ramps.stairs)
 
     def take(self, idx: np.ndarray) -> WorkCurves:
         out = object.__new__(WorkCurves)
@@ -119,7 +192,50 @@ class WorkCurves:
             setattr(out, name, getattr(self, name)[idx])
         out.jump = self.jump[idx] if self.has_jumps else None
         out.has_jumps = self.has_jumps and bool(out.jump.any())
+        out.stairs = self.stairs
+        out.stair = self.stair[idx] if self.stair is not None else None
+        out.has_stairs = self.has_stairs and bool((out.stair >= 0).any())
         return out
+
+    def unit_count(self) -> int:
+        """How many units :meth:`steps` writes: one per ramp, one per step of a staircase."""
+        if not self.has_stairs:
+            return self.top.shape[0]
+        on = self.stair >= 0
+        return int(np.count_nonzero(~on) + np.maximum(self.stairs.count[self.stair[on]], 1).sum())
+
+    def steps(self) -> tuple[WorkCurves, np.ndarray]:
+        """The same curves with every staircase written as its steps, one unit each (a
+        staircase without a step as one unit that never takes work), for the plain-Python
+        small-problem path. Returns the curves and ``unit_start``: unit ``j``'s are
+        ``unit_start[j]:unit_start[j + 1]``, highest step first."""
+        n = self.top.shape[0]
+        on = np.flatnonzero(self.stair >= 0) if self.has_stairs else np.zeros(0, dtype=np.intp)
+        k = self.stair[on] if self.has_stairs else on
+        count = np.ones(n, dtype=np.intp)
+        count[on] = np.maximum(self.stairs.count[k], 1) if self.has_stairs else 1
+        unit_start = np.zeros(n + 1, dtype=np.intp)
+        np.cumsum(count, out=unit_start[1:])
+        total = int(unit_start[-1])
+        top, steep, u = np.empty(total), np.zeros(total), np.zeros(total)
+        ramp = np.ones(n, dtype=bool)
+        ramp[on] = False
+        at = unit_start[:-1][ramp]
+        top[at], steep[at], u[at] = self.top[ramp], self.steep[ramp], self.u[ramp]
+        if on.shape[0]:
+            st = self.stairs
+            c = count[on]
+            offset = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+            at = np.repeat(unit_start[on], c) + offset
+            has = np.repeat(st.count[k] > 0, c)
+            step = np.minimum(np.repeat(st.start[k], c) + offset, max(st.top.shape[0] - 1, 0))
+            if st.top.shape[0]:
+                prev = np.where(offset > 0, st.end[np.maximum(step - 1, 0)], 0.0)
+                top[at] = np.where(has, st.top[step], -np.inf)
+                u[at] = np.where(has, st.end[step] - prev, 0.0)
+            else:
+                top[at] = -np.inf
+        return WorkCurves(top, steep, u), unit_start
 
     def _lists(self) -> tuple[list[float], list[float], list[float]]:
         cached = getattr(self, "_py", None)
@@ -329,13 +445,25 @@ class WorkCurves:
 
     def work_at(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         """Optimal work of tasks ``idx`` (``None``: all) at log-prices ``x`` (one per task).
-        O(len(x)). At ``x = -inf`` (price 0) the raw work is ``inf``, clipped to ``u``."""
+        O(len(x)). At ``x = -inf`` (price 0) the raw work is ``inf``, clipped to ``u``. A
+        step exactly at its price is not taken (the residual spread gives it its share)."""
         u = self._pick("u", idx)
         with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             w = (self._pick("top", idx) - x) * self._pick("inv", idx)
-        if self.has_jumps:  # fmax: a step at exactly its top gives 0 * inf = nan, read as 0
-            return np.minimum(np.fmax(w, 0.0), u)
-        return np.minimum(np.maximum(w, 0.0), u)
+        if self.has_jumps or self.has_stairs:  # fmax: a step at exactly its top gives 0 * inf = nan, read as 0
+            w = np.minimum(np.fmax(w, 0.0), u)
+        else:
+            w = np.minimum(np.maximum(w, 0.0), u)
+        if self.has_stairs:
+            on, k = self._on_stairs(idx)
+            w[on] = self.stairs.work(k, self.stairs.above(x[on]))
+        return w
+
+    def _on_stairs(self, idx: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (in ``idx``) of the units on staircases, and their staircases."""
+        stair = self._pick("stair", idx)
+        on = np.flatnonzero(stair >= 0)
+        return on, stair[on]
 
     def sensitivity(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         """``-dw/dx``: ``1/steep`` for tasks strictly between 0 and ``u`` at log-price ``x``, else 0."""
@@ -351,12 +479,18 @@ class WorkCurves:
         segment has steps at its price, they alone share it, in proportion to their ``u``
         (the limit of steep ramps; every such unit is indifferent at that price)."""
         sens = self.sensitivity(x, idx)
-        if not self.has_jumps:
+        if not (self.has_jumps or self.has_stairs):
             return sens
-        at = self._pick("jump", idx) & (self._pick("top", idx) == x)
-        if not at.any():
+        step = np.zeros(x.shape[0])
+        if self.has_jumps:
+            at = self._pick("jump", idx) & (self._pick("top", idx) == x)
+            step[at] = self._pick("u", idx)[at]
+        if self.has_stairs:  # a staircase's step at x: the work between taking it and not
+            on, k = self._on_stairs(idx)
+            st, xs = self.stairs, x[on]
+            step[on] = st.work(k, st.above(xs, inclusive=True)) - st.work(k, st.above(xs))
+        if not step.any():
             return sens
-        step = np.where(at, self._pick("u", idx), 0.0)
         has_step = np.add.reduceat(step, starts) > 0.0
         return np.where(has_step[seg_of], step, sens)
 
@@ -371,8 +505,15 @@ class WorkCurves:
         Cost: O(len(idx)) per Newton round; rounds are few (the piecewise-linear total has
         2 breakpoints per task and each Newton step is the exact closed form on its piece).
         """
-        if self.has_jumps:
-            return self._block_walk(idx, starts, cap)
+        if self.has_stairs:
+            return self._block_stairs(idx, starts, cap, x0)
+        return self._block_newton(idx, starts, cap, x0)
+
+    def _block_newton(
+        self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None = None
+    ) -> np.ndarray:
+        """:meth:`block_price` on ramps: Newton on the piecewise-linear total, safeguarded by
+        a bracket."""
         nseg = starts.shape[0]
         top = self.top[idx]
         u = self.u[idx]
@@ -432,77 +573,92 @@ class WorkCurves:
         self.last_rounds = rounds  # what the call cost, in passes over idx (the sweep budgets it)
         return x
 
-    def _event_ranks(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per unit, the rank of its ``top`` and of its saturation price among all of them,
-        from the highest down (computed once: the walk then sorts integers)."""
-        ranks = getattr(self, "_ranks", None)
-        if ranks is None:
-            n = self.top.shape[0]
-            order = np.argsort(-np.concatenate((self.top, self._saturation())), kind="stable")
-            rank = np.empty(2 * n, dtype=np.int64)
-            rank[order] = np.arange(2 * n)
-            ranks = self._ranks = (rank[:n], rank[n:])
-        return ranks
+    def _block_stairs(
+        self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None
+    ) -> np.ndarray:
+        """:meth:`block_price` where some units are on staircases, exactly.
 
-    def _block_walk(self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray) -> np.ndarray:
-        """:meth:`block_price` by walking each segment's breakpoints from the highest price
-        down (the vectorised :meth:`_range_root`): exact where units have steps, at which the
-        total jumps and Newton has no slope to follow. O(k log k) for k units (one sort)."""
+        A segment's total work is non-increasing in the price; its staircase units change
+        their work only at the levels (the distinct step tops, highest first). A bisection
+        over the levels, all segments at once, finds the first level ``q`` at which the
+        segment, taking its steps at that level, reaches ``cap``: O(log levels) passes over
+        the units, each a table lookup per staircase unit and the ramp formula per ramp.
+        If the segment does not reach ``cap`` when its steps at ``q`` are left out, the price
+        is that level (the steps there share the rest). Otherwise the price lies strictly
+        between two levels, where every staircase unit's work is fixed: the ramps take the
+        rest, priced by Newton (:meth:`_block_newton`) and kept inside that interval."""
         n = idx.shape[0]
-        nseg = starts.shape[0]
         lengths = np.diff(np.append(starts, n))
-        seg_of = np.repeat(np.arange(nseg), lengths)
-        top, u, inv, jump = self.top[idx], self.u[idx], self.inv[idx], self.jump[idx]
-        lo = self._saturation()[idx]
-        x, _, todo = _plain_prices(top, u, starts, cap)
+        seg_of = np.repeat(np.arange(starts.shape[0]), lengths)
+        x, _, todo = _plain_prices(self.top[idx], self.u[idx], starts, cap)
         self.last_rounds = 1
         if not todo.any():
             return x
-        sel = todo[seg_of]
-        ramp = sel & ~jump
-        step = sel & jump
-        top_inv = self._top_inv()[idx]
-        rank_top, rank_lo = self._event_ranks()
-        # events: a ramp starts (at top) and saturates (at lo); a step jumps by u (at top);
-        # in each segment from the highest price down: one integer sort on (segment, rank)
-        n_ev = rank_top.shape[0] * 2
-        ev_seg = np.concatenate((seg_of[ramp], seg_of[ramp], seg_of[step]))
-        key = ev_seg * n_ev + np.concatenate((rank_top[idx[ramp]], rank_lo[idx[ramp]], rank_top[idx[step]]))
-        order = key.argsort()
-        n_ramp, n_step = int(np.count_nonzero(ramp)), int(np.count_nonzero(step))
-        ev_x = np.concatenate((top[ramp], lo[ramp], top[step]))[order]
-        ev_seg = ev_seg[order]
-        if n_ramp:
-            d_slope = np.concatenate((inv[ramp], -inv[ramp], np.zeros(n_step)))[order]
-            d_lin = np.concatenate((top_inv[ramp], -top_inv[ramp], np.zeros(n_step)))[order]
-        else:
-            d_slope = d_lin = np.zeros(n_step)
-        d_fixed = np.concatenate((np.zeros(n_ramp), u[ramp], u[step]))[order]
-        first = np.flatnonzero(np.diff(ev_seg, prepend=-1))
-        base = np.repeat(first, np.diff(np.append(first, ev_seg.shape[0])))
+        # only the segments that need a root, compacted
+        keep = todo[seg_of]
+        sub = idx[keep]
+        sub_len = lengths[todo]
+        sub_starts = np.zeros(sub_len.shape[0], dtype=np.intp)
+        np.cumsum(sub_len[:-1], out=sub_starts[1:])
+        sub_seg = np.repeat(np.arange(sub_len.shape[0]), sub_len)
+        c = cap[todo]
+        st = self.stairs
+        levels = st.levels
+        g = levels.shape[0]
+        stair = self.stair[sub]
+        on = np.flatnonzero(stair >= 0)
+        k = stair[on]
+        ramp = np.flatnonzero(stair < 0)
+        r_top, r_inv, r_u = self.top[sub[ramp]], self.inv[sub[ramp]], self.u[sub[ramp]]
+        w = np.zeros(sub.shape[0])
 
-        def running(d: np.ndarray) -> np.ndarray:  # inclusive sums restarting at each segment
-            cs = np.cumsum(d)
-            return cs - (cs[base] - d[base])
+        def totals(q: np.ndarray, taken: int, ramps_at: np.ndarray | None) -> np.ndarray:
+            """Per segment: the staircase units' work above level ``q`` (``taken`` = 1: at
+            or above), plus the ramps' work at the log-price ``ramps_at`` (None: no ramps)."""
+            w[on] = st.work(k, q[sub_seg[on]] + taken)
+            if ramps_at is not None and ramp.shape[0]:
+                with np.errstate(invalid="ignore"):
+                    w[ramp] = np.minimum(np.maximum((r_top - ramps_at[sub_seg[ramp]]) * r_inv, 0.0), r_u)
+            elif ramp.shape[0]:
+                w[ramp] = 0.0
+            return np.add.reduceat(w, sub_starts)
 
-        slope, lin, fixed = running(d_slope), running(d_lin), running(d_fixed)
-        slope_b, lin_b, fixed_b = slope - d_slope, lin - d_lin, fixed - d_fixed
-        c = cap[ev_seg]
-        with np.errstate(invalid="ignore", over="ignore"):
-            before = np.where(slope_b > 0.0, fixed_b + lin_b - ev_x * slope_b, fixed_b)
-            after = np.where(slope > 0.0, fixed + lin - ev_x * slope, fixed)
-            piece_hit = (slope_b > 0.0) & (before >= c)
-            hit = piece_hit | (after > c)
-        cand = np.flatnonzero(hit)
-        cand_seg = ev_seg[cand]
-        e = cand[np.diff(cand_seg, prepend=-1) != 0]  # the first hit of each segment
-        segs = ev_seg[e]
-        prev = np.where(e == base[e], np.inf, ev_x[np.maximum(e - 1, 0)])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            on_piece = (lin_b[e] - (c[e] - fixed_b[e])) / slope_b[e]
-        root = np.where(piece_hit[e], np.minimum(np.maximum(on_piece, ev_x[e]), prev), ev_x[e])
-        x[segs] = root
-        missed = todo.copy()
-        missed[segs] = False
-        x[missed] = -np.inf  # not reached: sum(u) passes cap by rounding only, so all of u
+        # the first level q at which the segment, taking its steps there, reaches cap
+        lo = np.zeros(c.shape[0], dtype=np.intp)
+        hi = np.full(c.shape[0], g, dtype=np.intp)
+        rounds = 0
+        while True:
+            active = lo < hi
+            if not active.any():
+                break
+            mid = np.minimum((lo + hi) // 2, max(g - 1, 0))
+            reach = totals(mid, 1, levels[mid]) >= c
+            hi = np.where(active & reach, mid, hi)
+            lo = np.where(active & ~reach, mid + 1, lo)
+            rounds += 1
+        q = lo
+        at_level = q < g
+        qc = np.minimum(q, max(g - 1, 0))
+        x_level = np.where(at_level, levels[qc] if g else -np.inf, -np.inf)
+        fixed = totals(q, 0, None)  # the staircases' work strictly above the price
+        without = totals(q, 0, np.where(at_level, x_level, -np.inf))
+        root = np.where(at_level, x_level, -np.inf)
+        # the price lies strictly between levels q and q - 1 where the segment, leaving out
+        # its steps at level q, still takes more than cap: the ramps there take cap - fixed
+        between = (without > c) | ~at_level
+        has_ramp = np.add.reduceat((stair < 0).astype(np.intp), sub_starts) > 0
+        between &= has_ramp
+        if between.any():
+            rsel = between[sub_seg] & (stair < 0)
+            r_idx = sub[rsel]
+            r_seg = sub_seg[rsel]
+            r_starts = np.flatnonzero(np.diff(r_seg, prepend=-1))
+            segs = r_seg[r_starts]
+            guess = None if x0 is None else x0[todo][segs]
+            xr = self._block_newton(r_idx, r_starts, c[segs] - fixed[segs], guess)
+            rounds += self.last_rounds
+            upper = np.where(q[segs] > 0, levels[np.maximum(q[segs] - 1, 0)] if g else np.inf, np.inf)
+            root[segs] = np.minimum(np.maximum(xr, x_level[segs]), upper)
+        x[todo] = root
+        self.last_rounds = rounds + 3
         return x
