@@ -237,7 +237,7 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
     tight = np.isfinite(x) if split is None else np.isfinite(x) & ~split
     if not tight.any():
         return w
-    sens = family.shares(xe, idx, starts, seg_of) * tight[seg_of]
+    sens = family.shares(xe, idx, starts, seg_of, w) * tight[seg_of]
     total_sens = np.add.reduceat(sens, starts)
     resid = cap - np.add.reduceat(w, starts)
     # each task moves by its share of the residual, resid * sens / total_sens: the fraction

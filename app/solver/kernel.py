@@ -88,22 +88,59 @@ class Stairs:
             return wz, wz[row[:, None] + steps_before].ravel(), keys, row
         return wz, None, keys, row
 
-    def work(self, k: np.ndarray, q: np.ndarray) -> np.ndarray:
+    def rows(self, k: np.ndarray) -> np.ndarray:
+        """Where staircases ``k`` start in the lookup of :meth:`work` (computed once per call
+        site when the same units are looked up at several levels)."""
+        return k.astype(np.int64) * (self.levels.shape[0] + 1)
+
+    def work(self, k: np.ndarray, q: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Work of units on staircases ``k`` when they take the steps of the ``q`` highest
         levels (every step whose top is above ``levels[q]``; ``q`` from 0 to ``len(levels)``).
         A table lookup when staircases times levels are few; otherwise a binary search in
-        the steps (many distinct staircases: one per task, say), O(log steps)."""
-        wz, table, keys, row = self._lookup
-        width = self.levels.shape[0] + 1
+        the steps (many distinct staircases: one per task, say), O(log steps). ``rows``:
+        :meth:`rows` of ``k``, if known."""
+        wz, table, keys, _ = self._lookup
+        if rows is None:
+            rows = self.rows(k)
         if table is not None:
-            return table[k * width + q]
-        before = np.searchsorted(keys, k.astype(np.int64) * width + q) - self.start[k]
-        return wz[row[k] + before]
+            return table[rows + q]
+        # the steps of staircase k above level q end at its (position in keys) - start[k];
+        # its works from 0 start at start[k] + k
+        return wz[k + np.searchsorted(keys, rows + q)]
 
-    def above(self, x: np.ndarray, inclusive: bool = False) -> np.ndarray:
-        """Per log-price, how many levels lie above it (``inclusive``: at or above)."""
+    def level_totals(self, k: np.ndarray, seg: np.ndarray, nseg: int) -> np.ndarray | None:
+        """Per segment (units on staircases ``k``, in segments ``seg`` of ``nseg``) and per
+        ``q`` from 0 to ``len(levels)``: the segment's work when its units take the steps of
+        the ``q`` highest levels; each unit counted once per staircase, so O(units +
+        segments x staircases x levels). None when that table would be larger than a few
+        passes over the units (many staircases or levels: bisect instead)."""
+        _, table, _, _ = self._lookup
+        k_count = self.count.shape[0]
+        width = self.levels.shape[0] + 1
+        if table is None or nseg * k_count * width > 8 * k.shape[0] + 4096:
+            return None
+        units = np.bincount(seg * k_count + k, minlength=nseg * k_count).reshape(nseg, k_count)
+        return units.astype(np.float64) @ table.reshape(k_count, width)
+
+    def above(self, x: np.ndarray) -> np.ndarray:
+        """Per log-price, how many levels lie above it."""
         asc = self.levels[::-1]
-        return asc.shape[0] - np.searchsorted(asc, x, side="left" if inclusive else "right")
+        return asc.shape[0] - np.searchsorted(asc, x, side="right")
+
+    def step_at(self, k: np.ndarray, x: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
+        """Per unit on staircase ``k`` at log-price ``x``: the length of its step whose top is
+        exactly ``x`` (0 if none), that is the work between taking that step and not.
+        ``work``: the unit's work above ``x`` (:meth:`work` at :meth:`above`), if known."""
+        out = np.zeros(x.shape[0])
+        g = self.levels.shape[0]
+        if g == 0:
+            return out
+        q = self.above(x)
+        at = np.flatnonzero(self.levels[np.minimum(q, g - 1)] == x)  # x is a level
+        if at.shape[0]:
+            k, q = k[at], q[at]
+            out[at] = self.work(k, q + 1) - (self.work(k, q) if work is None else work[at])
+        return out
 
 
 @dataclass(frozen=True)
@@ -171,7 +208,8 @@ class WorkCurves:
         #: per unit its staircase in ``stairs`` (-1: a ramp), or None when all are ramps
         self.stair = None if stairs is None else np.asarray(stair, dtype=np.intp)
         self.stairs = stairs
-        self.has_stairs = self.stair is not None and bool((self.stair >= 0).any())
+        self.stair_count = 0 if self.stair is None else int(np.count_nonzero(self.stair >= 0))
+        self.has_stairs = self.stair_count > 0
         #: units whose work jumps from 0 to ``u`` at ``top`` (``steep == 0``, not on a
         #: staircase: one step each, as :meth:`steps` writes staircases); None if none
         jump = self.steep == 0.0
@@ -194,7 +232,8 @@ class WorkCurves:
         out.has_jumps = self.has_jumps and bool(out.jump.any())
         out.stairs = self.stairs
         out.stair = self.stair[idx] if self.stair is not None else None
-        out.has_stairs = self.has_stairs and bool((out.stair >= 0).any())
+        out.stair_count = 0 if out.stair is None else int(np.count_nonzero(out.stair >= 0))
+        out.has_stairs = out.stair_count > 0
         return out
 
     def unit_count(self) -> int:
@@ -447,6 +486,10 @@ class WorkCurves:
         """Optimal work of tasks ``idx`` (``None``: all) at log-prices ``x`` (one per task).
         O(len(x)). At ``x = -inf`` (price 0) the raw work is ``inf``, clipped to ``u``. A
         step exactly at its price is not taken (the residual spread gives it its share)."""
+        if self.has_stairs:
+            on, k = self._on_stairs(idx)
+            if on is None:  # every unit on a staircase
+                return self.stairs.work(k, self.stairs.above(x))
         u = self._pick("u", idx)
         with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             w = (self._pick("top", idx) - x) * self._pick("inv", idx)
@@ -455,13 +498,15 @@ class WorkCurves:
         else:
             w = np.minimum(np.maximum(w, 0.0), u)
         if self.has_stairs:
-            on, k = self._on_stairs(idx)
             w[on] = self.stairs.work(k, self.stairs.above(x[on]))
         return w
 
-    def _on_stairs(self, idx: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (in ``idx``) of the units on staircases, and their staircases."""
+    def _on_stairs(self, idx: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+        """Positions (in ``idx``) of the units on staircases (None: all of them), and their
+        staircases."""
         stair = self._pick("stair", idx)
+        if self.stair_count == self.stair.shape[0]:
+            return None, stair
         on = np.flatnonzero(stair >= 0)
         return on, stair[on]
 
@@ -473,22 +518,26 @@ class WorkCurves:
         return np.where((raw > 0.0) & (raw < self._pick("u", idx)), inv, 0.0)
 
     def shares(self, x: np.ndarray, idx: np.ndarray | None, starts: np.ndarray,
-               seg_of: np.ndarray) -> np.ndarray:
+               seg_of: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
         """How a segment's residual work is spread over its units at log-price ``x``: in
         proportion to ``-dw/dx``. A step exactly at ``x`` has an infinite one: where a
         segment has steps at its price, they alone share it, in proportion to their ``u``
-        (the limit of steep ramps; every such unit is indifferent at that price)."""
-        sens = self.sensitivity(x, idx)
+        (the limit of steep ramps; every such unit is indifferent at that price). ``work``:
+        :meth:`work_at` at ``x``, if known (saves a lookup)."""
         if not (self.has_jumps or self.has_stairs):
-            return sens
+            return self.sensitivity(x, idx)
         step = np.zeros(x.shape[0])
         if self.has_jumps:
             at = self._pick("jump", idx) & (self._pick("top", idx) == x)
             step[at] = self._pick("u", idx)[at]
         if self.has_stairs:  # a staircase's step at x: the work between taking it and not
             on, k = self._on_stairs(idx)
-            st, xs = self.stairs, x[on]
-            step[on] = st.work(k, st.above(xs, inclusive=True)) - st.work(k, st.above(xs))
+            if on is None:
+                step += self.stairs.step_at(k, x, work)
+            else:
+                step[on] = self.stairs.step_at(k, x[on], None if work is None else work[on])
+        ramp = self._pick("steep", idx) > 0.0
+        sens = self.sensitivity(x, idx) if ramp.any() else np.zeros(x.shape[0])
         if not step.any():
             return sens
         has_step = np.add.reduceat(step, starts) > 0.0
@@ -610,16 +659,22 @@ class WorkCurves:
         k = stair[on]
         ramp = np.flatnonzero(stair < 0)
         r_top, r_inv, r_u = self.top[sub[ramp]], self.inv[sub[ramp]], self.u[sub[ramp]]
+        rows = st.rows(k)
+        on_seg = sub_seg[on]
+        ramp_seg = sub_seg[ramp]
+        only_stairs = ramp.shape[0] == 0
         w = np.zeros(sub.shape[0])
 
         def totals(q: np.ndarray, taken: int, ramps_at: np.ndarray | None) -> np.ndarray:
             """Per segment: the staircase units' work above level ``q`` (``taken`` = 1: at
             or above), plus the ramps' work at the log-price ``ramps_at`` (None: no ramps)."""
-            w[on] = st.work(k, q[sub_seg[on]] + taken)
-            if ramps_at is not None and ramp.shape[0]:
+            if only_stairs:
+                return np.add.reduceat(st.work(k, q[on_seg] + taken, rows), sub_starts)
+            w[on] = st.work(k, q[on_seg] + taken, rows)
+            if ramps_at is not None:
                 with np.errstate(invalid="ignore"):
-                    w[ramp] = np.minimum(np.maximum((r_top - ramps_at[sub_seg[ramp]]) * r_inv, 0.0), r_u)
-            elif ramp.shape[0]:
+                    w[ramp] = np.minimum(np.maximum((r_top - ramps_at[ramp_seg]) * r_inv, 0.0), r_u)
+            else:
                 w[ramp] = 0.0
             return np.add.reduceat(w, sub_starts)
 
@@ -627,6 +682,10 @@ class WorkCurves:
         lo = np.zeros(c.shape[0], dtype=np.intp)
         hi = np.full(c.shape[0], g, dtype=np.intp)
         rounds = 0
+        per_level = st.level_totals(k, on_seg, c.shape[0]) if only_stairs else None
+        if per_level is not None:  # few staircases and levels: every level at once
+            lo = np.count_nonzero(per_level[:, 1:] < c[:, None], axis=1)
+            hi = lo
         while True:
             active = lo < hi
             if not active.any():
@@ -641,13 +700,15 @@ class WorkCurves:
         qc = np.minimum(q, max(g - 1, 0))
         x_level = np.where(at_level, levels[qc] if g else -np.inf, -np.inf)
         fixed = totals(q, 0, None)  # the staircases' work strictly above the price
-        without = totals(q, 0, np.where(at_level, x_level, -np.inf))
+        without = fixed if only_stairs else totals(q, 0, np.where(at_level, x_level, -np.inf))
         root = np.where(at_level, x_level, -np.inf)
         # the price lies strictly between levels q and q - 1 where the segment, leaving out
         # its steps at level q, still takes more than cap: the ramps there take cap - fixed
         between = (without > c) | ~at_level
-        has_ramp = np.add.reduceat((stair < 0).astype(np.intp), sub_starts) > 0
-        between &= has_ramp
+        if only_stairs:
+            between[:] = False
+        else:
+            between &= np.add.reduceat((stair < 0).astype(np.intp), sub_starts) > 0
         if between.any():
             rsel = between[sub_seg] & (stair < 0)
             r_idx = sub[rsel]
