@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_left
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from .problem import Problem
 
 __all__ = ["best_within", "upgrade"]
 
-_BLOCK = 256  # positions per block of :class:`_SuffixSlack`
+_BLOCK = 1024  # positions per block of :class:`_Limits`
 
 
 def best_within(problem: Problem, tasks: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -51,109 +52,100 @@ def best_within(problem: Problem, tasks: np.ndarray, budget: np.ndarray) -> np.n
     return out
 
 
-class _SuffixSlack:
-    """Slack of the positions of one machine, with suffix updates and suffix minima in
-    O(B + n / B) vectorised work (blocks of B positions, each with its minimum and a
-    pending addition)."""
+class _Limits:
+    """Per position of one machine's chain, the most its task may grow (seconds) while it
+    and every later running task still meet their deadlines: ``min(own slack, least slack
+    of the running tasks after it)``. A point read is O(1); when the task at ``p`` grows
+    by ``dt`` every limit from ``p`` on drops by ``dt`` and the earlier ones are capped by
+    the new limit at ``p``: O(B + n / B) vectorised, in blocks of B = :data:`_BLOCK`
+    positions, each with a pending ``x -> min(x + add, cap)``."""
 
-    def __init__(self, slack: np.ndarray):
-        n = slack.shape[0]
+    def __init__(self, limit: np.ndarray):
+        n = limit.shape[0]
         nb = max(1, -(-n // _BLOCK))
-        self.n = n
         self.v = np.full(nb * _BLOCK, np.inf)
-        self.v[:n] = slack
-        self.lazy = np.zeros(nb)
-        self.bmin = self.v.reshape(nb, _BLOCK).min(axis=1)
+        self.v[:n] = limit
+        self.add = np.zeros(nb)
+        self.cap = np.full(nb, np.inf)
+        self.blocks = nb > 1
 
-    def suffix_min(self, p: int) -> float:
-        """The least slack at positions ``>= p`` (inf when there are none)."""
-        if p >= self.n:
-            return math.inf
+    def __getitem__(self, p: int) -> float:
+        if not self.blocks:
+            return float(self.v[p])
         b = p // _BLOCK
-        end = (b + 1) * _BLOCK
-        x = float(self.v[p:end].min()) + float(self.lazy[b]) if p < end else math.inf
-        if b + 1 < self.lazy.shape[0]:
-            x = min(x, float((self.bmin[b + 1:] + self.lazy[b + 1:]).min()))
-        return x
+        x = float(self.v[p]) + float(self.add[b])
+        cap = float(self.cap[b])
+        return x if x < cap else cap
 
-    def add_suffix(self, p: int, delta: float) -> None:
-        """Add ``delta`` to the slack of every position ``>= p``."""
-        if p >= self.n:
+    def grow(self, p: int, dt: float) -> None:
+        """The task at ``p`` runs ``dt`` seconds longer (it runs now, if it did not)."""
+        v = self.v
+        if not self.blocks:
+            v[p:] -= dt
+            np.minimum(v[:p], v[p], out=v[:p])
             return
         b = p // _BLOCK
-        end = (b + 1) * _BLOCK
-        self.v[p:end] += delta
-        self.bmin[b] = self.v[b * _BLOCK:end].min()
-        self.lazy[b + 1:] += delta
+        lo, hi = b * _BLOCK, (b + 1) * _BLOCK
+        np.minimum(v[lo:hi] + self.add[b], self.cap[b], out=v[lo:hi])  # settle the block
+        self.add[b], self.cap[b] = 0.0, np.inf
+        v[p:hi] -= dt
+        self.add[b + 1:] -= dt
+        self.cap[b + 1:] -= dt
+        np.minimum(v[lo:p], v[p], out=v[lo:p])
+        np.minimum(self.cap[:b], v[p], out=self.cap[:b])
 
-    def set(self, p: int, value: float) -> None:
-        b = p // _BLOCK
-        self.v[p] = value - self.lazy[b]
-        self.bmin[b] = self.v[b * _BLOCK:(b + 1) * _BLOCK].min()
+
+def chain_limits(deadline: np.ndarray, end: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Per position of a chain (tasks back to back, ending at ``end``; ``runs``: given
+    work), the most its task may grow: its own ``deadline - end`` and the least slack of
+    the running tasks after it. O(n)."""
+    own = deadline - end
+    slack = np.where(runs, own, np.inf)
+    after = np.append(np.minimum.accumulate(slack[::-1])[::-1][1:], np.inf)
+    return np.minimum(own, after)
 
 
-class _Lists:
-    """A model table as Python lists (the upgrade loop reads single entries)."""
+class _Upgrades:
+    """Per (model, configuration, machine speed): every upgrade of a task of that model
+    running that configuration (-1: none), best first (accuracy gain per second, then
+    fewer extra seconds, then the lower index), with running minima of the extra seconds
+    so that the best upgrade within a limit is a binary search. Built on first use, O(C log C)
+    for C configurations of the model."""
 
     def __init__(self, models):
         self.work = models.work.tolist()
         self.accuracy = models.accuracy.tolist()
         self.start = models.start.tolist()
+        self.a_min = models.a_min.tolist()
+        self.lists: dict[tuple[int, int, float], tuple[list, list[float]]] = {}
 
+    def _build(self, key: tuple[int, int, float]) -> tuple[list, list[float]]:
+        k, c, speed = key
+        w0 = 0.0 if c < 0 else self.work[c]
+        a0 = self.a_min[k] if c < 0 else self.accuracy[c]
+        options = []
+        for c2 in range(self.start[k], self.start[k + 1]):
+            gain = self.accuracy[c2] - a0
+            if gain <= 0.0:
+                continue
+            dt = (self.work[c2] - w0) / speed
+            options.append((-(math.inf if dt <= 0.0 else gain / dt), dt, c2))
+        options.sort()
+        least, neg_least = math.inf, []  # -(least extra seconds among the first i + 1)
+        for _, dt, _ in options:
+            least = min(least, dt)
+            neg_least.append(-least)
+        got = self.lists[key] = (options, neg_least)
+        return got
 
-def _next_upgrade(models: _Lists, k: int, c: int, a_min: float, speed: float, limit: float):
-    """The upgrade of a task of model ``k`` now running configuration ``c`` (-1: none) with
-    the best accuracy gain per second among those needing at most ``limit`` more seconds:
-    ``(ratio, extra seconds, configuration)`` or None. O(configurations of the model)."""
-    work, accuracy = models.work, models.accuracy
-    w0 = 0.0 if c < 0 else work[c]
-    a0 = a_min if c < 0 else accuracy[c]
-    best = None
-    for c2 in range(models.start[k], models.start[k + 1]):
-        gain = accuracy[c2] - a0
-        if gain <= 0.0:
-            continue
-        dt = (work[c2] - w0) / speed
-        if dt > limit:
-            continue
-        ratio = math.inf if dt <= 0.0 else gain / dt
-        if best is None or ratio > best[0] or (ratio == best[0] and dt < best[1]):
-            best = (ratio, dt, c2)
-    return best
-
-
-class _Chain:
-    """One machine's tasks in order: the end of each position (a Fenwick tree of
-    durations, O(log n_r) per query and update) and the slack of each (:class:`_SuffixSlack`)."""
-
-    def __init__(self, available_at: float, duration: np.ndarray, slack: np.ndarray):
-        self.start = available_at
-        n = duration.shape[0]
-        tree = [0.0] * (n + 1)
-        for i, d in enumerate(duration.tolist(), start=1):  # O(n) Fenwick build
-            tree[i] += d
-            parent = i + (i & -i)
-            if parent <= n:
-                tree[parent] += tree[i]
-        self.tree = tree
-        self.slack = _SuffixSlack(slack)
-
-    def end(self, p: int) -> float:
-        """End of position ``p`` (its start when it does not run)."""
-        i, total, tree = p + 1, 0.0, self.tree
-        while i > 0:
-            total += tree[i]
-            i -= i & -i
-        return self.start + total
-
-    def lengthen(self, p: int, dt: float, deadline: float) -> None:
-        """Position ``p`` runs ``dt`` seconds longer: it and every later one end later."""
-        i, tree = p + 1, self.tree
-        while i < len(tree):
-            tree[i] += dt
-            i += i & -i
-        self.slack.add_suffix(p + 1, -dt)
-        self.slack.set(p, deadline - self.end(p))
+    def best(self, k: int, c: int, speed: float, limit: float) -> tuple[float, float, int] | None:
+        """The best upgrade needing at most ``limit`` more seconds:
+        ``(-ratio, extra seconds, configuration)``, or None. O(log C)."""
+        key = (k, c, speed)
+        options, neg_least = self.lists.get(key) or self._build(key)
+        # the first whose running minimum fits: that minimum is its own extra seconds
+        i = bisect_left(neg_least, -limit)
+        return options[i] if i < len(options) else None
 
 
 def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine: np.ndarray,
@@ -168,66 +160,60 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     gives one to a model task that has none); it takes ``extra`` seconds and delays every
     later task of the machine by as much, so it is made only when ``extra`` is at most the
     least slack (deadline minus end) of the task and of every later running task. Upgrades
-    go by the best accuracy gain per second first (a heap; a candidate that no longer fits
-    is replaced by the best one that does, so a task is looked at O(C) times per upgrade
-    it gets). Ties: the earlier position. O(U (C + B + n_r / B + log n_r) + n log n) for U
-    upgrades, C configurations per model, n_r tasks on a machine, blocks of B = 256."""
-    models = _Lists(problem.models)
-    cache: dict[tuple[int, int, float], tuple[float, float, int] | None] = {}
+    go by the best accuracy gain per second first, ties to the fewer extra seconds, then
+    the earlier position. Machines do not share time, so each is done on its own.
 
-    def best_upgrade(k: int, c: int, speed: float, limit: float = math.inf):
-        # without a limit the answer depends on (model, configuration, speed) alone: cached
-        if limit != math.inf:
-            return _next_upgrade(models, k, c, a_min[k], speed, limit)
-        key = (k, c, speed)
-        if key not in cache:
-            cache[key] = _next_upgrade(models, k, c, a_min[k], speed, math.inf)
-        return cache[key]
-
-    deadline = problem.deadline.tolist()
-    model = problem.model.tolist()
-    speed_of = problem.speed.tolist()
-    a_min = problem.models.a_min.tolist()
-    heap: list[tuple[float, float, int, int, int]] = []
-    chains: list[_Chain] = []
-    place: dict[int, tuple[int, int]] = {}  # task -> (chain, position in it)
+    Each machine keeps a heap with one entry per model task: its best upgrade within a limit
+    at least its current one (a candidate that no longer fits is replaced by the best one
+    that does, whose gain per second is no higher, so the heap's order stays exact), and the
+    limits themselves (:class:`_Limits`). O(U (B + n_r / B) + P log n) for U upgrades made and
+    P heap entries looked at (about one per task and one per upgrade), blocks of B."""
+    options = _Upgrades(problem.models)
+    best = options.best
+    model = problem.model
     bounds = np.append(group_starts, idx.shape[0]).tolist()
-    for g, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         tasks = idx[lo:hi]
+        kinds = model[tasks]
+        if not (kinds >= 0).any():
+            continue
         r = int(machine[tasks[0]])
-        dur = work[tasks] / problem.speed[r]
-        end = problem.available_at[r] + np.cumsum(dur)
-        chains.append(_Chain(float(problem.available_at[r]), dur,
-                             np.where(work[tasks] > 0.0, problem.deadline[tasks] - end, np.inf)))
-        for p, j in enumerate(tasks.tolist()):
-            k = model[j]
-            if k < 0:
-                continue
-            place[j] = (g, p)
-            cand = best_upgrade(k, int(config[j]), speed_of[r])
+        speed = float(problem.speed[r])
+        w = work[tasks]
+        end = problem.available_at[r] + np.cumsum(w / problem.speed[r])
+        limit = chain_limits(problem.deadline[tasks], end, w > 0.0)
+        limits = _Limits(limit)
+        ks, cs = kinds.tolist(), config[tasks].tolist()
+        heap = []
+        for p, (k, c, room) in enumerate(zip(ks, cs, limit.tolist(), strict=True)):
+            if k >= 0:
+                cand = best(k, c, speed, room)
+                if cand is not None:
+                    heap.append((cand[0], cand[1], p, cand[2]))
+        heapq.heapify(heap)
+        changed = []
+        pop, push = heapq.heappop, heapq.heappush
+        read = limits.v.item if not limits.blocks else limits.__getitem__
+        # Inherently sequential: each upgrade changes the slack the next ones may use.
+        while heap:
+            _, dt, p, c2 = pop(heap)
+            room = read(p)
+            if dt <= room:
+                cs[p] = c2
+                changed.append(p)
+                if dt < 0.0:  # less work (a dominated configuration left): limits rise
+                    w[p] = problem.models.work[c2]
+                    end = problem.available_at[r] + np.cumsum(w / problem.speed[r])
+                    limits = _Limits(chain_limits(problem.deadline[tasks], end, w > 0.0))
+                    read = limits.v.item if not limits.blocks else limits.__getitem__
+                else:
+                    limits.grow(p, dt)
+                room -= dt
+            cand = best(ks[p], cs[p], speed, room)
             if cand is not None:
-                heap.append((-cand[0], cand[1], lo + p, j, cand[2]))
-    heapq.heapify(heap)
-    # Inherently sequential: each upgrade changes the slack the next ones may use.
-    while heap:
-        _, dt, key, j, c2 = heapq.heappop(heap)
-        g, p = place[j]
-        speed = speed_of[int(machine[j])]
-        k, c = model[j], int(config[j])
-        w0 = 0.0 if c < 0 else models.work[c]
-        if (models.work[c2] - w0) / speed != dt:  # stale: the task has moved on
-            cand = best_upgrade(k, c, speed)
-        else:
-            chain = chains[g]
-            limit = deadline[j] - chain.end(p)  # its own deadline first: no suffix scan when it fails
-            if dt <= limit:
-                limit = min(limit, chain.slack.suffix_min(p + 1))
-            if dt <= limit:
-                work[j] = models.work[c2]
-                config[j] = c2
-                chain.lengthen(p, dt, deadline[j])
-                cand = best_upgrade(k, c2, speed)
-            else:
-                cand = best_upgrade(k, c, speed, limit)
-        if cand is not None:
-            heapq.heappush(heap, (-cand[0], cand[1], key, j, cand[2]))
+                push(heap, (cand[0], cand[1], p, cand[2]))
+        if changed:
+            at = np.unique(np.array(changed))
+            picked = np.array(cs)[at]
+            config[tasks[at]] = picked
+            work[tasks[at]] = problem.models.work[picked]
