@@ -25,7 +25,8 @@ from .problem import Problem
 
 __all__ = ["best_within", "upgrade"]
 
-_BLOCK = 1024  # positions per block of :class:`_Limits`
+_BLOCK = 4096  # positions per block of :class:`_Limits`
+_SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
 
 
 def best_within(problem: Problem, tasks: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -77,6 +78,13 @@ class _Limits:
         cap = float(self.cap[b])
         return x if x < cap else cap
 
+    def values(self, p: np.ndarray) -> np.ndarray:
+        """The limits at positions ``p``, vectorised."""
+        if not self.blocks:
+            return self.v[p]
+        b = p // _BLOCK
+        return np.minimum(self.v[p] + self.add[b], self.cap[b])
+
     def grow(self, p: int, dt: float) -> None:
         """The task at ``p`` runs ``dt`` seconds longer (it runs now, if it did not)."""
         v = self.v
@@ -105,6 +113,64 @@ def chain_limits(deadline: np.ndarray, end: np.ndarray, runs: np.ndarray) -> np.
     return np.minimum(own, after)
 
 
+def _ragged_bisect(flat: np.ndarray, offset: np.ndarray, group: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per query ``q``: ``bisect_left(flat[offset[g]:offset[g + 1]], x[q])`` with ``g =
+    group[q]`` (each group's values sorted), vectorised: one sort of values and queries
+    together, by group, then value, queries before equal values. O((S + Q) log(S + Q))."""
+    s = flat.shape[0]
+    owner = np.repeat(np.arange(offset.shape[0] - 1), np.diff(offset))
+    order = np.lexsort((np.concatenate((np.ones(s, dtype=np.int8), np.zeros(x.shape[0], dtype=np.int8))),
+                        np.concatenate((flat, x)), np.concatenate((owner, group))))
+    is_value = order < s
+    before = np.cumsum(is_value)  # values at or before each place (a query's: strictly before)
+    place = np.empty(x.shape[0], dtype=np.intp)
+    place[order[~is_value] - s] = np.flatnonzero(~is_value)
+    return before[place] - offset[group]
+
+
+class _Queue:
+    """One machine's model tasks, each with its first upgrade, in the order they are tried,
+    and the fewest extra seconds any upgrade of each needs. Limits only fall, so a task
+    whose limit is below that can never be upgraded: once a few tasks have been found so,
+    every such task still queued is dropped at once (vectorised) rather than tried."""
+
+    def __init__(self, negr: np.ndarray, dt: np.ndarray, pos: np.ndarray, cfg: np.ndarray,
+                 least: np.ndarray):
+        self.arrays = (negr, dt, pos, cfg)
+        self.lists = tuple(a.tolist() for a in self.arrays)
+        self.least = least
+        self.i = 0
+        self.drops = 0
+        #: a limit rose (an upgrade to less work): dropping is no longer safe
+        self.rising = False
+
+    def head(self) -> tuple[float, float, int, int] | None:
+        i = self.i
+        if i >= len(self.lists[0]):
+            return None
+        negr, dt, pos, cfg = self.lists
+        return negr[i], dt[i], pos[i], cfg[i]
+
+    def next(self) -> None:
+        self.i += 1
+
+    def dropped(self, limits: _Limits) -> None:
+        """A task was found that can no longer be upgraded."""
+        self.drops += 1
+        i = self.i
+        rest = len(self.lists[0]) - i
+        # a sweep costs O(rest): only after as many drops as pay for it
+        if self.drops < max(_SWEEP, rest >> 3) or self.rising:
+            return
+        self.drops = 0
+        keep = self.least[i:] <= limits.values(self.arrays[2][i:])
+        if not keep.all():
+            self.arrays = tuple(a[i:][keep] for a in self.arrays)
+            self.lists = tuple(a.tolist() for a in self.arrays)
+            self.least = self.least[i:][keep]
+            self.i = 0
+
+
 class _Upgrades:
     """Per (model, configuration, machine speed): every upgrade of a task of that model
     running that configuration (-1: none), best first (accuracy gain per second, then
@@ -117,6 +183,8 @@ class _Upgrades:
         self.accuracy = models.accuracy.tolist()
         self.start = models.start.tolist()
         self.a_min = models.a_min.tolist()
+        #: per configuration, its model
+        self.model_of = np.repeat(np.arange(models.count), np.diff(models.start)).tolist()
         self.lists: dict[tuple[int, int, float], tuple[list, list[float]]] = {}
 
     def _build(self, key: tuple[int, int, float]) -> tuple[list, list[float]]:
@@ -137,6 +205,37 @@ class _Upgrades:
             neg_least.append(-least)
         got = self.lists[key] = (options, neg_least)
         return got
+
+    def first_fit(self, k: np.ndarray, c: np.ndarray, speed: float,
+                  limit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`best` for many tasks at once (one machine's: one speed). Returns per task
+        ``-ratio``, extra seconds and configuration of its best upgrade within ``limit``
+        (configuration -1 where none fits), and the fewest extra seconds of any of its
+        upgrades (inf: none). One binary search per task, vectorised over the tasks."""
+        code = np.where(c >= 0, c, -1 - k)  # names (model, configuration)
+        uniq, group = np.unique(code, return_inverse=True)
+        tables = []
+        for u in uniq.tolist():
+            key = (self.model_of[u], u, speed) if u >= 0 else (-1 - u, -1, speed)
+            tables.append(self.lists.get(key) or self._build(key))
+        size = np.array([len(t[0]) for t in tables], dtype=np.intp)
+        offset = np.zeros(size.shape[0] + 1, dtype=np.intp)
+        np.cumsum(size, out=offset[1:])
+        flat = [o for t in tables for o in t[0]]
+        neg_least = np.array([x for t in tables for x in t[1]])
+        i = _ragged_bisect(neg_least, offset, group, -limit)
+        has = i < size[group]
+        at = np.minimum(offset[group] + i, max(len(flat) - 1, 0))
+        negr = np.full(k.shape[0], np.inf)
+        dt = np.full(k.shape[0], np.inf)
+        cfg = np.full(k.shape[0], -1, dtype=np.int64)
+        if flat:
+            arr = np.array(flat)
+            negr[has], dt[has], cfg[has] = arr[at[has], 0], arr[at[has], 1], arr[at[has], 2].astype(np.int64)
+        least = np.full(k.shape[0], np.inf)
+        some = size[group] > 0
+        least[some] = -neg_least[offset[group[some] + 1] - 1]
+        return negr, dt, cfg, least
 
     def best(self, k: int, c: int, speed: float, limit: float) -> tuple[float, float, int] | None:
         """The best upgrade needing at most ``limit`` more seconds:
@@ -184,34 +283,45 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
         limit = chain_limits(problem.deadline[tasks], end, w > 0.0)
         limits = _Limits(limit)
         ks, cs = kinds.tolist(), config[tasks].tolist()
-        heap = []
-        for p, (k, c, room) in enumerate(zip(ks, cs, limit.tolist(), strict=True)):
-            if k >= 0:
-                cand = best(k, c, speed, room)
-                if cand is not None:
-                    heap.append((cand[0], cand[1], p, cand[2]))
-        heapq.heapify(heap)
+        # every model task's best upgrade within its limit now, in the order they are tried
+        on = np.flatnonzero(kinds >= 0)
+        negr, dt0, c20, least = options.first_fit(kinds[on], config[tasks][on], speed, limit[on])
+        fits = c20 >= 0
+        pos, negr, dt0, c20, least = on[fits], negr[fits], dt0[fits], c20[fits], least[fits]
+        order = np.lexsort((pos, dt0, negr))
+        queue = _Queue(negr[order], dt0[order], pos[order], c20[order], least[order])
+        heap: list[tuple[float, float, int, int]] = []  # the tasks tried once, again
         changed = []
         pop, push = heapq.heappop, heapq.heappush
         read = limits.v.item if not limits.blocks else limits.__getitem__
         # Inherently sequential: each upgrade changes the slack the next ones may use.
-        while heap:
-            _, dt, p, c2 = pop(heap)
+        while True:
+            head = queue.head()
+            if heap and (head is None or heap[0] < head):
+                _, dt, p, c2 = pop(heap)
+            elif head is not None:
+                _, dt, p, c2 = head
+                queue.next()
+            else:
+                break
             room = read(p)
             if dt <= room:
                 cs[p] = c2
                 changed.append(p)
                 if dt < 0.0:  # less work (a dominated configuration left): limits rise
-                    w[p] = problem.models.work[c2]
+                    w[changed] = problem.models.work[np.array(cs)[changed]]
                     end = problem.available_at[r] + np.cumsum(w / problem.speed[r])
                     limits = _Limits(chain_limits(problem.deadline[tasks], end, w > 0.0))
                     read = limits.v.item if not limits.blocks else limits.__getitem__
+                    queue.rising = True
                 else:
                     limits.grow(p, dt)
                 room -= dt
             cand = best(ks[p], cs[p], speed, room)
             if cand is not None:
                 push(heap, (cand[0], cand[1], p, cand[2]))
+            else:
+                queue.dropped(limits)
         if changed:
             at = np.unique(np.array(changed))
             picked = np.array(cs)[at]
