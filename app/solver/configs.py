@@ -21,6 +21,7 @@ from bisect import bisect_left
 
 import numpy as np
 
+from .kernel import ragged_searchsorted
 from .problem import Problem
 
 __all__ = ["best_within", "upgrade"]
@@ -32,24 +33,28 @@ _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the
 def best_within(problem: Problem, tasks: np.ndarray, budget: np.ndarray) -> np.ndarray:
     """For each of ``tasks`` (model tasks), the most accurate configuration of its model
     whose work is at most ``budget`` (same length; ties: least work, then lowest index),
-    or -1 where none fits. O(C log C) per model with C configurations, plus O(log C) a task."""
+    or -1 where none fits. One sort of the configurations (by model, then work) and a
+    running best in that order, then a binary search per task: O((C + n) log(C + n))."""
     models = problem.models
-    out = np.full(tasks.shape[0], -1, dtype=np.int64)
+    size = models.work.shape[0]
+    owner = np.repeat(np.arange(models.count), np.diff(models.start))
+    index = np.arange(size)
+    by_work = np.lexsort((index, -models.accuracy, models.work, owner))
+    # the running best of each model in that order: the most accurate so far, the first
+    # among equals (a rank by accuracy, the earlier place higher among ties), restarting
+    # at each model (whose keys all exceed the previous model's)
+    rank = np.empty(size, dtype=np.int64)
+    rank[np.lexsort((-index, models.accuracy[by_work]))] = index
+    best = np.maximum.accumulate(owner[by_work].astype(np.int64) * size + rank)
+    place_of_rank = np.empty(size, dtype=np.intp)
+    place_of_rank[rank] = index
+    best_place = place_of_rank[best - owner[by_work].astype(np.int64) * size]
     model = problem.model[tasks]
-    for k in np.unique(model).tolist():
-        mine = np.flatnonzero(model == k)
-        cs = np.arange(models.start[k], models.start[k + 1])
-        by_work = cs[np.lexsort((cs, -models.accuracy[cs], models.work[cs]))]
-        acc = models.accuracy[by_work].tolist()
-        best_pos = [0] * len(acc)
-        cur = 0
-        for i in range(1, len(acc)):  # running best over configurations in work order
-            if acc[i] > acc[cur]:
-                cur = i
-            best_pos[i] = cur
-        pos = np.searchsorted(models.work[by_work], budget[mine], side="right") - 1
-        ok = pos >= 0
-        out[mine[ok]] = by_work[np.asarray(best_pos, dtype=np.int64)[pos[ok]]]
+    fits = ragged_searchsorted(models.work[by_work], models.start, model, np.asarray(budget, dtype=np.float64),
+                               side="right")
+    out = np.full(tasks.shape[0], -1, dtype=np.int64)
+    ok = fits > 0
+    out[ok] = by_work[best_place[models.start[model[ok]] + fits[ok] - 1]]
     return out
 
 
@@ -111,21 +116,6 @@ def chain_limits(deadline: np.ndarray, end: np.ndarray, runs: np.ndarray) -> np.
     slack = np.where(runs, own, np.inf)
     after = np.append(np.minimum.accumulate(slack[::-1])[::-1][1:], np.inf)
     return np.minimum(own, after)
-
-
-def _ragged_bisect(flat: np.ndarray, offset: np.ndarray, group: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Per query ``q``: ``bisect_left(flat[offset[g]:offset[g + 1]], x[q])`` with ``g =
-    group[q]`` (each group's values sorted), vectorised: one sort of values and queries
-    together, by group, then value, queries before equal values. O((S + Q) log(S + Q))."""
-    s = flat.shape[0]
-    owner = np.repeat(np.arange(offset.shape[0] - 1), np.diff(offset))
-    order = np.lexsort((np.concatenate((np.ones(s, dtype=np.int8), np.zeros(x.shape[0], dtype=np.int8))),
-                        np.concatenate((flat, x)), np.concatenate((owner, group))))
-    is_value = order < s
-    before = np.cumsum(is_value)  # values at or before each place (a query's: strictly before)
-    place = np.empty(x.shape[0], dtype=np.intp)
-    place[order[~is_value] - s] = np.flatnonzero(~is_value)
-    return before[place] - offset[group]
 
 
 class _Queue:
@@ -223,7 +213,7 @@ class _Upgrades:
         np.cumsum(size, out=offset[1:])
         flat = [o for t in tables for o in t[0]]
         neg_least = np.array([x for t in tables for x in t[1]])
-        i = _ragged_bisect(neg_least, offset, group, -limit)
+        i = ragged_searchsorted(neg_least, offset, group, -limit)
         has = i < size[group]
         at = np.minimum(offset[group] + i, max(len(flat) - 1, 0))
         negr = np.full(k.shape[0], np.inf)

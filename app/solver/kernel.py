@@ -165,6 +165,24 @@ class Ramps:
     stairs: Stairs | None = None
 
 
+def ragged_searchsorted(values: np.ndarray, offset: np.ndarray, group: np.ndarray, x: np.ndarray,
+                        side: str = "left") -> np.ndarray:
+    """Per query ``q``: ``searchsorted(values[offset[g]:offset[g + 1]], x[q], side)`` with
+    ``g = group[q]`` (each group's values sorted), vectorised for any number of groups:
+    values and queries sorted together by group, then value (queries before equal values
+    for ``side="left"``, after them for ``"right"``). O((S + Q) log(S + Q))."""
+    s = values.shape[0]
+    owner = np.repeat(np.arange(offset.shape[0] - 1), np.diff(offset))
+    query_first = side == "left"
+    kind = np.concatenate((np.full(s, query_first, dtype=np.int8), np.full(x.shape[0], not query_first, dtype=np.int8)))
+    order = np.lexsort((kind, np.concatenate((values, x)), np.concatenate((owner, group))))
+    is_value = order < s
+    before = np.cumsum(is_value)  # values at or before each place (a query's: strictly before)
+    place = np.empty(x.shape[0], dtype=np.intp)
+    place[order[~is_value] - s] = np.flatnonzero(~is_value)
+    return before[place] - offset[group]
+
+
 def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Sum of ``values`` over contiguous segments beginning at ``starts`` (all non-empty)."""
     if values.shape[0] == 0:
