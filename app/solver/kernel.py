@@ -34,6 +34,8 @@ from functools import cached_property
 import numpy as np
 
 _MAX_NEWTON = 200
+#: a table of staircases x levels up to this many cells (or 16 per step) is kept dense
+DENSE_CELLS = 1 << 16
 
 #: a block's total work is linear in the log-price x on [xlo, xhi]:
 #: ``total(x) = fixed + lin - x * slope`` (slope, lin, fixed, xlo, xhi)
@@ -80,7 +82,7 @@ class Stairs:
         wz = np.zeros(self.top.shape[0] + k_count)
         wz[np.arange(self.top.shape[0]) + owner + 1] = self.end
         keys = owner.astype(np.int64) * (g + 1) + rank  # sorted: by staircase, then level
-        if k_count * (g + 1) <= max(1 << 16, 16 * wz.shape[0]):
+        if self._dense(k_count * (g + 1), wz.shape[0]):
             # dense: table[k * (g + 1) + q] = work of staircase k above level q, O(1) a lookup
             steps_before = np.zeros((k_count, g + 1), dtype=np.intp)
             np.add.at(steps_before, (owner, rank + 1), 1)
@@ -92,6 +94,11 @@ class Stairs:
         """Where staircases ``k`` start in the lookup of :meth:`work` (computed once per call
         site when the same units are looked up at several levels)."""
         return k.astype(np.int64) * (self.levels.shape[0] + 1)
+
+    @staticmethod
+    def _dense(cells: int, steps: int) -> bool:
+        """Whether a dense table of ``cells`` (staircases x levels) is worth keeping."""
+        return cells <= max(DENSE_CELLS, 16 * steps)
 
     def work(self, k: np.ndarray, q: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Work of units on staircases ``k`` when they take the steps of the ``q`` highest
