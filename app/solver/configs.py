@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left
+from itertools import accumulate
 
 import numpy as np
 
@@ -129,36 +130,26 @@ class _Queue:
         self.arrays = (negr, dt, pos, cfg)
         self.lists = tuple(a.tolist() for a in self.arrays)
         self.least = least
-        self.i = 0
         self.drops = 0
         #: a limit rose (an upgrade to less work): dropping is no longer safe
         self.rising = False
 
-    def head(self) -> tuple[float, float, int, int] | None:
-        i = self.i
-        if i >= len(self.lists[0]):
-            return None
-        negr, dt, pos, cfg = self.lists
-        return negr[i], dt[i], pos[i], cfg[i]
-
-    def next(self) -> None:
-        self.i += 1
-
-    def dropped(self, limits: _Limits) -> None:
-        """A task was found that can no longer be upgraded."""
+    def dropped(self, limits: _Limits, i: int) -> bool:
+        """A task was found that can no longer be upgraded, with the queue tried up to
+        ``i``. Returns whether the queue was swept (its lists replaced, from 0)."""
         self.drops += 1
-        i = self.i
         rest = len(self.lists[0]) - i
         # a sweep costs O(rest): only after as many drops as pay for it
         if self.drops < max(_SWEEP, rest >> 3) or self.rising:
-            return
+            return False
         self.drops = 0
         keep = self.least[i:] <= limits.values(self.arrays[2][i:])
-        if not keep.all():
-            self.arrays = tuple(a[i:][keep] for a in self.arrays)
-            self.lists = tuple(a.tolist() for a in self.arrays)
-            self.least = self.least[i:][keep]
-            self.i = 0
+        if keep.all():
+            return False
+        self.arrays = tuple(a[i:][keep] for a in self.arrays)
+        self.lists = tuple(a.tolist() for a in self.arrays)
+        self.least = self.least[i:][keep]
+        return True
 
 
 class _Upgrades:
@@ -179,20 +170,18 @@ class _Upgrades:
 
     def _build(self, key: tuple[int, int, float]) -> tuple[list, list[float]]:
         k, c, speed = key
-        w0 = 0.0 if c < 0 else self.work[c]
-        a0 = self.a_min[k] if c < 0 else self.accuracy[c]
+        work, accuracy = self.work, self.accuracy
+        w0 = 0.0 if c < 0 else work[c]
+        a0 = self.a_min[k] if c < 0 else accuracy[c]
         options = []
         for c2 in range(self.start[k], self.start[k + 1]):
-            gain = self.accuracy[c2] - a0
-            if gain <= 0.0:
-                continue
-            dt = (self.work[c2] - w0) / speed
-            options.append((-(math.inf if dt <= 0.0 else gain / dt), dt, c2))
+            gain = accuracy[c2] - a0
+            if gain > 0.0:
+                dt = (work[c2] - w0) / speed
+                options.append((-(gain / dt) if dt > 0.0 else -math.inf, dt, c2))
         options.sort()
-        least, neg_least = math.inf, []  # -(least extra seconds among the first i + 1)
-        for _, dt, _ in options:
-            least = min(least, dt)
-            neg_least.append(-least)
+        # -(the fewest extra seconds among the first i + 1): non-decreasing, for bisect
+        neg_least = list(accumulate([-o[1] for o in options], max))
         got = self.lists[key] = (options, neg_least)
         return got
 
@@ -250,70 +239,84 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     later task of the machine by as much, so it is made only when ``extra`` is at most the
     least slack (deadline minus end) of the task and of every later running task. Upgrades
     go by the best accuracy gain per second first, ties to the fewer extra seconds, then
-    the earlier position. Machines do not share time, so each is done on its own.
+    the earlier position. Machines do not share time, so each is done on its own
+    (:func:`_upgrade_machine`).
 
-    Each machine keeps a heap with one entry per model task: its best upgrade within a limit
-    at least its current one (a candidate that no longer fits is replaced by the best one
-    that does, whose gain per second is no higher, so the heap's order stays exact), and the
-    limits themselves (:class:`_Limits`). O(U (B + n_r / B) + P log n) for U upgrades made and
-    P heap entries looked at (about one per task and one per upgrade), blocks of B."""
+    O(U (B + n_r / B) + P log n + n log n) for U upgrades made, P candidates tried (about
+    one per upgrade and per task that fits one when tried), n_r tasks on a machine, blocks
+    of B = :data:`_BLOCK`."""
     options = _Upgrades(problem.models)
-    best = options.best
     model = problem.model
     bounds = np.append(group_starts, idx.shape[0]).tolist()
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         tasks = idx[lo:hi]
-        kinds = model[tasks]
-        if not (kinds >= 0).any():
-            continue
-        r = int(machine[tasks[0]])
-        speed = float(problem.speed[r])
-        w = work[tasks]
-        end = problem.available_at[r] + np.cumsum(w / problem.speed[r])
-        limit = chain_limits(problem.deadline[tasks], end, w > 0.0)
-        limits = _Limits(limit)
-        ks, cs = kinds.tolist(), config[tasks].tolist()
-        # every model task's best upgrade within its limit now, in the order they are tried
-        on = np.flatnonzero(kinds >= 0)
-        negr, dt0, c20, least = options.first_fit(kinds[on], config[tasks][on], speed, limit[on])
-        fits = c20 >= 0
-        pos, negr, dt0, c20, least = on[fits], negr[fits], dt0[fits], c20[fits], least[fits]
-        order = np.lexsort((pos, dt0, negr))
-        queue = _Queue(negr[order], dt0[order], pos[order], c20[order], least[order])
-        heap: list[tuple[float, float, int, int]] = []  # the tasks tried once, again
-        changed = []
-        pop, push = heapq.heappop, heapq.heappush
-        read = limits.v.item if not limits.blocks else limits.__getitem__
-        # Inherently sequential: each upgrade changes the slack the next ones may use.
-        while True:
-            head = queue.head()
-            if heap and (head is None or heap[0] < head):
-                _, dt, p, c2 = pop(heap)
-            elif head is not None:
-                _, dt, p, c2 = head
-                queue.next()
+        if (model[tasks] >= 0).any():
+            _upgrade_machine(problem, options, tasks, int(machine[tasks[0]]), work, config)
+
+
+def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r: int,
+                     work: np.ndarray, config: np.ndarray) -> None:
+    """:func:`upgrade` on machine ``r``'s ``tasks`` (in order), in place.
+
+    Every model task's best upgrade within its limit is found at once and the tasks are
+    tried in that order (:class:`_Queue`); a task tried again (its candidate no longer
+    fitted and a smaller one does, or it was upgraded and may be again) goes to a heap with
+    its best upgrade within its limit then. A limit only falls, so that candidate's gain
+    per second is no higher than the one it replaces and the order of trials stays that of
+    the rule. Limits are kept explicitly (:class:`_Limits`)."""
+    kinds = problem.model[tasks]
+    speed = float(problem.speed[r])
+    w = work[tasks]
+    end = problem.available_at[r] + np.cumsum(w / speed)
+    limit = chain_limits(problem.deadline[tasks], end, w > 0.0)
+    limits = _Limits(limit)
+    ks, cs = kinds.tolist(), config[tasks].tolist()
+    on = np.flatnonzero(kinds >= 0)
+    negr, dt0, c20, least = options.first_fit(kinds[on], config[tasks][on], speed, limit[on])
+    fits = c20 >= 0
+    pos, negr, dt0, c20, least = on[fits], negr[fits], dt0[fits], c20[fits], least[fits]
+    order = np.lexsort((pos, dt0, negr))
+    queue = _Queue(negr[order], dt0[order], pos[order], c20[order], least[order])
+    q_negr, q_dt, q_pos, q_cfg = queue.lists
+    qi, q_len = 0, len(q_negr)
+    heap: list[tuple[float, float, int, int]] = []
+    changed = []
+    pop, push = heapq.heappop, heapq.heappush
+    lists, build = options.lists, options._build
+    read = limits.v.item if not limits.blocks else limits.__getitem__
+    # Inherently sequential: each upgrade changes the slack the next ones may use.
+    while True:
+        if qi < q_len and not (heap and heap[0] < (q_negr[qi], q_dt[qi], q_pos[qi], q_cfg[qi])):
+            dt, p, c2 = q_dt[qi], q_pos[qi], q_cfg[qi]
+            qi += 1
+        elif heap:
+            _, dt, p, c2 = pop(heap)
+        else:
+            break
+        room = read(p)
+        if dt <= room:
+            cs[p] = c2
+            changed.append(p)
+            if dt < 0.0:  # less work (a dominated configuration left): limits rise
+                w[changed] = problem.models.work[np.array(cs)[changed]]
+                end = problem.available_at[r] + np.cumsum(w / speed)
+                limits = _Limits(chain_limits(problem.deadline[tasks], end, w > 0.0))
+                read = limits.v.item if not limits.blocks else limits.__getitem__
+                queue.rising = True
             else:
-                break
-            room = read(p)
-            if dt <= room:
-                cs[p] = c2
-                changed.append(p)
-                if dt < 0.0:  # less work (a dominated configuration left): limits rise
-                    w[changed] = problem.models.work[np.array(cs)[changed]]
-                    end = problem.available_at[r] + np.cumsum(w / problem.speed[r])
-                    limits = _Limits(chain_limits(problem.deadline[tasks], end, w > 0.0))
-                    read = limits.v.item if not limits.blocks else limits.__getitem__
-                    queue.rising = True
-                else:
-                    limits.grow(p, dt)
-                room -= dt
-            cand = best(ks[p], cs[p], speed, room)
-            if cand is not None:
-                push(heap, (cand[0], cand[1], p, cand[2]))
-            else:
-                queue.dropped(limits)
-        if changed:
-            at = np.unique(np.array(changed))
-            picked = np.array(cs)[at]
-            config[tasks[at]] = picked
-            work[tasks[at]] = problem.models.work[picked]
+                limits.grow(p, dt)
+            room -= dt
+        key = (ks[p], cs[p], speed)
+        cands, neg_least = lists.get(key) or build(key)
+        i = bisect_left(neg_least, -room)  # the best upgrade that fits (see _Upgrades.best)
+        if i < len(cands):
+            cand = cands[i]
+            push(heap, (cand[0], cand[1], p, cand[2]))
+        elif queue.dropped(limits, qi):  # the queue was swept: read it again
+            q_negr, q_dt, q_pos, q_cfg = queue.lists
+            qi, q_len = 0, len(q_negr)
+    if changed:
+        at = np.unique(np.array(changed))
+        picked = np.array(cs)[at]
+        config[tasks[at]] = picked
+        work[tasks[at]] = problem.models.work[picked]
