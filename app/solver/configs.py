@@ -185,17 +185,21 @@ class _Upgrades:
         got = self.lists[key] = (options, neg_least)
         return got
 
-    def first_fit(self, k: np.ndarray, c: np.ndarray, speed: float,
+    def first_fit(self, k: np.ndarray, c: np.ndarray, speed: np.ndarray,
                   limit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`best` for many tasks at once (one machine's: one speed). Returns per task
-        ``-ratio``, extra seconds and configuration of its best upgrade within ``limit``
-        (configuration -1 where none fits), and the fewest extra seconds of any of its
-        upgrades (inf: none). One binary search per task, vectorised over the tasks."""
+        """:meth:`best` for many tasks at once (``speed``: each one's machine's). Returns per
+        task ``-ratio``, extra seconds and configuration of its best upgrade within
+        ``limit`` (configuration -1 where none fits), and the fewest extra seconds of any of
+        its upgrades (inf: none). One binary search per task, vectorised over the tasks."""
         code = np.where(c >= 0, c, -1 - k)  # names (model, configuration)
-        uniq, group = np.unique(code, return_inverse=True)
+        speeds, speed_of = np.unique(speed, return_inverse=True)
+        uniq, group = np.unique((code + k.max(initial=0) + 1) * speeds.shape[0] + speed_of, return_inverse=True)
+        first = np.zeros(uniq.shape[0], dtype=np.intp)
+        first[group] = np.arange(group.shape[0])  # a task of each group
         tables = []
-        for u in uniq.tolist():
-            key = (self.model_of[u], u, speed) if u >= 0 else (-1 - u, -1, speed)
+        for t in first.tolist():
+            u, kt = int(code[t]), int(k[t])
+            key = (kt, u if u >= 0 else -1, float(speed[t]))
             tables.append(self.lists.get(key) or self._build(key))
         size = np.array([len(t[0]) for t in tables], dtype=np.intp)
         offset = np.zeros(size.shape[0] + 1, dtype=np.intp)
@@ -246,37 +250,50 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     one per upgrade and per task that fits one when tried), n_r tasks on a machine, blocks
     of B = :data:`_BLOCK`."""
     options = _Upgrades(problem.models)
-    model = problem.model
-    bounds = np.append(group_starts, idx.shape[0]).tolist()
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        tasks = idx[lo:hi]
-        if (model[tasks] >= 0).any():
-            _upgrade_machine(problem, options, tasks, int(machine[tasks[0]]), work, config)
+    if idx.shape[0] == 0:
+        return
+    bounds = np.append(group_starts, idx.shape[0])
+    mach = machine[idx]
+    speed = problem.speed[mach]
+    w = work[idx]
+    # every position's limit, machine by machine (no rounding carried from one to the next)
+    limit = np.empty(idx.shape[0])
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        r = int(mach[lo])
+        end = problem.available_at[r] + np.cumsum(w[lo:hi] / problem.speed[r])
+        limit[lo:hi] = chain_limits(problem.deadline[idx[lo:hi]], end, w[lo:hi] > 0.0)
+    # every model task's best upgrade within its limit, sorted by machine, then as tried
+    kinds = problem.model[idx]
+    on = np.flatnonzero(kinds >= 0)
+    negr, dt, cfg, least = options.first_fit(kinds[on], config[idx][on], speed[on], limit[on])
+    fits = cfg >= 0
+    pos, negr, dt, cfg, least = on[fits], negr[fits], dt[fits], cfg[fits], least[fits]
+    chain = np.searchsorted(bounds, pos, side="right") - 1
+    order = np.lexsort((pos, dt, negr, chain))
+    pos, negr, dt, cfg, least, chain = pos[order], negr[order], dt[order], cfg[order], least[order], chain[order]
+    cut = np.searchsorted(chain, np.arange(bounds.shape[0]))
+    for g, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+        a, b = cut[g], cut[g + 1]
+        if a < b:
+            queue = _Queue(negr[a:b], dt[a:b], pos[a:b] - lo, cfg[a:b], least[a:b])
+            _upgrade_machine(problem, options, idx[lo:hi], int(mach[lo]), limit[lo:hi], queue, work, config)
 
 
-def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r: int,
-                     work: np.ndarray, config: np.ndarray) -> None:
-    """:func:`upgrade` on machine ``r``'s ``tasks`` (in order), in place.
+def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r: int, limit: np.ndarray,
+                     queue: _Queue, work: np.ndarray, config: np.ndarray) -> None:
+    """:func:`upgrade` on machine ``r``'s ``tasks`` (in order, with their limits now), in
+    place.
 
-    Every model task's best upgrade within its limit is found at once and the tasks are
-    tried in that order (:class:`_Queue`); a task tried again (its candidate no longer
-    fitted and a smaller one does, or it was upgraded and may be again) goes to a heap with
-    its best upgrade within its limit then. A limit only falls, so that candidate's gain
-    per second is no higher than the one it replaces and the order of trials stays that of
-    the rule. Limits are kept explicitly (:class:`_Limits`)."""
-    kinds = problem.model[tasks]
+    The tasks are tried in the order of their best upgrades within their limits
+    (``queue``); a task tried again (its candidate no longer fitted and a smaller one
+    does, or it was upgraded and may be again) goes to a heap with its best upgrade within
+    its limit then. A limit only falls, so that candidate's gain per second is no higher
+    than the one it replaces and the order of trials stays that of the rule. Limits are
+    kept explicitly (:class:`_Limits`)."""
     speed = float(problem.speed[r])
     w = work[tasks]
-    end = problem.available_at[r] + np.cumsum(w / speed)
-    limit = chain_limits(problem.deadline[tasks], end, w > 0.0)
     limits = _Limits(limit)
-    ks, cs = kinds.tolist(), config[tasks].tolist()
-    on = np.flatnonzero(kinds >= 0)
-    negr, dt0, c20, least = options.first_fit(kinds[on], config[tasks][on], speed, limit[on])
-    fits = c20 >= 0
-    pos, negr, dt0, c20, least = on[fits], negr[fits], dt0[fits], c20[fits], least[fits]
-    order = np.lexsort((pos, dt0, negr))
-    queue = _Queue(negr[order], dt0[order], pos[order], c20[order], least[order])
+    ks, cs = problem.model[tasks].tolist(), config[tasks].tolist()
     q_negr, q_dt, q_pos, q_cfg = queue.lists
     qi, q_len = 0, len(q_negr)
     heap: list[tuple[float, float, int, int]] = []
