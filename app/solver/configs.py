@@ -130,19 +130,14 @@ class _Queue:
         self.arrays = (negr, dt, pos, cfg)
         self.lists = tuple(a.tolist() for a in self.arrays)
         self.least = least
-        self.drops = 0
         #: a limit rose (an upgrade to less work): dropping is no longer safe
         self.rising = False
 
-    def dropped(self, limits: _Limits, i: int) -> bool:
-        """A task was found that can no longer be upgraded, with the queue tried up to
-        ``i``. Returns whether the queue was swept (its lists replaced, from 0)."""
-        self.drops += 1
-        rest = len(self.lists[0]) - i
-        # a sweep costs O(rest): only after as many drops as pay for it
-        if self.drops < max(_SWEEP, rest >> 3) or self.rising:
-            return False
-        self.drops = 0
+    def sweep(self, limits: _Limits, i: int) -> bool:
+        """Drop every task from ``i`` on whose limit is below its fewest extra seconds (a
+        sweep costs O(tasks left): the caller runs it once as many tasks as pay for it
+        were found that can no longer be upgraded). Returns whether any was dropped (the
+        lists are then replaced, from 0)."""
         keep = self.least[i:] <= limits.values(self.arrays[2][i:])
         if keep.all():
             return False
@@ -296,6 +291,7 @@ def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r:
     ks, cs = problem.model[tasks].tolist(), config[tasks].tolist()
     q_negr, q_dt, q_pos, q_cfg = queue.lists
     qi, q_len = 0, len(q_negr)
+    drops = 0
     heap: list[tuple[float, float, int, int]] = []
     changed = []
     pop, push = heapq.heappop, heapq.heappush
@@ -329,9 +325,13 @@ def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r:
         if i < len(cands):
             cand = cands[i]
             push(heap, (cand[0], cand[1], p, cand[2]))
-        elif queue.dropped(limits, qi):  # the queue was swept: read it again
-            q_negr, q_dt, q_pos, q_cfg = queue.lists
-            qi, q_len = 0, len(q_negr)
+        else:  # the task can no longer be upgraded; after enough such, sweep the queue
+            drops += 1
+            if drops >= _SWEEP and drops >= (q_len - qi) >> 3 and not queue.rising:
+                drops = 0
+                if queue.sweep(limits, qi):  # read it again
+                    q_negr, q_dt, q_pos, q_cfg = queue.lists
+                    qi, q_len = 0, len(q_negr)
     if changed:
         at = np.unique(np.array(changed))
         picked = np.array(cs)[at]
