@@ -1,10 +1,12 @@
 """The generic kernel of the relaxation: work as a function of the price, and block prices.
 
-Every accuracy family we know is reduced to *ramps* (:class:`Ramps`, built by the family in
-:mod:`app.solver.family`): unit ``i`` takes ``clip((top_i - x) / steep_i, 0, u_i)`` work when
-a unit of work costs ``exp(x)`` (``x`` is the *log-price*; ``-inf`` is price 0). The sweep
-and pool-adjacent-violators in :mod:`app.solver.fractional` only talk to :class:`WorkCurves`,
-which implements on ramps:
+Every accuracy family we know is reduced to one unit per task (:class:`Ramps`, built by the
+family in :mod:`app.solver.family`): a *ramp*, which takes ``clip((top_i - x) / steep_i, 0,
+u_i)`` work when a unit of work costs ``exp(x)`` (``x`` is the *log-price*; ``-inf`` is price
+0), or a unit on a *staircase* (:class:`Stairs`: a piecewise-linear concave curve, one step
+per segment, shared by every task on the same curve), which takes every step whose top
+exceeds ``x``. The sweep and pool-adjacent-violators in :mod:`app.solver.fractional` only
+talk to :class:`WorkCurves`, which implements on them:
 
 - ``work_at(x, idx)``: the work each unit takes at log-price ``x``;
 - ``block_price(idx, starts, cap, x0)``: for contiguous segments of ``idx``, the log-price at
@@ -13,6 +15,8 @@ which implements on ramps:
 - ``sensitivity(x, idx)``: ``-d work / d x`` per unit, used to spread a rounding residual;
 - ``take(idx)``: the same curves for units ``idx`` in that order (so the sweep reads its
   arrays sequentially instead of gathering through a random permutation);
+- ``steps()``: the same curves with each staircase written as its steps, one unit each
+  (a step is a ramp of ``steep = 0``), for the small-problem path;
 - ``u``, and ``bounds()``: per unit as Python floats, ``u`` and the log-price at or below
   which the unit takes all of it;
 - ``singletons(cap)``, ``range_price(a, b, cap)`` and ``pool_price(...)``: scalar versions
