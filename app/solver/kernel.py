@@ -657,98 +657,106 @@ class WorkCurves:
         """:meth:`block_price` where some units are on staircases, exactly.
 
         A segment's total work is non-increasing in the price; its staircase units change
-        their work only at the levels (the distinct step tops, highest first). A bisection
-        over the levels, all segments at once, finds the first level ``q`` at which the
-        segment, taking its steps at that level, reaches ``cap``: O(log levels) passes over
-        the units, each a table lookup per staircase unit and the ramp formula per ramp.
-        If the segment does not reach ``cap`` when its steps at ``q`` are left out, the price
-        is that level (the steps there share the rest). Otherwise the price lies strictly
-        between two levels, where every staircase unit's work is fixed: the ramps take the
-        rest, priced by Newton (:meth:`_block_newton`) and kept inside that interval."""
+        their work only at the levels (the distinct step tops, highest first). The first
+        level ``q`` at which the segment, taking its steps there, reaches ``cap`` is found
+        for all segments at once (:meth:`_StairSegments.first_level`). If the segment does
+        not reach ``cap`` when its steps at ``q`` are left out, the price is that level (the
+        steps there share the rest). Otherwise the price lies strictly between two levels,
+        where every staircase unit's work is fixed: the ramps take the rest, priced by
+        Newton (:meth:`_block_newton`) and kept inside that interval."""
         n = idx.shape[0]
         lengths = np.diff(np.append(starts, n))
-        seg_of = np.repeat(np.arange(starts.shape[0]), lengths)
         x, _, todo = _plain_prices(self.top[idx], self.u[idx], starts, cap)
         self.last_rounds = 1
         if not todo.any():
             return x
-        # only the segments that need a root, compacted
-        keep = todo[seg_of]
-        sub = idx[keep]
-        sub_len = lengths[todo]
-        sub_starts = np.zeros(sub_len.shape[0], dtype=np.intp)
-        np.cumsum(sub_len[:-1], out=sub_starts[1:])
-        sub_seg = np.repeat(np.arange(sub_len.shape[0]), sub_len)
+        segs = _StairSegments(self, idx[np.repeat(todo, lengths)], lengths[todo])
         c = cap[todo]
-        st = self.stairs
-        levels = st.levels
-        g = levels.shape[0]
-        stair = self.stair[sub]
-        on = np.flatnonzero(stair >= 0)
-        k = stair[on]
-        ramp = np.flatnonzero(stair < 0)
-        r_top, r_inv, r_u = self.top[sub[ramp]], self.inv[sub[ramp]], self.u[sub[ramp]]
-        rows = st.rows(k)
-        on_seg = sub_seg[on]
-        ramp_seg = sub_seg[ramp]
-        only_stairs = ramp.shape[0] == 0
-        w = np.zeros(sub.shape[0])
-
-        def totals(q: np.ndarray, taken: int, ramps_at: np.ndarray | None) -> np.ndarray:
-            """Per segment: the staircase units' work above level ``q`` (``taken`` = 1: at
-            or above), plus the ramps' work at the log-price ``ramps_at`` (None: no ramps)."""
-            if only_stairs:
-                return np.add.reduceat(st.work(k, q[on_seg] + taken, rows), sub_starts)
-            w[on] = st.work(k, q[on_seg] + taken, rows)
-            if ramps_at is not None:
-                with np.errstate(invalid="ignore"):
-                    w[ramp] = np.minimum(np.maximum((r_top - ramps_at[ramp_seg]) * r_inv, 0.0), r_u)
-            else:
-                w[ramp] = 0.0
-            return np.add.reduceat(w, sub_starts)
-
-        # the first level q at which the segment, taking its steps there, reaches cap
-        lo = np.zeros(c.shape[0], dtype=np.intp)
-        hi = np.full(c.shape[0], g, dtype=np.intp)
-        rounds = 0
-        per_level = st.level_totals(k, on_seg, c.shape[0]) if only_stairs else None
-        if per_level is not None:  # few staircases and levels: every level at once
-            lo = np.count_nonzero(per_level[:, 1:] < c[:, None], axis=1)
-            hi = lo
-        while True:
-            active = lo < hi
-            if not active.any():
-                break
-            mid = np.minimum((lo + hi) // 2, max(g - 1, 0))
-            reach = totals(mid, 1, levels[mid]) >= c
-            hi = np.where(active & reach, mid, hi)
-            lo = np.where(active & ~reach, mid + 1, lo)
-            rounds += 1
-        q = lo
+        q, rounds = segs.first_level(c)
+        levels, g = self.stairs.levels, self.stairs.levels.shape[0]
         at_level = q < g
-        qc = np.minimum(q, max(g - 1, 0))
-        x_level = np.where(at_level, levels[qc] if g else -np.inf, -np.inf)
-        fixed = totals(q, 0, None)  # the staircases' work strictly above the price
-        without = fixed if only_stairs else totals(q, 0, np.where(at_level, x_level, -np.inf))
-        root = np.where(at_level, x_level, -np.inf)
-        # the price lies strictly between levels q and q - 1 where the segment, leaving out
-        # its steps at level q, still takes more than cap: the ramps there take cap - fixed
-        between = (without > c) | ~at_level
-        if only_stairs:
-            between[:] = False
-        else:
-            between &= np.add.reduceat((stair < 0).astype(np.intp), sub_starts) > 0
-        if between.any():
-            rsel = between[sub_seg] & (stair < 0)
-            r_idx = sub[rsel]
-            r_seg = sub_seg[rsel]
-            r_starts = np.flatnonzero(np.diff(r_seg, prepend=-1))
-            segs = r_seg[r_starts]
-            guess = None if x0 is None else x0[todo][segs]
-            xr = self._block_newton(r_idx, r_starts, c[segs] - fixed[segs], guess)
-            rounds += self.last_rounds
-            upper = np.where(q[segs] > 0, levels[np.maximum(q[segs] - 1, 0)] if g else np.inf, np.inf)
-            root[segs] = np.minimum(np.maximum(xr, x_level[segs]), upper)
+        x_level = np.where(at_level, levels[np.minimum(q, max(g - 1, 0))] if g else -np.inf, -np.inf)
+        root = x_level.copy()
+        if not segs.only_stairs:
+            # between levels q - 1 and q where the segment, leaving out its steps at level
+            # q, still takes more than cap (or below every level): the ramps take the rest
+            fixed = segs.totals(q, 0, None)  # the staircases' work strictly above the price
+            between = ((segs.totals(q, 0, x_level) > c) | ~at_level) & segs.has_ramp
+            if between.any():
+                rsel = between[segs.seg] & (segs.stair < 0)
+                r_seg = segs.seg[rsel]
+                r_starts = np.flatnonzero(np.diff(r_seg, prepend=-1))
+                which = r_seg[r_starts]
+                guess = None if x0 is None else x0[todo][which]
+                xr = self._block_newton(segs.units[rsel], r_starts, c[which] - fixed[which], guess)
+                rounds += self.last_rounds
+                upper = np.where(q[which] > 0, levels[np.maximum(q[which] - 1, 0)] if g else np.inf, np.inf)
+                root[which] = np.minimum(np.maximum(xr, x_level[which]), upper)
         x[todo] = root
         self.last_rounds = rounds + 3
         return x
+
+
+class _StairSegments:
+    """The segments of a :meth:`WorkCurves.block_price` call that need a root, compacted:
+    their units, which of them are on staircases, and each segment's total work at a level
+    of the staircases (:meth:`totals`)."""
+
+    def __init__(self, curves: WorkCurves, units: np.ndarray, lengths: np.ndarray):
+        self.curves, self.units = curves, units
+        self.starts = np.zeros(lengths.shape[0], dtype=np.intp)
+        np.cumsum(lengths[:-1], out=self.starts[1:])
+        self.seg = np.repeat(np.arange(lengths.shape[0]), lengths)
+        self.stair = curves.stair[units]
+        self.on = np.flatnonzero(self.stair >= 0)
+        self.k = self.stair[self.on]
+        self.rows = curves.stairs.rows(self.k)
+        self.on_seg = self.seg[self.on]
+        ramp = np.flatnonzero(self.stair < 0)
+        self.ramp, self.ramp_seg = ramp, self.seg[ramp]
+        self.only_stairs = ramp.shape[0] == 0
+        self.has_ramp = np.add.reduceat((self.stair < 0).astype(np.intp), self.starts) > 0
+        r = units[ramp]
+        self.r_top, self.r_inv, self.r_u = curves.top[r], curves.inv[r], curves.u[r]
+        self.w = np.zeros(units.shape[0])
+
+    def totals(self, q: np.ndarray, taken: int, ramps_at: np.ndarray | None) -> np.ndarray:
+        """Per segment: its staircase units' work above level ``q`` (``taken`` = 1: at or
+        above), plus its ramps' work at the log-price ``ramps_at`` (None: leave them out)."""
+        st = self.curves.stairs
+        if self.only_stairs:
+            return np.add.reduceat(st.work(self.k, q[self.on_seg] + taken, self.rows), self.starts)
+        w = self.w
+        w[self.on] = st.work(self.k, q[self.on_seg] + taken, self.rows)
+        if ramps_at is None:
+            w[self.ramp] = 0.0
+        else:
+            with np.errstate(invalid="ignore"):
+                w[self.ramp] = np.minimum(np.maximum((self.r_top - ramps_at[self.ramp_seg]) * self.r_inv, 0.0),
+                                          self.r_u)
+        return np.add.reduceat(w, self.starts)
+
+    def first_level(self, cap: np.ndarray) -> tuple[np.ndarray, int]:
+        """Per segment, the first level (0 the highest; ``len(levels)``: none) at which it
+        reaches ``cap`` taking its steps there, and the passes over the units it took: with
+        staircases only and few of them, every level at once
+        (:meth:`Stairs.level_totals`), otherwise a bisection over the levels, O(log levels)
+        passes."""
+        st = self.curves.stairs
+        g = st.levels.shape[0]
+        if self.only_stairs:
+            per_level = st.level_totals(self.k, self.on_seg, cap.shape[0])
+            if per_level is not None:
+                return np.count_nonzero(per_level[:, 1:] < cap[:, None], axis=1), 1
+        lo = np.zeros(cap.shape[0], dtype=np.intp)
+        hi = np.full(cap.shape[0], g, dtype=np.intp)
+        rounds = 0
+        while True:
+            active = lo < hi
+            if not active.any():
+                return lo, rounds
+            mid = np.minimum((lo + hi) // 2, max(g - 1, 0))
+            reach = self.totals(mid, 1, st.levels[mid]) >= cap
+            hi = np.where(active & reach, mid, hi)
+            lo = np.where(active & ~reach, mid + 1, lo)
+            rounds += 1
