@@ -40,6 +40,8 @@ import numpy as np
 _MAX_NEWTON = 200
 #: a table of staircases x levels up to this many cells (or 16 per step) is kept dense
 DENSE_CELLS = 1 << 16
+#: otherwise staircases of at most this many steps are looked up by counting, not searching
+_PADDED_STEPS = 16
 
 #: a block's total work is linear in the log-price x on [xlo, xhi]:
 #: ``total(x) = fixed + lin - x * slope`` (slope, lin, fixed, xlo, xhi)
@@ -77,7 +79,8 @@ class Stairs:
     @cached_property
     def _lookup(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
         """(works per staircase from a leading 0, the dense table or None, the steps' sort
-        keys, each staircase's first work); see :meth:`work`."""
+        keys or, for staircases of at most :data:`_PADDED_STEPS` steps, their levels padded
+        to a matrix, each staircase's first work); see :meth:`work`."""
         k_count = self.count.shape[0]
         g = self.levels.shape[0]
         owner = np.repeat(np.arange(k_count), self.count)
@@ -92,6 +95,11 @@ class Stairs:
             np.add.at(steps_before, (owner, rank + 1), 1)
             np.cumsum(steps_before, axis=1, out=steps_before)
             return wz, wz[row[:, None] + steps_before].ravel(), keys, row
+        most = int(self.count.max(initial=0))
+        if most <= _PADDED_STEPS:  # each staircase's levels in a row, padded with g (never above)
+            padded = np.full((k_count, max(most, 1)), g, dtype=np.int64)
+            padded[owner, np.arange(self.top.shape[0]) - self.start[owner]] = rank
+            return wz, None, padded, row
         return wz, None, keys, row
 
     def rows(self, k: np.ndarray) -> np.ndarray:
@@ -107,17 +115,19 @@ class Stairs:
     def work(self, k: np.ndarray, q: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Work of units on staircases ``k`` when they take the steps of the ``q`` highest
         levels (every step whose top is above ``levels[q]``; ``q`` from 0 to ``len(levels)``).
-        A table lookup when staircases times levels are few; otherwise a binary search in
-        the steps (many distinct staircases: one per task, say), O(log steps). ``rows``:
-        :meth:`rows` of ``k``, if known."""
-        wz, table, keys, _ = self._lookup
-        if rows is None:
-            rows = self.rows(k)
+        A table lookup when staircases times levels are few; otherwise (many distinct
+        staircases: one per task, say) a count of the unit's steps above the level, O(steps
+        of a staircase), or a binary search in all the steps, O(log steps), when a
+        staircase has more than :data:`_PADDED_STEPS`. ``rows``: :meth:`rows` of ``k``, if
+        known."""
+        wz, table, keys, row = self._lookup
         if table is not None:
-            return table[rows + q]
+            return table[(self.rows(k) if rows is None else rows) + q]
+        if keys.ndim == 2:  # few steps each: count the unit's steps above the level
+            return wz[row[k] + np.count_nonzero(keys[k] < np.asarray(q)[:, None], axis=1)]
         # the steps of staircase k above level q end at its (position in keys) - start[k];
         # its works from 0 start at start[k] + k
-        return wz[k + np.searchsorted(keys, rows + q)]
+        return wz[k + np.searchsorted(keys, (self.rows(k) if rows is None else rows) + q)]
 
     def level_totals(self, k: np.ndarray, seg: np.ndarray, nseg: int) -> np.ndarray | None:
         """Per segment (units on staircases ``k``, in segments ``seg`` of ``nseg``) and per

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import app.solver.fractional as fractional
+import app.solver.kernel as kernel
 from app.solver import (
     ALGORITHMS,
     MODELS,
@@ -28,9 +29,10 @@ from app.solver.kernel import Stairs
 from app.solver.problem import Models
 
 #: the small-problem path (staircases written as steps), the sweep (every level of a block
-#: at once from a dense table of staircases x levels when models are few), and the sweep with
-#: that table kept sparse (a binary search per lookup, and a bisection over the levels)
-PATHS = ("small", "sweep", "sparse")
+#: at once from a dense table of staircases x levels when models are few), and the sweep
+#: without that table (a bisection over the levels; a lookup counts the task's steps above
+#: a level, or searches all steps)
+PATHS = ("small", "sweep", "padded", "searched")
 
 
 def reference_with_models(p: Problem) -> float:
@@ -125,8 +127,10 @@ def force(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fractional, "SMALL_N", 10**9 if path == "small" else 0)
     if path != "small":
         monkeypatch.setattr(fractional, "SWEEP_BUDGET", float("inf"))
-    if path == "sparse":
+    if path in ("padded", "searched"):
         monkeypatch.setattr(Stairs, "_dense", staticmethod(lambda cells, steps: False))
+    if path == "searched":
+        monkeypatch.setattr(kernel, "_PADDED_STEPS", 0)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -187,9 +191,10 @@ def test_shared_steps_mixed_with_curves(path: str, monkeypatch: pytest.MonkeyPat
     assert sol.upper_bound == pytest.approx(reference_with_models(p), rel=1e-6)
 
 
-def test_staircase_lookups_against_counting() -> None:
-    """A staircase's work above a level, dense table and binary search alike, is the sum of
-    its steps whose tops are above that level (counted directly)."""
+def test_staircase_lookups_against_counting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A staircase's work above a level, from the dense table, the padded levels or a binary
+    search alike, is the sum of its steps whose tops are above that level (counted
+    directly)."""
     rng = np.random.default_rng(4)
     for _ in range(30):
         count = rng.integers(0, 5, int(rng.integers(1, 8)))
@@ -199,7 +204,8 @@ def test_staircase_lookups_against_counting() -> None:
         k = rng.integers(0, count.shape[0], 50)
         x = rng.choice(np.concatenate((top, rng.uniform(-5, 5, 5), [-np.inf, np.inf])), 50)
         expected = [end[start[a]:start[a + 1]][top[start[a]:start[a + 1]] > b].max(initial=0.0) for a, b in zip(k, x, strict=True)]
-        for dense in (True, False):
+        for dense, padded in ((True, 16), (False, 16), (False, 0)):
+            monkeypatch.setattr(kernel, "_PADDED_STEPS", padded)
             st = Stairs(top=top, start=start, end=end)
             object.__setattr__(st, "_dense", lambda cells, steps, d=dense: d)
             assert st.work(k, st.above(x)) == pytest.approx(expected, abs=0)
