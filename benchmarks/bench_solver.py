@@ -9,7 +9,10 @@ Model tasks (``--models``, also after the full table): four models of 10 configu
 (work log-spaced over [0.3, 8] on a speed-1 machine, accuracy a noisy concave curve in
 [0.001, 0.82], some points below the envelope), each task one of them at random, the same
 machines and deadline rule; beside curve tasks of the same n and m, with CPU times and the
-peak memory (tracemalloc) of the fractional solve.
+peak memory (tracemalloc) of the fractional solve and of dsct-approx. A last row gives every
+task its own model (one of the four, accuracies times a weight of its own, as a batch with
+distinct weights is solved): its fractional time includes building the 10,000 envelopes
+(dsct-approx's does not: the problem keeps its family).
 
 Instances: the paper's generator shape (section VII): theta ~ U[0.1, 2], a in [0.001, 0.82],
 t_max where a reaches 0.82, deadlines ~ U[0, d_max] with rho = m d_max / sum t_max = 0.35,
@@ -20,6 +23,7 @@ Prints a markdown table; a benchmark, not a test: nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -28,6 +32,7 @@ import warnings
 import numpy as np
 
 from app.solver import Problem, fractional_relaxation, solve
+from app.solver.family import family_of
 from app.solver.problem import Models
 
 
@@ -57,6 +62,20 @@ def model_instance(n: int, m: int, seed: int = 0, configs: int = 10, models: int
     deadline = rng.uniform(0.0, d_max, n)
     nan = np.full(n, np.nan)
     return Problem(deadline, nan, nan, nan, nan, speed, avail, model=model, models=ms)
+
+
+def weighted_model_instance(n: int, m: int, seed: int = 0) -> Problem:
+    """:func:`model_instance` with every task on its own model: its model's configurations
+    with accuracies times a weight drawn from [0.5, 2], as a batch whose every task has a
+    distinct weight is solved (one scaled model per distinct model and weight)."""
+    p = model_instance(n, m, seed)
+    ms, rng = p.models, np.random.default_rng(seed + 1)
+    weight = rng.uniform(0.5, 2.0, n)
+    size = np.diff(ms.start)[p.model]
+    cfg = np.repeat(ms.start[p.model] - np.concatenate(([0], np.cumsum(size)[:-1])), size) + np.arange(size.sum())
+    own = Models(a_min=ms.a_min[p.model] * weight, start=np.concatenate(([0], np.cumsum(size))),
+                 work=ms.work[cfg], accuracy=ms.accuracy[cfg] * np.repeat(weight, size))
+    return dataclasses.replace(p, model=np.arange(n), models=own)
 
 
 def cpu_time(fn, repeat: int) -> float:
@@ -92,6 +111,14 @@ def models_table(repeat: int) -> None:
             tracemalloc.stop()
         print(f"| {n:.0e} | {m} | {tc:.4f} | {tm:.4f} | {tm / tc:.2f}x | {ac:.4f} | {am:.4f} | {am / ac:.2f}x "
               f"| {peaks[0]:.0f} / {peaks[1]:.0f} |", flush=True)
+    n, m = 10**4, 100
+    curve, own = instance(n, m), weighted_model_instance(n, m)
+    tc = cpu_time(lambda p=curve: fractional_relaxation(p), repeat)
+    tm = cpu_time(lambda p=own: fractional_relaxation(p, family_of(p)), repeat)  # with the envelopes
+    ac = cpu_time(lambda p=curve: solve(p, "dsct-approx"), repeat)
+    am = cpu_time(lambda p=own: solve(p, "dsct-approx"), repeat)
+    print(f"| {n:.0e}, a model per task | {m} | {tc:.4f} | {tm:.4f} | {tm / tc:.2f}x | {ac:.4f} | {am:.4f} "
+          f"| {am / ac:.2f}x | - |", flush=True)
 
 
 def median_time(fn, repeat: int) -> tuple[float, object]:

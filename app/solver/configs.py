@@ -17,143 +17,212 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_left
+from itertools import accumulate
 
 import numpy as np
 
+from .kernel import ragged_searchsorted
 from .problem import Problem
 
 __all__ = ["best_within", "upgrade"]
 
-_BLOCK = 256  # positions per block of :class:`_SuffixSlack`
+_BLOCK = 4096  # positions per block of :class:`_Limits`
+_SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
 
 
 def best_within(problem: Problem, tasks: np.ndarray, budget: np.ndarray) -> np.ndarray:
     """For each of ``tasks`` (model tasks), the most accurate configuration of its model
     whose work is at most ``budget`` (same length; ties: least work, then lowest index),
-    or -1 where none fits. O(C log C) per model with C configurations, plus O(log C) a task."""
+    or -1 where none fits. One sort of the configurations (by model, then work) and a
+    running best in that order, then a binary search per task: O((C + n) log(C + n))."""
     models = problem.models
-    out = np.full(tasks.shape[0], -1, dtype=np.int64)
+    size = models.work.shape[0]
+    owner = np.repeat(np.arange(models.count), np.diff(models.start))
+    index = np.arange(size)
+    by_work = np.lexsort((index, -models.accuracy, models.work, owner))
+    # the running best of each model in that order: the most accurate so far, the first
+    # among equals (a rank by accuracy, the earlier place higher among ties), restarting
+    # at each model (whose keys all exceed the previous model's)
+    rank = np.empty(size, dtype=np.int64)
+    rank[np.lexsort((-index, models.accuracy[by_work]))] = index
+    best = np.maximum.accumulate(owner[by_work].astype(np.int64) * size + rank)
+    place_of_rank = np.empty(size, dtype=np.intp)
+    place_of_rank[rank] = index
+    best_place = place_of_rank[best - owner[by_work].astype(np.int64) * size]
     model = problem.model[tasks]
-    for k in np.unique(model).tolist():
-        mine = np.flatnonzero(model == k)
-        cs = np.arange(models.start[k], models.start[k + 1])
-        by_work = cs[np.lexsort((cs, -models.accuracy[cs], models.work[cs]))]
-        acc = models.accuracy[by_work].tolist()
-        best_pos = [0] * len(acc)
-        cur = 0
-        for i in range(1, len(acc)):  # running best over configurations in work order
-            if acc[i] > acc[cur]:
-                cur = i
-            best_pos[i] = cur
-        pos = np.searchsorted(models.work[by_work], budget[mine], side="right") - 1
-        ok = pos >= 0
-        out[mine[ok]] = by_work[np.asarray(best_pos, dtype=np.int64)[pos[ok]]]
+    fits = ragged_searchsorted(models.work[by_work], models.start, model, np.asarray(budget, dtype=np.float64),
+                               side="right")
+    out = np.full(tasks.shape[0], -1, dtype=np.int64)
+    ok = fits > 0
+    out[ok] = by_work[best_place[models.start[model[ok]] + fits[ok] - 1]]
     return out
 
 
-class _SuffixSlack:
-    """Slack of the positions of one machine, with suffix updates and suffix minima in
-    O(B + n / B) vectorised work (blocks of B positions, each with its minimum and a
-    pending addition)."""
+class _Limits:
+    """Per position of one machine's chain, the most its task may grow (seconds) while it
+    and every later running task still meet their deadlines: ``min(own slack, least slack
+    of the running tasks after it)``. A point read is O(1); when the task at ``p`` grows
+    by ``dt`` every limit from ``p`` on drops by ``dt`` and the earlier ones are capped by
+    the new limit at ``p``: O(B + n / B) vectorised, in blocks of B = :data:`_BLOCK`
+    positions, each with a pending ``x -> min(x + add, cap)``."""
 
-    def __init__(self, slack: np.ndarray):
-        n = slack.shape[0]
+    def __init__(self, limit: np.ndarray):
+        n = limit.shape[0]
         nb = max(1, -(-n // _BLOCK))
-        self.n = n
         self.v = np.full(nb * _BLOCK, np.inf)
-        self.v[:n] = slack
-        self.lazy = np.zeros(nb)
-        self.bmin = self.v.reshape(nb, _BLOCK).min(axis=1)
+        self.v[:n] = limit
+        self.add = np.zeros(nb)
+        self.cap = np.full(nb, np.inf)
+        self.blocks = nb > 1
 
-    def suffix_min(self, p: int) -> float:
-        """The least slack at positions ``>= p`` (inf when there are none)."""
-        if p >= self.n:
-            return math.inf
+    def __getitem__(self, p: int) -> float:
+        if not self.blocks:
+            return float(self.v[p])
         b = p // _BLOCK
-        end = (b + 1) * _BLOCK
-        x = float(self.v[p:end].min()) + float(self.lazy[b]) if p < end else math.inf
-        if b + 1 < self.lazy.shape[0]:
-            x = min(x, float((self.bmin[b + 1:] + self.lazy[b + 1:]).min()))
-        return x
+        x = float(self.v[p]) + float(self.add[b])
+        cap = float(self.cap[b])
+        return x if x < cap else cap
 
-    def add_suffix(self, p: int, delta: float) -> None:
-        """Add ``delta`` to the slack of every position ``>= p``."""
-        if p >= self.n:
+    def values(self, p: np.ndarray) -> np.ndarray:
+        """The limits at positions ``p``, vectorised."""
+        if not self.blocks:
+            return self.v[p]
+        b = p // _BLOCK
+        return np.minimum(self.v[p] + self.add[b], self.cap[b])
+
+    def grow(self, p: int, dt: float) -> None:
+        """The task at ``p`` runs ``dt`` seconds longer (it runs now, if it did not)."""
+        v = self.v
+        if not self.blocks:
+            v[p:] -= dt
+            np.minimum(v[:p], v[p], out=v[:p])
             return
         b = p // _BLOCK
-        end = (b + 1) * _BLOCK
-        self.v[p:end] += delta
-        self.bmin[b] = self.v[b * _BLOCK:end].min()
-        self.lazy[b + 1:] += delta
+        lo, hi = b * _BLOCK, (b + 1) * _BLOCK
+        np.minimum(v[lo:hi] + self.add[b], self.cap[b], out=v[lo:hi])  # settle the block
+        self.add[b], self.cap[b] = 0.0, np.inf
+        v[p:hi] -= dt
+        self.add[b + 1:] -= dt
+        self.cap[b + 1:] -= dt
+        np.minimum(v[lo:p], v[p], out=v[lo:p])
+        np.minimum(self.cap[:b], v[p], out=self.cap[:b])
 
-    def set(self, p: int, value: float) -> None:
-        b = p // _BLOCK
-        self.v[p] = value - self.lazy[b]
-        self.bmin[b] = self.v[b * _BLOCK:(b + 1) * _BLOCK].min()
+
+def chain_limits(deadline: np.ndarray, end: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Per position of a chain (tasks back to back, ending at ``end``; ``runs``: given
+    work), the most its task may grow: its own ``deadline - end`` and the least slack of
+    the running tasks after it. O(n)."""
+    own = deadline - end
+    slack = np.where(runs, own, np.inf)
+    after = np.append(np.minimum.accumulate(slack[::-1])[::-1][1:], np.inf)
+    return np.minimum(own, after)
 
 
-class _Lists:
-    """A model table as Python lists (the upgrade loop reads single entries)."""
+class _Queue:
+    """One machine's model tasks, each with its first upgrade, in the order they are tried,
+    and the fewest extra seconds any upgrade of each needs. Limits only fall, so a task
+    whose limit is below that can never be upgraded: once a few tasks have been found so,
+    every such task still queued is dropped at once (vectorised) rather than tried."""
+
+    def __init__(self, negr: np.ndarray, dt: np.ndarray, pos: np.ndarray, cfg: np.ndarray,
+                 least: np.ndarray):
+        self.arrays = (negr, dt, pos, cfg)
+        self.lists = tuple(a.tolist() for a in self.arrays)
+        self.least = least
+        #: a limit rose (an upgrade to less work): dropping is no longer safe
+        self.rising = False
+
+    def sweep(self, limits: _Limits, i: int) -> bool:
+        """Drop every task from ``i`` on whose limit is below its fewest extra seconds (a
+        sweep costs O(tasks left): the caller runs it once as many tasks as pay for it
+        were found that can no longer be upgraded). Returns whether any was dropped (the
+        lists are then replaced, from 0)."""
+        keep = self.least[i:] <= limits.values(self.arrays[2][i:])
+        if keep.all():
+            return False
+        self.arrays = tuple(a[i:][keep] for a in self.arrays)
+        self.lists = tuple(a.tolist() for a in self.arrays)
+        self.least = self.least[i:][keep]
+        return True
+
+
+class _Upgrades:
+    """Per (model, configuration, machine speed): every upgrade of a task of that model
+    running that configuration (-1: none), best first (accuracy gain per second, then
+    fewer extra seconds, then the lower index), with running minima of the extra seconds
+    so that the best upgrade within a limit is a binary search. Built on first use, O(C log C)
+    for C configurations of the model."""
 
     def __init__(self, models):
         self.work = models.work.tolist()
         self.accuracy = models.accuracy.tolist()
         self.start = models.start.tolist()
+        self.a_min = models.a_min.tolist()
+        #: per configuration, its model
+        self.model_of = np.repeat(np.arange(models.count), np.diff(models.start)).tolist()
+        self.lists: dict[tuple[int, int, float], tuple[list, list[float]]] = {}
 
+    def _build(self, key: tuple[int, int, float]) -> tuple[list, list[float]]:
+        k, c, speed = key
+        work, accuracy = self.work, self.accuracy
+        w0 = 0.0 if c < 0 else work[c]
+        a0 = self.a_min[k] if c < 0 else accuracy[c]
+        options = []
+        for c2 in range(self.start[k], self.start[k + 1]):
+            gain = accuracy[c2] - a0
+            if gain > 0.0:
+                dt = (work[c2] - w0) / speed
+                options.append((-(gain / dt) if dt > 0.0 else -math.inf, dt, c2))
+        options.sort()
+        # -(the fewest extra seconds among the first i + 1): non-decreasing, for bisect
+        neg_least = list(accumulate([-o[1] for o in options], max))
+        got = self.lists[key] = (options, neg_least)
+        return got
 
-def _next_upgrade(models: _Lists, k: int, c: int, a_min: float, speed: float, limit: float):
-    """The upgrade of a task of model ``k`` now running configuration ``c`` (-1: none) with
-    the best accuracy gain per second among those needing at most ``limit`` more seconds:
-    ``(ratio, extra seconds, configuration)`` or None. O(configurations of the model)."""
-    work, accuracy = models.work, models.accuracy
-    w0 = 0.0 if c < 0 else work[c]
-    a0 = a_min if c < 0 else accuracy[c]
-    best = None
-    for c2 in range(models.start[k], models.start[k + 1]):
-        gain = accuracy[c2] - a0
-        if gain <= 0.0:
-            continue
-        dt = (work[c2] - w0) / speed
-        if dt > limit:
-            continue
-        ratio = math.inf if dt <= 0.0 else gain / dt
-        if best is None or ratio > best[0] or (ratio == best[0] and dt < best[1]):
-            best = (ratio, dt, c2)
-    return best
+    def first_fit(self, k: np.ndarray, c: np.ndarray, speed: np.ndarray,
+                  limit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`best` for many tasks at once (``speed``: each one's machine's). Returns per
+        task ``-ratio``, extra seconds and configuration of its best upgrade within
+        ``limit`` (configuration -1 where none fits), and the fewest extra seconds of any of
+        its upgrades (inf: none). One binary search per task, vectorised over the tasks."""
+        code = np.where(c >= 0, c, -1 - k)  # names (model, configuration)
+        speeds, speed_of = np.unique(speed, return_inverse=True)
+        uniq, group = np.unique((code + k.max(initial=0) + 1) * speeds.shape[0] + speed_of, return_inverse=True)
+        first = np.zeros(uniq.shape[0], dtype=np.intp)
+        first[group] = np.arange(group.shape[0])  # a task of each group
+        tables = []
+        for t in first.tolist():
+            u, kt = int(code[t]), int(k[t])
+            key = (kt, u if u >= 0 else -1, float(speed[t]))
+            tables.append(self.lists.get(key) or self._build(key))
+        size = np.array([len(t[0]) for t in tables], dtype=np.intp)
+        offset = np.zeros(size.shape[0] + 1, dtype=np.intp)
+        np.cumsum(size, out=offset[1:])
+        flat = [o for t in tables for o in t[0]]
+        neg_least = np.array([x for t in tables for x in t[1]])
+        i = ragged_searchsorted(neg_least, offset, group, -limit)
+        has = i < size[group]
+        at = np.minimum(offset[group] + i, max(len(flat) - 1, 0))
+        negr = np.full(k.shape[0], np.inf)
+        dt = np.full(k.shape[0], np.inf)
+        cfg = np.full(k.shape[0], -1, dtype=np.int64)
+        if flat:
+            arr = np.array(flat)
+            negr[has], dt[has], cfg[has] = arr[at[has], 0], arr[at[has], 1], arr[at[has], 2].astype(np.int64)
+        least = np.full(k.shape[0], np.inf)
+        some = size[group] > 0
+        least[some] = -neg_least[offset[group[some] + 1] - 1]
+        return negr, dt, cfg, least
 
-
-class _Chain:
-    """One machine's tasks in order: the end of each position (a Fenwick tree of
-    durations, O(log n_r) per query and update) and the slack of each (:class:`_SuffixSlack`)."""
-
-    def __init__(self, available_at: float, duration: np.ndarray, slack: np.ndarray):
-        self.start = available_at
-        n = duration.shape[0]
-        tree = [0.0] * (n + 1)
-        for i, d in enumerate(duration.tolist(), start=1):  # O(n) Fenwick build
-            tree[i] += d
-            parent = i + (i & -i)
-            if parent <= n:
-                tree[parent] += tree[i]
-        self.tree = tree
-        self.slack = _SuffixSlack(slack)
-
-    def end(self, p: int) -> float:
-        """End of position ``p`` (its start when it does not run)."""
-        i, total, tree = p + 1, 0.0, self.tree
-        while i > 0:
-            total += tree[i]
-            i -= i & -i
-        return self.start + total
-
-    def lengthen(self, p: int, dt: float, deadline: float) -> None:
-        """Position ``p`` runs ``dt`` seconds longer: it and every later one end later."""
-        i, tree = p + 1, self.tree
-        while i < len(tree):
-            tree[i] += dt
-            i += i & -i
-        self.slack.add_suffix(p + 1, -dt)
-        self.slack.set(p, deadline - self.end(p))
+    def best(self, k: int, c: int, speed: float, limit: float) -> tuple[float, float, int] | None:
+        """The best upgrade needing at most ``limit`` more seconds:
+        ``(-ratio, extra seconds, configuration)``, or None. O(log C)."""
+        key = (k, c, speed)
+        options, neg_least = self.lists.get(key) or self._build(key)
+        # the first whose running minimum fits: that minimum is its own extra seconds
+        i = bisect_left(neg_least, -limit)
+        return options[i] if i < len(options) else None
 
 
 def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine: np.ndarray,
@@ -168,66 +237,103 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     gives one to a model task that has none); it takes ``extra`` seconds and delays every
     later task of the machine by as much, so it is made only when ``extra`` is at most the
     least slack (deadline minus end) of the task and of every later running task. Upgrades
-    go by the best accuracy gain per second first (a heap; a candidate that no longer fits
-    is replaced by the best one that does, so a task is looked at O(C) times per upgrade
-    it gets). Ties: the earlier position. O(U (C + B + n_r / B + log n_r) + n log n) for U
-    upgrades, C configurations per model, n_r tasks on a machine, blocks of B = 256."""
-    models = _Lists(problem.models)
-    cache: dict[tuple[int, int, float], tuple[float, float, int] | None] = {}
+    go by the best accuracy gain per second first, ties to the fewer extra seconds, then
+    the earlier position. Machines do not share time, so each is done on its own
+    (:func:`_upgrade_machine`).
 
-    def best_upgrade(k: int, c: int, speed: float, limit: float = math.inf):
-        # without a limit the answer depends on (model, configuration, speed) alone: cached
-        if limit != math.inf:
-            return _next_upgrade(models, k, c, a_min[k], speed, limit)
-        key = (k, c, speed)
-        if key not in cache:
-            cache[key] = _next_upgrade(models, k, c, a_min[k], speed, math.inf)
-        return cache[key]
+    O(U (B + n_r / B) + P log n + n log n) for U upgrades made, P candidates tried (about
+    one per upgrade and per task that fits one when tried), n_r tasks on a machine, blocks
+    of B = :data:`_BLOCK`."""
+    options = _Upgrades(problem.models)
+    if idx.shape[0] == 0:
+        return
+    bounds = np.append(group_starts, idx.shape[0])
+    mach = machine[idx]
+    speed = problem.speed[mach]
+    w = work[idx]
+    # every position's limit, machine by machine (no rounding carried from one to the next)
+    limit = np.empty(idx.shape[0])
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        r = int(mach[lo])
+        end = problem.available_at[r] + np.cumsum(w[lo:hi] / problem.speed[r])
+        limit[lo:hi] = chain_limits(problem.deadline[idx[lo:hi]], end, w[lo:hi] > 0.0)
+    # every model task's best upgrade within its limit, sorted by machine, then as tried
+    kinds = problem.model[idx]
+    on = np.flatnonzero(kinds >= 0)
+    negr, dt, cfg, least = options.first_fit(kinds[on], config[idx][on], speed[on], limit[on])
+    fits = cfg >= 0
+    pos, negr, dt, cfg, least = on[fits], negr[fits], dt[fits], cfg[fits], least[fits]
+    chain = np.searchsorted(bounds, pos, side="right") - 1
+    order = np.lexsort((pos, dt, negr, chain))
+    pos, negr, dt, cfg, least, chain = pos[order], negr[order], dt[order], cfg[order], least[order], chain[order]
+    cut = np.searchsorted(chain, np.arange(bounds.shape[0]))
+    for g, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
+        a, b = cut[g], cut[g + 1]
+        if a < b:
+            queue = _Queue(negr[a:b], dt[a:b], pos[a:b] - lo, cfg[a:b], least[a:b])
+            _upgrade_machine(problem, options, idx[lo:hi], int(mach[lo]), limit[lo:hi], queue, work, config)
 
-    deadline = problem.deadline.tolist()
-    model = problem.model.tolist()
-    speed_of = problem.speed.tolist()
-    a_min = problem.models.a_min.tolist()
-    heap: list[tuple[float, float, int, int, int]] = []
-    chains: list[_Chain] = []
-    place: dict[int, tuple[int, int]] = {}  # task -> (chain, position in it)
-    bounds = np.append(group_starts, idx.shape[0]).tolist()
-    for g, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-        tasks = idx[lo:hi]
-        r = int(machine[tasks[0]])
-        dur = work[tasks] / problem.speed[r]
-        end = problem.available_at[r] + np.cumsum(dur)
-        chains.append(_Chain(float(problem.available_at[r]), dur,
-                             np.where(work[tasks] > 0.0, problem.deadline[tasks] - end, np.inf)))
-        for p, j in enumerate(tasks.tolist()):
-            k = model[j]
-            if k < 0:
-                continue
-            place[j] = (g, p)
-            cand = best_upgrade(k, int(config[j]), speed_of[r])
-            if cand is not None:
-                heap.append((-cand[0], cand[1], lo + p, j, cand[2]))
-    heapq.heapify(heap)
+
+def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r: int, limit: np.ndarray,
+                     queue: _Queue, work: np.ndarray, config: np.ndarray) -> None:
+    """:func:`upgrade` on machine ``r``'s ``tasks`` (in order, with their limits now), in
+    place.
+
+    The tasks are tried in the order of their best upgrades within their limits
+    (``queue``); a task tried again (its candidate no longer fitted and a smaller one
+    does, or it was upgraded and may be again) goes to a heap with its best upgrade within
+    its limit then. A limit only falls, so that candidate's gain per second is no higher
+    than the one it replaces and the order of trials stays that of the rule. Limits are
+    kept explicitly (:class:`_Limits`)."""
+    speed = float(problem.speed[r])
+    w = work[tasks]
+    limits = _Limits(limit)
+    ks, cs = problem.model[tasks].tolist(), config[tasks].tolist()
+    q_negr, q_dt, q_pos, q_cfg = queue.lists
+    qi, q_len = 0, len(q_negr)
+    drops = 0
+    heap: list[tuple[float, float, int, int]] = []
+    changed = []
+    pop, push = heapq.heappop, heapq.heappush
+    lists, build = options.lists, options._build
+    read = limits.v.item if not limits.blocks else limits.__getitem__
     # Inherently sequential: each upgrade changes the slack the next ones may use.
-    while heap:
-        _, dt, key, j, c2 = heapq.heappop(heap)
-        g, p = place[j]
-        speed = speed_of[int(machine[j])]
-        k, c = model[j], int(config[j])
-        w0 = 0.0 if c < 0 else models.work[c]
-        if (models.work[c2] - w0) / speed != dt:  # stale: the task has moved on
-            cand = best_upgrade(k, c, speed)
+    while True:
+        if qi < q_len and not (heap and heap[0] < (q_negr[qi], q_dt[qi], q_pos[qi], q_cfg[qi])):
+            dt, p, c2 = q_dt[qi], q_pos[qi], q_cfg[qi]
+            qi += 1
+        elif heap:
+            _, dt, p, c2 = pop(heap)
         else:
-            chain = chains[g]
-            limit = deadline[j] - chain.end(p)  # its own deadline first: no suffix scan when it fails
-            if dt <= limit:
-                limit = min(limit, chain.slack.suffix_min(p + 1))
-            if dt <= limit:
-                work[j] = models.work[c2]
-                config[j] = c2
-                chain.lengthen(p, dt, deadline[j])
-                cand = best_upgrade(k, c2, speed)
+            break
+        room = read(p)
+        if dt <= room:
+            cs[p] = c2
+            changed.append(p)
+            if dt < 0.0:  # less work (a dominated configuration left): limits rise
+                w[changed] = problem.models.work[np.array(cs)[changed]]
+                end = problem.available_at[r] + np.cumsum(w / speed)
+                limits = _Limits(chain_limits(problem.deadline[tasks], end, w > 0.0))
+                read = limits.v.item if not limits.blocks else limits.__getitem__
+                queue.rising = True
             else:
-                cand = best_upgrade(k, c, speed, limit)
-        if cand is not None:
-            heapq.heappush(heap, (-cand[0], cand[1], key, j, cand[2]))
+                limits.grow(p, dt)
+            room -= dt
+        key = (ks[p], cs[p], speed)
+        cands, neg_least = lists.get(key) or build(key)
+        i = bisect_left(neg_least, -room)  # the best upgrade that fits (see _Upgrades.best)
+        if i < len(cands):
+            cand = cands[i]
+            push(heap, (cand[0], cand[1], p, cand[2]))
+        else:  # the task can no longer be upgraded; after enough such, sweep the queue
+            drops += 1
+            if drops >= _SWEEP and drops >= (q_len - qi) >> 3 and not queue.rising:
+                drops = 0
+                if queue.sweep(limits, qi):  # read it again
+                    q_negr, q_dt, q_pos, q_cfg = queue.lists
+                    qi, q_len = 0, len(q_negr)
+    if changed:
+        at = np.unique(np.array(changed))
+        picked = np.array(cs)[at]
+        config[tasks[at]] = picked
+        work[tasks[at]] = problem.models.work[picked]

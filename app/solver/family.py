@@ -19,10 +19,11 @@ from typing import Protocol
 
 import numpy as np
 
-from .kernel import Ramps
+from .kernel import Ramps, Stairs, ragged_searchsorted
 from .problem import Models, Problem
 
 _SATURATION = 746.0  # exp(-746) underflows to 0.0
+_FEW_MODELS = 16  # up to this many models present, look up envelopes model by model
 
 
 class AccuracyFamily(Protocol):
@@ -76,14 +77,11 @@ class ExponentialFamily:
         return self._pick("delta_a", idx) * th * np.exp(-th * np.maximum(work, 0.0))
 
 
-def upper_envelope(a_min: float, work: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The upper concave envelope of ``(0, a_min)`` and the points ``(work, accuracy)``, up to
-    its highest point: breakpoints ``(W, A)`` with ``W[0] = 0``, ``A[0] = a_min`` and slopes
-    strictly decreasing and positive. Points below it (dominated, or beaten by a mix of two
-    others) are never used by the relaxation. Monotone chain, O(k log k)."""
-    order = np.lexsort((-accuracy, work))  # by work, the best accuracy first among equal works
+def _hull(a_min: float, work: list[float], accuracy: list[float]) -> tuple[list[float], list[float]]:
+    """The monotone chain of :func:`upper_envelope` on points sorted by work, the best
+    accuracy first among equal works."""
     hull_w, hull_a = [0.0], [float(a_min)]
-    for w, a in zip(work[order].tolist(), accuracy[order].tolist(), strict=True):
+    for w, a in zip(work, accuracy, strict=True):
         if w == hull_w[-1] or a <= hull_a[-1]:
             continue  # same work as a kept point (which is at least as good), or no gain
         # drop the last point while it lies on or below the segment to the new point
@@ -92,7 +90,37 @@ def upper_envelope(a_min: float, work: np.ndarray, accuracy: np.ndarray) -> tupl
             hull_a.pop()
         hull_w.append(w)
         hull_a.append(a)
+    return hull_w, hull_a
+
+
+def upper_envelope(a_min: float, work: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The upper concave envelope of ``(0, a_min)`` and the points ``(work, accuracy)``, up to
+    its highest point: breakpoints ``(W, A)`` with ``W[0] = 0``, ``A[0] = a_min`` and slopes
+    strictly decreasing and positive. Points below it (dominated, or beaten by a mix of two
+    others) are never used by the relaxation. Monotone chain, O(k log k)."""
+    order = np.lexsort((-accuracy, work))  # by work, the best accuracy first among equal works
+    hull_w, hull_a = _hull(a_min, work[order].tolist(), accuracy[order].tolist())
     return np.array(hull_w), np.array(hull_a)
+
+
+def upper_envelopes(models: Models) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`upper_envelope` of every model at once (one sort): breakpoints ``(W, A)`` in
+    compressed rows, model ``k``'s ``start[k]:start[k + 1]``. O(C log C) for C
+    configurations in all."""
+    owner = np.repeat(np.arange(models.count), np.diff(models.start))
+    order = np.lexsort((-models.accuracy, models.work, owner))
+    work, accuracy = models.work[order].tolist(), models.accuracy[order].tolist()
+    bounds = models.start.tolist()
+    env_w: list[float] = []
+    env_a: list[float] = []
+    start = [0]
+    for k, a_min in enumerate(models.a_min.tolist()):
+        lo, hi = bounds[k], bounds[k + 1]
+        w, a = _hull(a_min, work[lo:hi], accuracy[lo:hi])
+        env_w += w
+        env_a += a
+        start.append(len(env_w))
+    return np.array(env_w), np.array(env_a), np.array(start, dtype=np.intp)
 
 
 class EnvelopeFamily:
@@ -101,71 +129,75 @@ class EnvelopeFamily:
     (:func:`upper_envelope`), flat past the most accurate one.
 
     At price ``exp(x)`` a task takes every segment of its envelope whose slope exceeds the
-    price, so its ramps are steps, one per segment (top ``ln(slope)``, ``u`` its length): the
-    kernel finds each block's price among the steps' tops, exactly. Envelopes are computed
-    once per model, O(k log k) for k configurations, and shared by the model's tasks.
+    price: its work is a staircase, one step per segment (top ``ln(slope)``), one staircase
+    per model shared by all its tasks (:class:`~app.solver.kernel.Stairs`): the kernel
+    prices a task as one unit whose work is a lookup in its model's staircase, and finds
+    each block's price among the steps' tops, exactly. Envelopes are computed once per
+    model, O(k log k) for k configurations.
 
     ``model`` gives each task's model (an index into ``models``).
     """
 
     def __init__(self, models: Models, model: np.ndarray):
         self.model = np.asarray(model, dtype=np.intp)
-        env_w, env_a = [], []
-        for k in range(models.count):
-            cfg = slice(models.start[k], models.start[k + 1])
-            w, a = upper_envelope(models.a_min[k], models.work[cfg], models.accuracy[cfg])
-            env_w.append(w)
-            env_a.append(a)
-        self._env = list(zip(env_w, env_a, strict=True))
-        #: per model: its segments' log-slopes and lengths (a zero-length step when the
-        #: envelope is flat: no configuration beats a_min)
-        tops, lens = [], []
-        for w, a in self._env:
-            if w.shape[0] > 1:
-                tops.append(np.log(np.diff(a) / np.diff(w)))
-                lens.append(np.diff(w))
-            else:
-                tops.append(np.array([-np.inf]))
-                lens.append(np.zeros(1))
-        self._seg_count = np.array([t.shape[0] for t in tops], dtype=np.intp)
-        self._seg_start = np.zeros(models.count + 1, dtype=np.intp)
-        np.cumsum(self._seg_count, out=self._seg_start[1:])
-        self._seg_top = np.concatenate(tops) if tops else np.zeros(0)
-        self._seg_len = np.concatenate(lens) if lens else np.zeros(0)
-        top_work = np.array([w[-1] for w, _ in self._env]) if self._env else np.zeros(0)
-        self.u = top_work[self.model]
+        #: every model's envelope: breakpoints (W, A) in compressed rows from (0, a_min)
+        self.env_w, self.env_a, self.env_start = upper_envelopes(models)
+        # per model a staircase: its segments' log-slopes (decreasing) and the work at each
+        # segment's end (none when no configuration beats a_min: the envelope is flat)
+        seg = np.ones(self.env_w.shape[0], dtype=bool)
+        seg[self.env_start[1:] - 1] = False  # a model's last breakpoint starts no segment
+        seg = np.flatnonzero(seg)
+        count = np.diff(self.env_start) - 1
+        start = np.zeros(models.count + 1, dtype=np.intp)
+        np.cumsum(count, out=start[1:])
+        top = np.log((self.env_a[seg + 1] - self.env_a[seg]) / (self.env_w[seg + 1] - self.env_w[seg]))
+        self.stairs = Stairs(top=top, start=start, end=self.env_w[seg + 1])
+        #: per model, its highest step's top (-inf when flat)
+        self._first_top = np.full(models.count, -np.inf)
+        self._first_top[count > 0] = top[start[:-1][count > 0]]
+        self.u = self.env_w[self.env_start[1:] - 1][self.model]  # the envelope's last work
 
     def envelope(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Model ``k``'s envelope: breakpoints ``(work, accuracy)`` from ``(0, a_min)``."""
-        return self._env[k]
+        rows = slice(self.env_start[k], self.env_start[k + 1])
+        return self.env_w[rows], self.env_a[rows]
 
     def ramps(self) -> Ramps:
-        count = self._seg_count[self.model]
-        task_start = np.zeros(self.model.shape[0] + 1, dtype=np.intp)
-        np.cumsum(count, out=task_start[1:])
-        seg = np.repeat(self._seg_start[self.model] - task_start[:-1], count) + np.arange(task_start[-1])
-        return Ramps(top=self._seg_top[seg], steep=np.zeros(seg.shape[0]), u=self._seg_len[seg],
-                     task_start=task_start)
+        n = self.model.shape[0]
+        return Ramps(top=self._first_top[self.model], steep=np.zeros(n), u=self.u, stair=self.model,
+                     stairs=self.stairs)
 
-    def _per_model(self, work: np.ndarray, idx: np.ndarray | None, fn) -> np.ndarray:
+    def _segment(self, work: np.ndarray, idx: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per task: its work (at least 0), the envelope breakpoint at or before it (an index
+        into ``env_w``), and the slope of the segment that starts there (0 past the
+        envelope's end). One binary search per task in its model's breakpoints: a loop over
+        the models when they are few, otherwise all at once (:func:`ragged_searchsorted`)."""
         model = self.model if idx is None else self.model[idx]
-        work = np.broadcast_to(np.asarray(work, dtype=np.float64), model.shape)
-        out = np.empty(model.shape[0])
-        for k in np.unique(model).tolist():
-            sel = model == k
-            out[sel] = fn(work[sel], *self._env[k])
-        return out
+        work = np.maximum(np.broadcast_to(np.asarray(work, dtype=np.float64), model.shape), 0.0)
+        present = np.flatnonzero(np.bincount(model, minlength=self.env_start.shape[0] - 1))
+        if present.shape[0] <= _FEW_MODELS:
+            at = np.empty(model.shape[0], dtype=np.intp)
+            for k in present.tolist():
+                sel = model == k
+                lo, hi = self.env_start[k], self.env_start[k + 1]
+                at[sel] = np.searchsorted(self.env_w[lo:hi], work[sel], side="right")
+        else:
+            at = ragged_searchsorted(self.env_w, self.env_start, model, work, side="right")
+        last = self.env_start[model + 1] - 1
+        at = np.minimum(self.env_start[model] + at - 1, last)
+        nxt = np.minimum(at + 1, last)
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 at the end: no segment
+            slope = np.where(at < last, (self.env_a[nxt] - self.env_a[at]) / (self.env_w[nxt] - self.env_w[at]), 0.0)
+        return work, at, slope
 
     def value(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
-        return self._per_model(work, idx, lambda w, ew, ea: np.interp(np.maximum(w, 0.0), ew, ea))
+        work, at, slope = self._segment(work, idx)
+        return self.env_a[at] + slope * (work - self.env_w[at])
 
     def derivative(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
         """The right derivative (a supergradient): the slope of the segment that starts at or
         before ``work``, 0 past the envelope's end."""
-        def slope(w, ew, ea):
-            g = np.append(np.diff(ea) / np.diff(ew), 0.0)
-            return g[np.searchsorted(ew, np.maximum(w, 0.0), side="right") - 1]
-        return self._per_model(work, idx, slope)
+        return self._segment(work, idx)[2]
 
 
 class MixedFamily:
@@ -188,19 +220,14 @@ class MixedFamily:
         self.u[self.model_tasks] = self.envelope.u
 
     def ramps(self) -> Ramps:
+        env, curve = self.envelope.ramps(), self.curve.ramps()
         n = self.sub.shape[0]
-        env = self.envelope.ramps()
-        count = np.ones(n, dtype=np.intp)
-        count[self.model_tasks] = np.diff(env.task_start)
-        task_start = np.zeros(n + 1, dtype=np.intp)
-        np.cumsum(count, out=task_start[1:])
-        curve = self.curve.ramps()
-        top, steep, u = np.empty(task_start[-1]), np.empty(task_start[-1]), np.empty(task_start[-1])
-        at = task_start[self.curve_tasks]
-        top[at], steep[at], u[at] = curve.top, curve.steep, curve.u
-        at = np.repeat(task_start[self.model_tasks] - env.task_start[:-1], np.diff(env.task_start)) + np.arange(env.task_start[-1])
-        top[at], steep[at], u[at] = env.top, env.steep, env.u
-        return Ramps(top=top, steep=steep, u=u, task_start=task_start)
+        top, steep, u = np.empty(n), np.empty(n), np.empty(n)
+        stair = np.full(n, -1, dtype=np.intp)
+        c, mt = self.curve_tasks, self.model_tasks
+        top[c], steep[c], u[c] = curve.top, curve.steep, curve.u
+        top[mt], steep[mt], u[mt], stair[mt] = env.top, env.steep, env.u, env.stair
+        return Ramps(top=top, steep=steep, u=u, stair=stair, stairs=env.stairs)
 
     def _split(self, work, idx, name: str) -> np.ndarray:
         tasks = np.arange(self.sub.shape[0]) if idx is None else np.asarray(idx)

@@ -106,20 +106,8 @@ def nested_allocation(
     if starts.shape[0] > 1:
         starts = np.unique(starts)
     cap = np.maximum(np.asarray(cap, dtype=np.float64), 0.0)
-    ramps = family.ramps()
-    curves = WorkCurves.of(ramps)
-    if ramps.task_start is None:  # one ramp per task: the units are the tasks
-        # in chain order once, so every later pass reads memory sequentially
-        return _nested_units(curves.take(idx), cap, starts, rtol)
-    # several ramps per task: its units sit together at its position in the chain, under its
-    # capacity (the constraints between them repeat the task's own and are implied by it)
-    count = np.diff(ramps.task_start)[idx]
-    unit_start = np.zeros(n_all + 1, dtype=np.intp)
-    np.cumsum(count, out=unit_start[1:])
-    unit = np.repeat(ramps.task_start[idx] - unit_start[:-1], count) + np.arange(unit_start[-1])
-    w, x = _nested_units(curves.take(unit), np.repeat(cap, count), unit_start[starts], rtol)
-    # a task's price is its last unit's (the lowest: prices do not increase along the chain)
-    return np.add.reduceat(w, unit_start[:-1]), x[unit_start[1:] - 1]
+    # in chain order once, so every later pass reads memory sequentially
+    return _nested_units(WorkCurves.of(family.ramps()).take(idx), cap, starts, rtol)
 
 
 def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
@@ -132,8 +120,8 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
     cap_inc[starts] = cap[starts]
     idx = np.arange(n_all)
 
-    if n_all <= SMALL_N:
-        small = _pav_small(family, cap_inc, starts)
+    if family.unit_count() <= SMALL_N:
+        small = _pav(family, cap_inc, starts)
         if small is not None:
             return small
 
@@ -142,9 +130,10 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
     x0: np.ndarray | None = None
     spent = 0  # passes over one open position, summed over the levels and their Newton rounds
     budget = sweep_budget(n_all)
+    steps = family.has_jumps or family.has_stairs
     while pos.shape[0]:
         if spent > budget:  # unbalanced splits or slow prices: finish bottom-up
-            rest = _pav_small(family.take(pos), cap_inc[pos], starts)
+            rest = _pav(family.take(pos), cap_inc[pos], starts)
             if rest is not None:
                 work[pos], log_price[pos] = rest
                 break
@@ -158,7 +147,7 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         spent += n * (getattr(family, "last_rounds", 1) + _LEVEL_PASSES)
         xe = x[seg_of]
         w = family.work_at(xe, idx[pos])
-        if family.has_jumps:  # steps at a price share its residual: before the slack test
+        if steps:  # steps at a price share its residual: before the slack test
             w = _use_capacity(family, idx[pos], w, xe, x, None, starts, seg_of, seg_cap)
 
         # prefix slack inside each segment, at the segment's one-block price
@@ -169,7 +158,7 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         over[last] = False
         split = np.logical_or.reduceat(over, starts)
         seg_min = np.minimum.reduceat(rel, starts)
-        if not family.has_jumps:  # (with steps, spread above already)
+        if not steps:  # (with steps, spread above already)
             w = _use_capacity(family, idx[pos], w, xe, x, split, starts, seg_of, seg_cap)
 
         done = ~split[seg_of]
@@ -248,7 +237,7 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
     tight = np.isfinite(x) if split is None else np.isfinite(x) & ~split
     if not tight.any():
         return w
-    sens = family.shares(xe, idx, starts, seg_of) * tight[seg_of]
+    sens = family.shares(xe, idx, starts, seg_of, w) * tight[seg_of]
     total_sens = np.add.reduceat(sens, starts)
     resid = cap - np.add.reduceat(w, starts)
     # each task moves by its share of the residual, resid * sens / total_sens: the fraction
@@ -256,6 +245,25 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
     frac = sens / np.where(total_sens > 0.0, total_sens, np.inf)[seg_of]  # 0 where nothing can move
     u = family.u if idx is None else family.u[idx]
     return np.minimum(np.maximum(w + frac * resid[seg_of], 0.0), u)
+
+
+def _pav(family: WorkCurves, cap_inc: np.ndarray,
+         group_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_pav_small` on the chain, each staircase written as its steps
+    (:meth:`~app.solver.kernel.WorkCurves.steps`: one unit per step, together at the task's
+    place under the task's capacity, since the constraints between them repeat the task's
+    own). Returns each task's work (the sum over its units) and price (its last unit's, the
+    lowest), or None as :func:`_pav_small` does."""
+    if not family.has_stairs:
+        return _pav_small(family, cap_inc, group_starts)
+    units, unit_start = family.steps()
+    unit_cap = np.zeros(unit_start[-1])
+    unit_cap[unit_start[:-1]] = cap_inc
+    got = _pav_small(units, unit_cap, unit_start[group_starts])
+    if got is None:
+        return None
+    w, x = got
+    return np.add.reduceat(w, unit_start[:-1]), x[unit_start[1:] - 1]
 
 
 def _pav_small(

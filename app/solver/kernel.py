@@ -1,10 +1,12 @@
 """The generic kernel of the relaxation: work as a function of the price, and block prices.
 
-Every accuracy family we know is reduced to *ramps* (:class:`Ramps`, built by the family in
-:mod:`app.solver.family`): unit ``i`` takes ``clip((top_i - x) / steep_i, 0, u_i)`` work when
-a unit of work costs ``exp(x)`` (``x`` is the *log-price*; ``-inf`` is price 0). The sweep
-and pool-adjacent-violators in :mod:`app.solver.fractional` only talk to :class:`WorkCurves`,
-which implements on ramps:
+Every accuracy family we know is reduced to one unit per task (:class:`Ramps`, built by the
+family in :mod:`app.solver.family`): a *ramp*, which takes ``clip((top_i - x) / steep_i, 0,
+u_i)`` work when a unit of work costs ``exp(x)`` (``x`` is the *log-price*; ``-inf`` is price
+0), or a unit on a *staircase* (:class:`Stairs`: a piecewise-linear concave curve, one step
+per segment, shared by every task on the same curve), which takes every step whose top
+exceeds ``x``. The sweep and pool-adjacent-violators in :mod:`app.solver.fractional` only
+talk to :class:`WorkCurves`, which implements on them:
 
 - ``work_at(x, idx)``: the work each unit takes at log-price ``x``;
 - ``block_price(idx, starts, cap, x0)``: for contiguous segments of ``idx``, the log-price at
@@ -13,6 +15,8 @@ which implements on ramps:
 - ``sensitivity(x, idx)``: ``-d work / d x`` per unit, used to spread a rounding residual;
 - ``take(idx)``: the same curves for units ``idx`` in that order (so the sweep reads its
   arrays sequentially instead of gathering through a random permutation);
+- ``steps()``: the same curves with each staircase written as its steps, one unit each
+  (a step is a ramp of ``steep = 0``), for the small-problem path;
 - ``u``, and ``bounds()``: per unit as Python floats, ``u`` and the log-price at or below
   which the unit takes all of it;
 - ``singletons(cap)``, ``range_price(a, b, cap)`` and ``pool_price(...)``: scalar versions
@@ -29,10 +33,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 _MAX_NEWTON = 200
+#: a table of staircases x levels up to this many cells (or 16 per step) is kept dense
+DENSE_CELLS = 1 << 16
+#: otherwise staircases of at most this many steps are looked up by counting, not searching
+_PADDED_STEPS = 16
 
 #: a block's total work is linear in the log-price x on [xlo, xhi]:
 #: ``total(x) = fixed + lin - x * slope`` (slope, lin, fixed, xlo, xhi)
@@ -40,24 +49,159 @@ Piece = tuple[float, float, float, float, float]
 
 
 @dataclass(frozen=True)
-class Ramps:
-    """What a family tells the sweep: per unit, the work it takes at log-price ``x`` is
-    ``clip((top - x) / steep, 0, u)``.
+class Stairs:
+    """Staircases that units share (a measured model's concave envelope, one staircase per
+    model): staircase ``k``'s steps are ``start[k]:start[k + 1]`` of ``top`` (the log of each
+    step's slope, strictly decreasing along a staircase) and ``end`` (the work taken once
+    that step and every higher one are: increasing). A staircase may have no step (it never
+    takes work). At log-price ``x`` a unit on staircase ``k`` takes every step whose top
+    exceeds ``x``: the ``end`` of the last of them, 0 if none; at ``x`` equal to a top it is
+    indifferent between taking that step or not.
 
-    top         log of the marginal gain at zero work: above it the unit takes nothing
-    steep       how far the log-price drops per unit of work taken, >= 0; 0 is a step: the
-                unit takes nothing above ``top`` and all of ``u`` below it (a linear piece
-                of a piecewise-linear curve, whose slope is ``exp(top)``)
-    u           the most work the unit can use (``inf``: no cap; finite for a step)
-    task_start  ``None`` when unit ``i`` is task ``i``; otherwise task ``j``'s units are
-                ``task_start[j]:task_start[j + 1]`` (at least one each), and its work is
-                their sum
+    The sweep evaluates a staircase at a price by a lookup: the distinct tops of all
+    staircases, sorted (:attr:`levels`), and per staircase and level the work above it
+    (:meth:`work`)."""
+
+    top: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    @cached_property
+    def count(self) -> np.ndarray:
+        """Steps per staircase."""
+        return np.diff(self.start)
+
+    @cached_property
+    def levels(self) -> np.ndarray:
+        """The distinct step tops of all staircases, highest first."""
+        return np.unique(self.top)[::-1].copy()
+
+    @cached_property
+    def _lookup(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+        """(works per staircase from a leading 0, the dense table or None, the steps' sort
+        keys or, for staircases of at most :data:`_PADDED_STEPS` steps, their levels padded
+        to a matrix, each staircase's first work); see :meth:`work`."""
+        k_count = self.count.shape[0]
+        g = self.levels.shape[0]
+        owner = np.repeat(np.arange(k_count), self.count)
+        rank = g - 1 - np.searchsorted(self.levels[::-1], self.top)  # 0 for the highest level
+        row = self.start[:-1] + np.arange(k_count)  # staircase k's works, from 0, at row[k]
+        wz = np.zeros(self.top.shape[0] + k_count)
+        wz[np.arange(self.top.shape[0]) + owner + 1] = self.end
+        keys = owner.astype(np.int64) * (g + 1) + rank  # sorted: by staircase, then level
+        if self._dense(k_count * (g + 1), wz.shape[0]):
+            # dense: table[k * (g + 1) + q] = work of staircase k above level q, O(1) a lookup
+            steps_before = np.zeros((k_count, g + 1), dtype=np.intp)
+            np.add.at(steps_before, (owner, rank + 1), 1)
+            np.cumsum(steps_before, axis=1, out=steps_before)
+            return wz, wz[row[:, None] + steps_before].ravel(), keys, row
+        most = int(self.count.max(initial=0))
+        if most <= _PADDED_STEPS:  # each staircase's levels in a row, padded with g (never above)
+            padded = np.full((k_count, max(most, 1)), g, dtype=np.int64)
+            padded[owner, np.arange(self.top.shape[0]) - self.start[owner]] = rank
+            return wz, None, padded, row
+        return wz, None, keys, row
+
+    def rows(self, k: np.ndarray) -> np.ndarray:
+        """Where staircases ``k`` start in the lookup of :meth:`work` (computed once per call
+        site when the same units are looked up at several levels)."""
+        return k.astype(np.int64) * (self.levels.shape[0] + 1)
+
+    @staticmethod
+    def _dense(cells: int, steps: int) -> bool:
+        """Whether a dense table of ``cells`` (staircases x levels) is worth keeping."""
+        return cells <= max(DENSE_CELLS, 16 * steps)
+
+    def work(self, k: np.ndarray, q: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Work of units on staircases ``k`` when they take the steps of the ``q`` highest
+        levels (every step whose top is above ``levels[q]``; ``q`` from 0 to ``len(levels)``).
+        A table lookup when staircases times levels are few; otherwise (many distinct
+        staircases: one per task, say) a count of the unit's steps above the level, O(steps
+        of a staircase), or a binary search in all the steps, O(log steps), when a
+        staircase has more than :data:`_PADDED_STEPS`. ``rows``: :meth:`rows` of ``k``, if
+        known."""
+        wz, table, keys, row = self._lookup
+        if table is not None:
+            return table[(self.rows(k) if rows is None else rows) + q]
+        if keys.ndim == 2:  # few steps each: count the unit's steps above the level
+            return wz[row[k] + np.count_nonzero(keys[k] < np.asarray(q)[:, None], axis=1)]
+        # the steps of staircase k above level q end at its (position in keys) - start[k];
+        # its works from 0 start at start[k] + k
+        return wz[k + np.searchsorted(keys, (self.rows(k) if rows is None else rows) + q)]
+
+    def level_totals(self, k: np.ndarray, seg: np.ndarray, nseg: int) -> np.ndarray | None:
+        """Per segment (units on staircases ``k``, in segments ``seg`` of ``nseg``) and per
+        ``q`` from 0 to ``len(levels)``: the segment's work when its units take the steps of
+        the ``q`` highest levels; each unit counted once per staircase, so O(units +
+        segments x staircases x levels). None when that table would be larger than a few
+        passes over the units (many staircases or levels: bisect instead)."""
+        _, table, _, _ = self._lookup
+        k_count = self.count.shape[0]
+        width = self.levels.shape[0] + 1
+        if table is None or nseg * k_count * width > 8 * k.shape[0] + 4096:
+            return None
+        units = np.bincount(seg * k_count + k, minlength=nseg * k_count).reshape(nseg, k_count)
+        return units.astype(np.float64) @ table.reshape(k_count, width)
+
+    def above(self, x: np.ndarray) -> np.ndarray:
+        """Per log-price, how many levels lie above it."""
+        asc = self.levels[::-1]
+        return asc.shape[0] - np.searchsorted(asc, x, side="right")
+
+    def step_at(self, k: np.ndarray, x: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
+        """Per unit on staircase ``k`` at log-price ``x``: the length of its step whose top is
+        exactly ``x`` (0 if none), that is the work between taking that step and not.
+        ``work``: the unit's work above ``x`` (:meth:`work` at :meth:`above`), if known."""
+        out = np.zeros(x.shape[0])
+        g = self.levels.shape[0]
+        if g == 0:
+            return out
+        q = self.above(x)
+        at = np.flatnonzero(self.levels[np.minimum(q, g - 1)] == x)  # x is a level
+        if at.shape[0]:
+            k, q = k[at], q[at]
+            out[at] = self.work(k, q + 1) - (self.work(k, q) if work is None else work[at])
+        return out
+
+
+@dataclass(frozen=True)
+class Ramps:
+    """What a family tells the sweep: per unit (one per task), the work it takes at
+    log-price ``x``, either ``clip((top - x) / steep, 0, u)`` (a ramp) or a staircase.
+
+    top     log of the marginal gain at zero work: above it the unit takes nothing
+    steep   how far the log-price drops per unit of work taken, > 0 for a ramp (0 for a unit
+            on a staircase)
+    u       the most work the unit can use (``inf``: no cap)
+    stair   ``None`` when every unit is a ramp; otherwise per unit its staircase in
+            ``stairs`` (``-1``: a ramp); a staircase unit's ``top`` is its highest step's
+            (``-inf`` with no step) and its ``u`` its total work
+    stairs  the staircases (:class:`Stairs`), shared by the units on them
     """
 
     top: np.ndarray
     steep: np.ndarray
     u: np.ndarray
-    task_start: np.ndarray | None = None
+    stair: np.ndarray | None = None
+    stairs: Stairs | None = None
+
+
+def ragged_searchsorted(values: np.ndarray, offset: np.ndarray, group: np.ndarray, x: np.ndarray,
+                        side: str = "left") -> np.ndarray:
+    """Per query ``q``: ``searchsorted(values[offset[g]:offset[g + 1]], x[q], side)`` with
+    ``g = group[q]`` (each group's values sorted), vectorised for any number of groups:
+    values and queries sorted together by group, then value (queries before equal values
+    for ``side="left"``, after them for ``"right"``). O((S + Q) log(S + Q))."""
+    s = values.shape[0]
+    owner = np.repeat(np.arange(offset.shape[0] - 1), np.diff(offset))
+    query_first = side == "left"
+    kind = np.concatenate((np.full(s, query_first, dtype=np.int8), np.full(x.shape[0], not query_first, dtype=np.int8)))
+    order = np.lexsort((kind, np.concatenate((values, x)), np.concatenate((owner, group))))
+    is_value = order < s
+    before = np.cumsum(is_value)  # values at or before each place (a query's: strictly before)
+    place = np.empty(x.shape[0], dtype=np.intp)
+    place[order[~is_value] - s] = np.flatnonzero(~is_value)
+    return before[place] - offset[group]
 
 
 def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -95,23 +239,29 @@ class WorkCurves:
     (:meth:`range_price`). Nothing here knows which accuracy family the ramps came from.
     """
 
-    def __init__(self, top: np.ndarray, steep: np.ndarray, u: np.ndarray):
+    def __init__(self, top: np.ndarray, steep: np.ndarray, u: np.ndarray,
+                 stair: np.ndarray | None = None, stairs: Stairs | None = None):
         self.top = np.asarray(top, dtype=np.float64)
         self.steep = np.asarray(steep, dtype=np.float64)
         self.u = np.asarray(u, dtype=np.float64)
-        #: units whose work jumps from 0 to ``u`` at ``top`` (``steep == 0``); None if none
+        #: per unit its staircase in ``stairs`` (-1: a ramp), or None when all are ramps
+        self.stair = None if stairs is None else np.asarray(stair, dtype=np.intp)
+        self.stairs = stairs
+        self.stair_count = 0 if self.stair is None else int(np.count_nonzero(self.stair >= 0))
+        self.has_stairs = self.stair_count > 0
+        #: units whose work jumps from 0 to ``u`` at ``top`` (``steep == 0``, not on a
+        #: staircase: one step each, as :meth:`steps` writes staircases); None if none
         jump = self.steep == 0.0
+        if self.has_stairs:
+            jump &= self.stair < 0
         self.has_jumps = bool(jump.any())
         self.jump = jump if self.has_jumps else None
-        if self.has_jumps:
-            with np.errstate(divide="ignore"):
-                self.inv = 1.0 / self.steep  # inf for a step
-        else:
-            self.inv = 1.0 / self.steep
+        with np.errstate(divide="ignore"):
+            self.inv = 1.0 / self.steep  # inf for a step
 
     @classmethod
     def of(cls, ramps: Ramps) -> WorkCurves:
-        return cls(ramps.top, ramps.steep, ramps.u)
+        return cls(ramps.top, ramps.steep, ramps.u, ramps.stair, ramps.stairs)
 
     def take(self, idx: np.ndarray) -> WorkCurves:
         out = object.__new__(WorkCurves)
@@ -119,7 +269,51 @@ class WorkCurves:
             setattr(out, name, getattr(self, name)[idx])
         out.jump = self.jump[idx] if self.has_jumps else None
         out.has_jumps = self.has_jumps and bool(out.jump.any())
+        out.stairs = self.stairs
+        out.stair = self.stair[idx] if self.stair is not None else None
+        out.stair_count = 0 if out.stair is None else int(np.count_nonzero(out.stair >= 0))
+        out.has_stairs = out.stair_count > 0
         return out
+
+    def unit_count(self) -> int:
+        """How many units :meth:`steps` writes: one per ramp, one per step of a staircase."""
+        if not self.has_stairs:
+            return self.top.shape[0]
+        on = self.stair >= 0
+        return int(np.count_nonzero(~on) + np.maximum(self.stairs.count[self.stair[on]], 1).sum())
+
+    def steps(self) -> tuple[WorkCurves, np.ndarray]:
+        """The same curves with every staircase written as its steps, one unit each (a
+        staircase without a step as one unit that never takes work), for the plain-Python
+        small-problem path. Returns the curves and ``unit_start``: unit ``j``'s are
+        ``unit_start[j]:unit_start[j + 1]``, highest step first."""
+        n = self.top.shape[0]
+        on = np.flatnonzero(self.stair >= 0) if self.has_stairs else np.zeros(0, dtype=np.intp)
+        k = self.stair[on] if self.has_stairs else on
+        count = np.ones(n, dtype=np.intp)
+        count[on] = np.maximum(self.stairs.count[k], 1) if self.has_stairs else 1
+        unit_start = np.zeros(n + 1, dtype=np.intp)
+        np.cumsum(count, out=unit_start[1:])
+        total = int(unit_start[-1])
+        top, steep, u = np.empty(total), np.zeros(total), np.zeros(total)
+        ramp = np.ones(n, dtype=bool)
+        ramp[on] = False
+        at = unit_start[:-1][ramp]
+        top[at], steep[at], u[at] = self.top[ramp], self.steep[ramp], self.u[ramp]
+        if on.shape[0]:
+            st = self.stairs
+            c = count[on]
+            offset = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+            at = np.repeat(unit_start[on], c) + offset
+            has = np.repeat(st.count[k] > 0, c)
+            step = np.minimum(np.repeat(st.start[k], c) + offset, max(st.top.shape[0] - 1, 0))
+            if st.top.shape[0]:
+                prev = np.where(offset > 0, st.end[np.maximum(step - 1, 0)], 0.0)
+                top[at] = np.where(has, st.top[step], -np.inf)
+                u[at] = np.where(has, st.end[step] - prev, 0.0)
+            else:
+                top[at] = -np.inf
+        return WorkCurves(top, steep, u), unit_start
 
     def _lists(self) -> tuple[list[float], list[float], list[float]]:
         cached = getattr(self, "_py", None)
@@ -329,13 +523,31 @@ class WorkCurves:
 
     def work_at(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         """Optimal work of tasks ``idx`` (``None``: all) at log-prices ``x`` (one per task).
-        O(len(x)). At ``x = -inf`` (price 0) the raw work is ``inf``, clipped to ``u``."""
+        O(len(x)). At ``x = -inf`` (price 0) the raw work is ``inf``, clipped to ``u``. A
+        step exactly at its price is not taken (the residual spread gives it its share)."""
+        if self.has_stairs:
+            on, k = self._on_stairs(idx)
+            if on is None:  # every unit on a staircase
+                return self.stairs.work(k, self.stairs.above(x))
         u = self._pick("u", idx)
         with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             w = (self._pick("top", idx) - x) * self._pick("inv", idx)
-        if self.has_jumps:  # fmax: a step at exactly its top gives 0 * inf = nan, read as 0
-            return np.minimum(np.fmax(w, 0.0), u)
-        return np.minimum(np.maximum(w, 0.0), u)
+        if self.has_jumps or self.has_stairs:  # fmax: a step at exactly its top gives 0 * inf = nan, read as 0
+            w = np.minimum(np.fmax(w, 0.0), u)
+        else:
+            w = np.minimum(np.maximum(w, 0.0), u)
+        if self.has_stairs:
+            w[on] = self.stairs.work(k, self.stairs.above(x[on]))
+        return w
+
+    def _on_stairs(self, idx: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+        """Positions (in ``idx``) of the units on staircases (None: all of them), and their
+        staircases."""
+        stair = self._pick("stair", idx)
+        if self.stair_count == self.stair.shape[0]:
+            return None, stair
+        on = np.flatnonzero(stair >= 0)
+        return on, stair[on]
 
     def sensitivity(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
         """``-dw/dx``: ``1/steep`` for tasks strictly between 0 and ``u`` at log-price ``x``, else 0."""
@@ -345,18 +557,28 @@ class WorkCurves:
         return np.where((raw > 0.0) & (raw < self._pick("u", idx)), inv, 0.0)
 
     def shares(self, x: np.ndarray, idx: np.ndarray | None, starts: np.ndarray,
-               seg_of: np.ndarray) -> np.ndarray:
+               seg_of: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
         """How a segment's residual work is spread over its units at log-price ``x``: in
         proportion to ``-dw/dx``. A step exactly at ``x`` has an infinite one: where a
         segment has steps at its price, they alone share it, in proportion to their ``u``
-        (the limit of steep ramps; every such unit is indifferent at that price)."""
-        sens = self.sensitivity(x, idx)
-        if not self.has_jumps:
+        (the limit of steep ramps; every such unit is indifferent at that price). ``work``:
+        :meth:`work_at` at ``x``, if known (saves a lookup)."""
+        if not (self.has_jumps or self.has_stairs):
+            return self.sensitivity(x, idx)
+        step = np.zeros(x.shape[0])
+        if self.has_jumps:
+            at = self._pick("jump", idx) & (self._pick("top", idx) == x)
+            step[at] = self._pick("u", idx)[at]
+        if self.has_stairs:  # a staircase's step at x: the work between taking it and not
+            on, k = self._on_stairs(idx)
+            if on is None:
+                step += self.stairs.step_at(k, x, work)
+            else:
+                step[on] = self.stairs.step_at(k, x[on], None if work is None else work[on])
+        ramp = self._pick("steep", idx) > 0.0
+        sens = self.sensitivity(x, idx) if ramp.any() else np.zeros(x.shape[0])
+        if not step.any():
             return sens
-        at = self._pick("jump", idx) & (self._pick("top", idx) == x)
-        if not at.any():
-            return sens
-        step = np.where(at, self._pick("u", idx), 0.0)
         has_step = np.add.reduceat(step, starts) > 0.0
         return np.where(has_step[seg_of], step, sens)
 
@@ -371,8 +593,15 @@ class WorkCurves:
         Cost: O(len(idx)) per Newton round; rounds are few (the piecewise-linear total has
         2 breakpoints per task and each Newton step is the exact closed form on its piece).
         """
-        if self.has_jumps:
-            return self._block_walk(idx, starts, cap)
+        if self.has_stairs:
+            return self._block_stairs(idx, starts, cap, x0)
+        return self._block_newton(idx, starts, cap, x0)
+
+    def _block_newton(
+        self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None = None
+    ) -> np.ndarray:
+        """:meth:`block_price` on ramps: Newton on the piecewise-linear total, safeguarded by
+        a bracket."""
         nseg = starts.shape[0]
         top = self.top[idx]
         u = self.u[idx]
@@ -432,77 +661,112 @@ class WorkCurves:
         self.last_rounds = rounds  # what the call cost, in passes over idx (the sweep budgets it)
         return x
 
-    def _event_ranks(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per unit, the rank of its ``top`` and of its saturation price among all of them,
-        from the highest down (computed once: the walk then sorts integers)."""
-        ranks = getattr(self, "_ranks", None)
-        if ranks is None:
-            n = self.top.shape[0]
-            order = np.argsort(-np.concatenate((self.top, self._saturation())), kind="stable")
-            rank = np.empty(2 * n, dtype=np.int64)
-            rank[order] = np.arange(2 * n)
-            ranks = self._ranks = (rank[:n], rank[n:])
-        return ranks
+    def _block_stairs(
+        self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray, x0: np.ndarray | None
+    ) -> np.ndarray:
+        """:meth:`block_price` where some units are on staircases, exactly.
 
-    def _block_walk(self, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray) -> np.ndarray:
-        """:meth:`block_price` by walking each segment's breakpoints from the highest price
-        down (the vectorised :meth:`_range_root`): exact where units have steps, at which the
-        total jumps and Newton has no slope to follow. O(k log k) for k units (one sort)."""
+        A segment's total work is non-increasing in the price; its staircase units change
+        their work only at the levels (the distinct step tops, highest first). The first
+        level ``q`` at which the segment, taking its steps there, reaches ``cap`` is found
+        for all segments at once (:meth:`_StairSegments.first_level`). If the segment does
+        not reach ``cap`` when its steps at ``q`` are left out, the price is that level (the
+        steps there share the rest). Otherwise the price lies strictly between two levels,
+        where every staircase unit's work is fixed: the ramps take the rest, priced by
+        Newton (:meth:`_block_newton`) and kept inside that interval."""
         n = idx.shape[0]
-        nseg = starts.shape[0]
         lengths = np.diff(np.append(starts, n))
-        seg_of = np.repeat(np.arange(nseg), lengths)
-        top, u, inv, jump = self.top[idx], self.u[idx], self.inv[idx], self.jump[idx]
-        lo = self._saturation()[idx]
-        x, _, todo = _plain_prices(top, u, starts, cap)
+        x, _, todo = _plain_prices(self.top[idx], self.u[idx], starts, cap)
         self.last_rounds = 1
         if not todo.any():
             return x
-        sel = todo[seg_of]
-        ramp = sel & ~jump
-        step = sel & jump
-        top_inv = self._top_inv()[idx]
-        rank_top, rank_lo = self._event_ranks()
-        # events: a ramp starts (at top) and saturates (at lo); a step jumps by u (at top);
-        # in each segment from the highest price down: one integer sort on (segment, rank)
-        n_ev = rank_top.shape[0] * 2
-        ev_seg = np.concatenate((seg_of[ramp], seg_of[ramp], seg_of[step]))
-        key = ev_seg * n_ev + np.concatenate((rank_top[idx[ramp]], rank_lo[idx[ramp]], rank_top[idx[step]]))
-        order = key.argsort()
-        n_ramp, n_step = int(np.count_nonzero(ramp)), int(np.count_nonzero(step))
-        ev_x = np.concatenate((top[ramp], lo[ramp], top[step]))[order]
-        ev_seg = ev_seg[order]
-        if n_ramp:
-            d_slope = np.concatenate((inv[ramp], -inv[ramp], np.zeros(n_step)))[order]
-            d_lin = np.concatenate((top_inv[ramp], -top_inv[ramp], np.zeros(n_step)))[order]
-        else:
-            d_slope = d_lin = np.zeros(n_step)
-        d_fixed = np.concatenate((np.zeros(n_ramp), u[ramp], u[step]))[order]
-        first = np.flatnonzero(np.diff(ev_seg, prepend=-1))
-        base = np.repeat(first, np.diff(np.append(first, ev_seg.shape[0])))
-
-        def running(d: np.ndarray) -> np.ndarray:  # inclusive sums restarting at each segment
-            cs = np.cumsum(d)
-            return cs - (cs[base] - d[base])
-
-        slope, lin, fixed = running(d_slope), running(d_lin), running(d_fixed)
-        slope_b, lin_b, fixed_b = slope - d_slope, lin - d_lin, fixed - d_fixed
-        c = cap[ev_seg]
-        with np.errstate(invalid="ignore", over="ignore"):
-            before = np.where(slope_b > 0.0, fixed_b + lin_b - ev_x * slope_b, fixed_b)
-            after = np.where(slope > 0.0, fixed + lin - ev_x * slope, fixed)
-            piece_hit = (slope_b > 0.0) & (before >= c)
-            hit = piece_hit | (after > c)
-        cand = np.flatnonzero(hit)
-        cand_seg = ev_seg[cand]
-        e = cand[np.diff(cand_seg, prepend=-1) != 0]  # the first hit of each segment
-        segs = ev_seg[e]
-        prev = np.where(e == base[e], np.inf, ev_x[np.maximum(e - 1, 0)])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            on_piece = (lin_b[e] - (c[e] - fixed_b[e])) / slope_b[e]
-        root = np.where(piece_hit[e], np.minimum(np.maximum(on_piece, ev_x[e]), prev), ev_x[e])
-        x[segs] = root
-        missed = todo.copy()
-        missed[segs] = False
-        x[missed] = -np.inf  # not reached: sum(u) passes cap by rounding only, so all of u
+        segs = _StairSegments(self, idx[np.repeat(todo, lengths)], lengths[todo])
+        c = cap[todo]
+        q, rounds = segs.first_level(c)
+        levels, g = self.stairs.levels, self.stairs.levels.shape[0]
+        at_level = q < g
+        x_level = np.where(at_level, levels[np.minimum(q, max(g - 1, 0))] if g else -np.inf, -np.inf)
+        root = x_level.copy()
+        if not segs.only_stairs:
+            # between levels q - 1 and q where the segment, leaving out its steps at level
+            # q, still takes more than cap (or below every level): the ramps take the rest
+            fixed = segs.totals(q, 0, None)  # the staircases' work strictly above the price
+            between = ((segs.totals(q, 0, x_level) > c) | ~at_level) & segs.has_ramp
+            if between.any():
+                rsel = between[segs.seg] & (segs.stair < 0)
+                r_seg = segs.seg[rsel]
+                r_starts = np.flatnonzero(np.diff(r_seg, prepend=-1))
+                which = r_seg[r_starts]
+                guess = None if x0 is None else x0[todo][which]
+                xr = self._block_newton(segs.units[rsel], r_starts, c[which] - fixed[which], guess)
+                rounds += self.last_rounds
+                upper = np.where(q[which] > 0, levels[np.maximum(q[which] - 1, 0)] if g else np.inf, np.inf)
+                root[which] = np.minimum(np.maximum(xr, x_level[which]), upper)
+        x[todo] = root
+        self.last_rounds = rounds + 3
         return x
+
+
+class _StairSegments:
+    """The segments of a :meth:`WorkCurves.block_price` call that need a root, compacted:
+    their units, which of them are on staircases, and each segment's total work at a level
+    of the staircases (:meth:`totals`)."""
+
+    def __init__(self, curves: WorkCurves, units: np.ndarray, lengths: np.ndarray):
+        self.curves, self.units = curves, units
+        self.starts = np.zeros(lengths.shape[0], dtype=np.intp)
+        np.cumsum(lengths[:-1], out=self.starts[1:])
+        self.seg = np.repeat(np.arange(lengths.shape[0]), lengths)
+        self.stair = curves.stair[units]
+        self.on = np.flatnonzero(self.stair >= 0)
+        self.k = self.stair[self.on]
+        self.rows = curves.stairs.rows(self.k)
+        self.on_seg = self.seg[self.on]
+        ramp = np.flatnonzero(self.stair < 0)
+        self.ramp, self.ramp_seg = ramp, self.seg[ramp]
+        self.only_stairs = ramp.shape[0] == 0
+        self.has_ramp = np.add.reduceat((self.stair < 0).astype(np.intp), self.starts) > 0
+        r = units[ramp]
+        self.r_top, self.r_inv, self.r_u = curves.top[r], curves.inv[r], curves.u[r]
+        self.w = np.zeros(units.shape[0])
+
+    def totals(self, q: np.ndarray, taken: int, ramps_at: np.ndarray | None) -> np.ndarray:
+        """Per segment: its staircase units' work above level ``q`` (``taken`` = 1: at or
+        above), plus its ramps' work at the log-price ``ramps_at`` (None: leave them out)."""
+        st = self.curves.stairs
+        if self.only_stairs:
+            return np.add.reduceat(st.work(self.k, q[self.on_seg] + taken, self.rows), self.starts)
+        w = self.w
+        w[self.on] = st.work(self.k, q[self.on_seg] + taken, self.rows)
+        if ramps_at is None:
+            w[self.ramp] = 0.0
+        else:
+            with np.errstate(invalid="ignore"):
+                w[self.ramp] = np.minimum(np.maximum((self.r_top - ramps_at[self.ramp_seg]) * self.r_inv, 0.0),
+                                          self.r_u)
+        return np.add.reduceat(w, self.starts)
+
+    def first_level(self, cap: np.ndarray) -> tuple[np.ndarray, int]:
+        """Per segment, the first level (0 the highest; ``len(levels)``: none) at which it
+        reaches ``cap`` taking its steps there, and the passes over the units it took: with
+        staircases only and few of them, every level at once
+        (:meth:`Stairs.level_totals`), otherwise a bisection over the levels, O(log levels)
+        passes."""
+        st = self.curves.stairs
+        g = st.levels.shape[0]
+        if self.only_stairs:
+            per_level = st.level_totals(self.k, self.on_seg, cap.shape[0])
+            if per_level is not None:
+                return np.count_nonzero(per_level[:, 1:] < cap[:, None], axis=1), 1
+        lo = np.zeros(cap.shape[0], dtype=np.intp)
+        hi = np.full(cap.shape[0], g, dtype=np.intp)
+        rounds = 0
+        while True:
+            active = lo < hi
+            if not active.any():
+                return lo, rounds
+            mid = np.minimum((lo + hi) // 2, max(g - 1, 0))
+            reach = self.totals(mid, 1, st.levels[mid]) >= cap
+            hi = np.where(active & reach, mid, hi)
+            lo = np.where(active & ~reach, mid + 1, lo)
+            rounds += 1

@@ -71,15 +71,19 @@ def make_solution(
         no_capacity = (problem.capacity(problem.deadline[gone]) <= 0.0).tolist()
         for j, why, none in zip(gone.tolist(), given, no_capacity, strict=True):
             reasons[j] = DEADLINE_BEFORE_AVAILABLE if none else str(why)
-    accuracy = problem.accuracy(work)
     if problem.n_model:
         config = _model_configs(problem, config, empty)
         models = problem.models
         on = problem.model >= 0
+        accuracy = np.empty(problem.n)
+        curve = np.flatnonzero(~on)
+        if curve.shape[0]:  # a model task's accuracy is its configuration's, not the envelope's
+            accuracy[curve] = problem.family.value(np.maximum(work[curve], 0.0), curve)
         accuracy[on] = np.where(config[on] >= 0, models.accuracy[np.maximum(config[on], 0)],
                                 models.a_min[problem.model[on]])
         config.setflags(write=False)
     else:
+        accuracy = problem.accuracy(work)
         config = None
     for arr in (machine, start, duration, work, accuracy):  # ours alone: Solution keeps them
         arr.setflags(write=False)
@@ -126,9 +130,9 @@ def machine_chains(problem: Problem, machine: np.ndarray) -> tuple[np.ndarray, n
     Returns ``(idx, group_starts)`` for :func:`app.solver.fractional.nested_allocation`;
     unassigned tasks (-1) are left out. O(n log n).
     """
-    rank = problem.rank
-    assigned = np.flatnonzero(machine >= 0)
-    idx = assigned[np.lexsort((rank[assigned], machine[assigned]))]
+    order = problem.order  # deadline order, ties by input order; then a stable sort by machine
+    assigned = order[machine[order] >= 0]
+    idx = assigned[np.argsort(machine[assigned], kind="stable")]
     mach = machine[idx]
     group_starts = np.flatnonzero(np.diff(mach, prepend=-2) != 0) if idx.shape[0] else np.zeros(0, dtype=np.intp)
     return idx, group_starts

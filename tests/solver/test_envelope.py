@@ -5,6 +5,7 @@ combination, per machine, solved by Clarabel through cvxpy), on both relaxation 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import cvxpy as cp
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 import app.solver.fractional as fractional
+import app.solver.kernel as kernel
 from app.solver import (
     ALGORITHMS,
     MODELS,
@@ -23,9 +25,14 @@ from app.solver import (
     solve,
 )
 from app.solver.family import EnvelopeFamily, upper_envelope
+from app.solver.kernel import Stairs
 from app.solver.problem import Models
 
-PATHS = ("small", "sweep")
+#: the small-problem path (staircases written as steps), the sweep (every level of a block
+#: at once from a dense table of staircases x levels when models are few), and the sweep
+#: without that table (a bisection over the levels; a lookup counts the task's steps above
+#: a level, or searches all steps)
+PATHS = ("small", "sweep", "padded", "searched")
 
 
 def reference_with_models(p: Problem) -> float:
@@ -90,12 +97,16 @@ def random_models(rng: np.random.Generator, kind: str, count: int) -> Models:
     return Models(a_min=a_min, start=start, work=work, accuracy=acc)
 
 
-KINDS = ("concave", "one_config", "dominated", "equal_works", "tiny_huge", "at_a_min", "mixed_curves")
+KINDS = ("concave", "one_config", "dominated", "equal_works", "tiny_huge", "at_a_min", "mixed_curves", "own_model")
 
 
 def model_instance(rng: np.random.Generator, kind: str, n: int, m: int) -> Problem:
-    ms = random_models(rng, "concave" if kind == "mixed_curves" else kind, int(rng.integers(1, 4)))
-    model = rng.integers(0, ms.count, n)
+    if kind == "own_model":  # every task its own model (as weights make them): many staircases
+        ms = random_models(rng, "concave", n)
+        model = rng.permutation(n)
+    else:
+        ms = random_models(rng, "concave" if kind == "mixed_curves" else kind, int(rng.integers(1, 4)))
+        model = rng.integers(0, ms.count, n)
     if kind == "mixed_curves":
         model = np.where(rng.random(n) < 0.5, -1, model)
     scale = 1e-3 if kind == "tiny_huge" and rng.random() < 0.5 else 1.0
@@ -114,8 +125,12 @@ def model_instance(rng: np.random.Generator, kind: str, n: int, m: int) -> Probl
 
 def force(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fractional, "SMALL_N", 10**9 if path == "small" else 0)
-    if path == "sweep":
+    if path != "small":
         monkeypatch.setattr(fractional, "SWEEP_BUDGET", float("inf"))
+    if path in ("padded", "searched"):
+        monkeypatch.setattr(Stairs, "_dense", staticmethod(lambda cells, steps: False))
+    if path == "searched":
+        monkeypatch.setattr(kernel, "_PADDED_STEPS", 0)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -157,9 +172,63 @@ def test_many_tasks_of_one_model_share_its_steps(path: str, monkeypatch: pytest.
     assert sol.upper_bound == pytest.approx(reference_with_models(p), rel=1e-6)
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_shared_steps_mixed_with_curves(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hundreds of tasks of two models whose steps share tops (one model's slopes are the
+    other's), between curve tasks: block prices fall on shared levels and between them,
+    where the curve tasks take what the staircases leave."""
+    force(path, monkeypatch)
+    rng = np.random.default_rng(12)
+    ms = Models(a_min=[0.1, 0.1], start=[0, 3, 5], work=[1.0, 2.0, 4.0, 1.0, 2.0],
+                accuracy=[0.5, 0.7, 0.8, 0.5, 0.7])
+    n = 240
+    model = np.where(rng.random(n) < 0.3, -1, rng.integers(0, 2, n))
+    deadline = np.sort(rng.uniform(0, 250, n))
+    p = Problem(deadline, rng.uniform(0.2, 3.0, n), np.full(n, 0.1), np.full(n, 0.9),
+                np.where(rng.random(n) < 0.5, 2.0, np.inf), [1.0, 0.5], [0.0, 3.0], model=model, models=ms)
+    sol = fractional_relaxation(p)
+    assert_feasible(p, sol.work)
+    assert sol.upper_bound == pytest.approx(reference_with_models(p), rel=1e-6)
+
+
+def test_staircase_lookups_against_counting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A staircase's work above a level, from the dense table, the padded levels or a binary
+    search alike, is the sum of its steps whose tops are above that level (counted
+    directly)."""
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        count = rng.integers(0, 5, int(rng.integers(1, 8)))
+        start = np.concatenate(([0], np.cumsum(count)))
+        top = np.concatenate([np.sort(rng.choice(np.arange(-4.0, 4.0, 0.5), c, replace=False))[::-1] for c in count])
+        end = np.concatenate([np.cumsum(rng.uniform(0.1, 1.0, c)) for c in count])
+        k = rng.integers(0, count.shape[0], 50)
+        x = rng.choice(np.concatenate((top, rng.uniform(-5, 5, 5), [-np.inf, np.inf])), 50)
+        expected = [end[start[a]:start[a + 1]][top[start[a]:start[a + 1]] > b].max(initial=0.0) for a, b in zip(k, x, strict=True)]
+        for dense, padded in ((True, 16), (False, 16), (False, 0)):
+            monkeypatch.setattr(kernel, "_PADDED_STEPS", padded)
+            st = Stairs(top=top, start=start, end=end)
+            object.__setattr__(st, "_dense", lambda cells, steps, d=dense: d)
+            assert st.work(k, st.above(x)) == pytest.approx(expected, abs=0)
+            length = [np.diff(np.append(0.0, end[start[a]:start[a + 1]]))[top[start[a]:start[a + 1]] == b].sum()
+                      for a, b in zip(k, x, strict=True)]
+            assert st.step_at(k, x) == pytest.approx(length, abs=1e-15)
+
+
 def test_paths_agree_at_scale() -> None:
     rng = np.random.default_rng(11)
     p = model_instance(rng, "mixed_curves", 3000, 20)
+    check_paths_agree(p)
+
+
+def test_paths_agree_at_scale_with_a_model_per_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(13)
+    p = model_instance(rng, "own_model", 2000, 10)
+    check_paths_agree(p)
+    monkeypatch.setattr(Stairs, "_dense", staticmethod(lambda cells, steps: True))
+    check_paths_agree(dataclasses.replace(p))  # the same lookups from a dense table
+
+
+def check_paths_agree(p: Problem) -> None:
     got = []
     for small in (10**9, 0):
         saved = fractional.SMALL_N

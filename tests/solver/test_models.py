@@ -220,3 +220,72 @@ def test_lee_song_refuses_model_tasks() -> None:
     p = _models_only(np.random.default_rng(0), 5, 2, 1.0)
     with pytest.raises(ModelsUnsupportedError, match="edf-3levels-lee-song"):
         solve(p, "edf-3levels-lee-song")
+
+
+def _reference_upgrades(p: Problem, machine: np.ndarray, work: np.ndarray, config: np.ndarray) -> np.ndarray:
+    """The upgrade rule written plainly, O(n^2 C) a step: every model task's best upgrade
+    within its limit now (its own deadline and every later running task's, from end times
+    recomputed from scratch), the best of all (most accuracy per second, then fewer extra
+    seconds, then the earlier position on its machine) made, until none fits."""
+    ms = p.models
+    work, config = work.copy(), config.copy()
+    chains = [np.array([j for j in p.order if machine[j] == r], dtype=int) for r in range(p.m)]
+    while True:
+        found = None
+        for r, tasks in enumerate(chains):
+            if tasks.shape[0] == 0:
+                continue
+            end = p.available_at[r] + np.cumsum(work[tasks] / p.speed[r])
+            for q, j in enumerate(tasks):
+                k = p.model[j]
+                if k < 0:
+                    continue
+                later = [p.deadline[i] - e for i, e in zip(tasks[q + 1:], end[q + 1:], strict=True) if work[i] > 0]
+                limit = min([p.deadline[j] - end[q], *later])
+                c = config[j]
+                w0, a0 = (0.0, ms.a_min[k]) if c < 0 else (ms.work[c], ms.accuracy[c])
+                for c2 in range(ms.start[k], ms.start[k + 1]):
+                    gain, dt = ms.accuracy[c2] - a0, (ms.work[c2] - w0) / p.speed[r]
+                    if gain > 0 and dt <= limit:
+                        key = (-(np.inf if dt <= 0 else gain / dt), dt, q, c2)
+                        if found is None or key < found[0]:
+                            found = (key, j, c2)
+        if found is None:
+            return config
+        _, j, c2 = found
+        config[j], work[j] = c2, ms.work[c2]
+
+
+@pytest.mark.parametrize("block", [4, 4096])
+def test_upgrades_against_the_rule_written_plainly(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upgrade pass (a queue and a heap per machine, tasks that can no longer be upgraded
+    dropped in bulk, limits kept in blocks) makes exactly the upgrades of the rule applied
+    one step at a time from scratch; small blocks exercise the blocked limits."""
+    from app.solver import configs
+    from app.solver.schedule import machine_chains
+
+    monkeypatch.setattr(configs, "_BLOCK", block)
+    monkeypatch.setattr(configs, "_SWEEP", 1)  # sweep the queue as often as it may
+    rng = np.random.default_rng(21)
+    for i in range(40):
+        kind = KINDS[i % len(KINDS)]
+        p = model_instance(rng, kind, int(rng.integers(1, 40)), int(rng.integers(1, 4)))
+        machine = rng.integers(0, p.m, p.n)
+        work = np.zeros(p.n)
+        config = np.full(p.n, -1, dtype=np.int64)
+        tasks = np.flatnonzero(p.model >= 0)
+        # a plain rounding that fits: each machine's tasks in order, the best configuration that
+        # fits the time left before their deadline, sometimes nothing
+        for r in range(p.m):
+            t = p.available_at[r]
+            for j in [j for j in p.order if machine[j] == r and p.model[j] >= 0]:
+                room = (p.deadline[j] - t) * p.speed[r] * rng.uniform(0.0, 0.8)
+                c = best_within(p, np.array([j]), np.array([room]))[0]
+                if c >= 0:
+                    config[j], work[j] = c, p.models.work[c]
+                    t += work[j] / p.speed[r]
+        expected = _reference_upgrades(p, machine, work, config)
+        idx, starts = machine_chains(p, machine)
+        configs.upgrade(p, idx, starts, machine, work, config)
+        assert np.array_equal(config, expected), (kind, i)
+        assert np.array_equal(work[tasks], np.where(config[tasks] >= 0, p.models.work[np.maximum(config[tasks], 0)], 0.0))
