@@ -106,8 +106,19 @@ def nested_allocation(
     if starts.shape[0] > 1:
         starts = np.unique(starts)
     cap = np.maximum(np.asarray(cap, dtype=np.float64), 0.0)
-    # in chain order once, so every later pass reads memory sequentially
-    return _nested_units(WorkCurves.of(family.ramps()).take(idx), cap, starts, rtol)
+    ramps = family.ramps()
+    if ramps.task_start is None:  # one unit per task
+        # in chain order once, so every later pass reads memory sequentially
+        return _nested_units(WorkCurves.of(ramps).take(idx), cap, starts, rtol)
+    # several units per task: its units sit together at its position in the chain, under its
+    # capacity (the constraints between them repeat the task's own and are implied by it)
+    count = np.diff(ramps.task_start)[idx]
+    unit_start = np.zeros(n_all + 1, dtype=np.intp)
+    np.cumsum(count, out=unit_start[1:])
+    unit = np.repeat(ramps.task_start[idx] - unit_start[:-1], count) + np.arange(unit_start[-1])
+    w, x = _nested_units(WorkCurves.of(ramps).take(unit), np.repeat(cap, count), unit_start[starts], rtol)
+    # a task's price is its last unit's (the lowest: prices do not increase along the chain)
+    return np.add.reduceat(w, unit_start[:-1]), x[unit_start[1:] - 1]
 
 
 def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,

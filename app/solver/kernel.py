@@ -184,6 +184,10 @@ class Ramps:
     u: np.ndarray
     stair: np.ndarray | None = None
     stairs: Stairs | None = None
+    #: ``None`` when unit ``i`` is task ``i``; otherwise task ``j``'s units are
+    #: ``task_start[j]:task_start[j + 1]`` (at least one each), its work their sum (a concave
+    #: curve made of pieces, such as a chord to an accuracy floor then the curve past it)
+    task_start: np.ndarray | None = None
 
 
 def ragged_searchsorted(values: np.ndarray, offset: np.ndarray, group: np.ndarray, x: np.ndarray,
