@@ -32,7 +32,8 @@ Tasks of measured models: a model's *levels* are its configurations that no othe
 
 from __future__ import annotations
 
-import heapq
+import bisect
+import math
 
 import numpy as np
 
@@ -48,10 +49,12 @@ HEAP_CLASSES = 16
 
 
 class _SpeedHeaps:
-    """Machines' free times, one heap per distinct speed, keyed ``(free, index)``: within a
-    class the machine free first finishes any work first and keeps the most room, ties to
-    the lowest index, so scanning the classes' tops gives what a scan of every machine gives.
-    O(classes) a query, O(log m) an update."""
+    """Machines' free times, one sorted list per distinct speed, keyed ``(free, index)``:
+    within a class, finish times and rooms are monotone in the free time (and so are their
+    rounded values), so the machines that tie with the one free first, to the last bit, are
+    the next few of its list; the lowest index among them is the scan's choice, and scanning
+    the classes gives what a scan of every machine gives. O(classes + ties) a query,
+    O(log m) plus a memory move an update."""
 
     def __init__(self, speed: np.ndarray, free: np.ndarray):
         speeds = speed.tolist()
@@ -59,12 +62,11 @@ class _SpeedHeaps:
         for r, (v, f) in enumerate(zip(speeds, free.tolist(), strict=True)):
             by_speed.setdefault(v, []).append((f, r))
         self.speed = sorted(by_speed)
-        self.heaps = [by_speed[v] for v in self.speed]
-        for h in self.heaps:
-            heapq.heapify(h)
+        self.lists = [sorted(by_speed[v]) for v in self.speed]
         self.class_of = [0] * len(speeds)
-        for c, heap in enumerate(self.heaps):
-            for _, r in heap:
+        self.free = free.tolist()
+        for c, lst in enumerate(self.lists):
+            for _, r in lst:
                 self.class_of[r] = c
 
     @staticmethod
@@ -74,28 +76,40 @@ class _SpeedHeaps:
     def earliest_finish(self, w: float) -> tuple[float, int]:
         """The machine where ``w`` work finishes first, and when (ties: lowest index)."""
         best = (np.inf, -1)
-        for v, h in zip(self.speed, self.heaps, strict=True):
-            f, r = h[0]
-            cand = (f + w / v, r)
-            if cand < best:
-                best = cand
+        for v, lst in zip(self.speed, self.lists, strict=True):
+            f, r = lst[0]
+            finish = f + w / v
+            k = bisect.bisect_right(lst, (f, math.inf))  # past the machines free at f too (higher index)
+            while k < len(lst) and lst[k][0] + w / v == finish:  # the same finish, to the bit
+                r = min(r, lst[k][1])
+                k += 1
+            if (finish, r) < best:
+                best = (finish, r)
         return best
 
     def most_room(self, w: float, d: float) -> int:
         """Among machines where ``w`` work finishes by ``d``, the one with the most room
         ``speed (d - free)`` (ties: lowest index); -1 when none fits."""
         best_room, best_r = -np.inf, -1
-        for v, h in zip(self.speed, self.heaps, strict=True):
-            f, r = h[0]
-            if f + w / v <= d:
-                room = v * (d - f)
-                if room > best_room or (room == best_room and r < best_r):
-                    best_room, best_r = room, r
+        for v, lst in zip(self.speed, self.lists, strict=True):
+            f, r = lst[0]
+            if not f + w / v <= d:
+                continue
+            room = v * (d - f)
+            k = bisect.bisect_right(lst, (f, math.inf))
+            while k < len(lst) and lst[k][0] + w / v <= d and v * (d - lst[k][0]) == room:
+                r = min(r, lst[k][1])
+                k += 1
+            if room > best_room or (room == best_room and r < best_r):
+                best_room, best_r = room, r
         return best_r
 
     def take(self, r: int, new_free: float) -> None:
-        """Machine ``r`` (the top of its class) is now free at ``new_free``."""
-        heapq.heapreplace(self.heaps[self.class_of[r]], (new_free, r))
+        """Machine ``r`` is now free at ``new_free``."""
+        lst = self.lists[self.class_of[r]]
+        del lst[bisect.bisect_left(lst, (self.free[r], r))]
+        bisect.insort(lst, (new_free, r))
+        self.free[r] = new_free
 
 
 def _empty(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -57,3 +57,21 @@ def test_ties_across_speeds_go_to_the_lowest_index(monkeypatch, algorithm):
     assert answers[0].machine.tolist() == answers[1].machine.tolist()
     if algorithm == "edf-3levels":  # earliest finish: a tie, to the lowest index
         assert answers[0].machine.tolist() == [0]
+
+
+@pytest.mark.parametrize("algorithm", ["edf-nocompression", "edf-3levels"])
+def test_rounding_ties_within_a_speed_give_the_scans_machine(monkeypatch, algorithm):
+    """Machines 0 and 1 (the same speed) are free at 0.1 + 0.2 and at 0.3, one ulp apart (the
+    usual leftover of summed durations): the task's finish (4.3) and room (9.7) round to the
+    same number on both, so the scan takes the lowest index, machine 0, and so do the lists
+    per speed, although machine 1 is free first."""
+    m = 256
+    available_at = np.full(m, 50.0)
+    available_at[0], available_at[1] = 0.1 + 0.2, 0.3
+    problem = Problem([10.0], [1.0], [0.0], [1.0], [4.0], np.ones(m), available_at)
+    answers = []
+    for machines in (1, 10**9):
+        monkeypatch.setattr(baselines, "HEAP_MACHINES", machines)
+        answers.append(solve(problem, algorithm))
+    assert answers[0].machine.tolist() == answers[1].machine.tolist() == [0]
+    assert answers[0].start.tolist() == answers[1].start.tolist()
