@@ -20,7 +20,7 @@
     infinite work, so only the two lower levels are available.
 
 Both are O(n m) as a vectorised O(m) scan per task, in EDF order (inherently sequential);
-with many machines of few distinct speeds they keep instead one heap of free times per speed
+with many machines of few distinct speeds they keep instead one sorted list of free times per speed
 (:class:`_SpeedHeaps`: in a class, the machine free first is the best for both rules), so
 O(n (classes + log m)), with the same schedule.
 
@@ -42,7 +42,7 @@ from .problem import UNSCHEDULED, Problem, Solution
 from .registry import register
 from .schedule import NO_FIT, UNBOUNDED_T_MAX, make_solution
 
-#: the heaps of :class:`_SpeedHeaps` replace the vectorised scan from this many machines, when
+#: the lists of :class:`_SpeedHeaps` replace the vectorised scan from this many machines, when
 #: they have at most :data:`HEAP_CLASSES` distinct speeds (below, numpy's scan is faster)
 HEAP_MACHINES = 256
 HEAP_CLASSES = 16
