@@ -24,17 +24,28 @@ scheduled task scores at least this; one that cannot is unscheduled with reason
    weight raised by the factor that would lift it to its floor at the price it saw, and the
    problem is solved again; when raising stops paying (:data:`PATIENCE` rounds in a row
    without a better feasible schedule), the violator whose floor buys the least objective per
-   unit of work is dropped and its time goes to the others. Every round's schedule is made
-   feasible by unscheduling whoever is still below its floor, and the best feasible schedule
-   (real weights) is the answer. On small batches, a last pass tries to take back each
-   dropped floor task (a few raising rounds, :data:`ADD_ROUNDS`), then to drop each admitted
-   one in turn, and keeps what raises the objective.
-   Complexity: at most :data:`MAX_ROUNDS` solves of the algorithm plus, on small batches,
-   :data:`ADD_ROUNDS` per dropped floor task and one per admitted floor task.
+   unit of work is dropped (the lowest quarter of them when there are many) and its time goes
+   to the others. Every round's schedule is made feasible by unscheduling whoever is still
+   below its floor, and the best feasible schedule (real weights) is the answer. The rounds
+   run first on the fractional relaxation (cheap: up to :data:`MAX_ROUNDS`), then on the
+   algorithm itself from the prices found (:data:`INTEGRAL_ROUNDS`), and on batches up to
+   :data:`FRESH_START` tasks also from scratch (:data:`MAX_ROUNDS`). On batches up to
+   :data:`SMALL_BATCH` tasks, a last pass tries to take back each dropped floor task (a few
+   raising rounds, :data:`ADD_ROUNDS`), then to drop each admitted one in turn, and keeps
+   what raises the objective; finally the raised weights are brought back toward the
+   callers' while that pays (``_TIGHTEN_STEPS``). The default algorithm also runs the
+   admission with each algorithm of its portfolio (``dsct-refined``, ``dsct-approx``,
+   ``edf-nocompression``, ``edf-3levels``; up to :data:`PORTFOLIO_TASKS` tasks and
+   :data:`PORTFOLIO_PAIRS` task x machine pairs) and keeps the best, so with floors it stays
+   never below them there.
+   Complexity: a bounded number of solves. Per algorithm run: ``INTEGRAL_ROUNDS +
+   _TIGHTEN_STEPS`` solves, plus ``MAX_ROUNDS`` up to ``FRESH_START`` tasks, plus
+   ``ADD_ROUNDS`` per dropped and one per admitted floor task up to ``SMALL_BATCH`` tasks;
+   and ``MAX_ROUNDS`` relaxations once. Measured costs are in docs/robustness.md.
 4. **Zero weights.** A task of weight 0 adds nothing to the objective: it is left out of the
    solve and then served only with time nobody else uses (:func:`_fill_leftover`: at its
    deadline-order place on the machine where it gains the most, pushing later tasks only
-   into their own slack). O(n) per such task, within :data:`FILL_WORK`.
+   into their own slack). O(n + m) per such task, the whole fill within :data:`FILL_WORK`.
 
 ``upper_bound`` is the fractional relaxation of the scaled problem with the real weights,
 the unreachable tasks left out and model configurations filtered by their floors, plus what
@@ -72,8 +83,14 @@ INTEGRAL_ROUNDS = 6
 SMALL_BATCH = 40
 #: up to this many tasks, the admission also starts from scratch (not only from the relaxation's)
 FRESH_START = 200
-#: the zero-weight fill stops after this many task-positions examined (tasks x chain length)
-FILL_WORK = 4_000_000
+#: the admission also runs the algorithm's portfolio (:data:`app.solver.registry.PORTFOLIO`)
+#: up to this many tasks and task x machine pairs (the EDF baselines are O(n m) a solve)
+PORTFOLIO_TASKS = 5_000
+PORTFOLIO_PAIRS = 1_000_000
+#: the zero-weight fill stops after this much work: each machine examined for a task costs
+#: its chain's length plus :data:`_SLOT_COST` (the fixed cost of a look, in task positions)
+FILL_WORK = 1_000_000
+_SLOT_COST = 64
 #: raising rounds in a row without a better feasible schedule before a violator is dropped
 PATIENCE = 2
 #: on small batches, the solves spent to take back each dropped floor task
@@ -271,7 +288,8 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
         if below.shape[0]:  # a bug in the algorithm, never a silently missed floor
             raise AssertionError(f"{name} scheduled task {int(below[0])} below its min_accuracy")
     else:
-        s = _admissions(p, kept, weight, [(fn, options)] + [(other, {}) for other in portfolio])
+        affordable = kept.shape[0] <= PORTFOLIO_TASKS and kept.shape[0] * p.m <= PORTFOLIO_PAIRS
+        s = _admissions(p, kept, weight, [(fn, options)] + [(other, {}) for other in portfolio if affordable])
     s.drop(np.flatnonzero(out), BELOW_MIN_ACCURACY)
     _fill_leftover(p, s, np.flatnonzero(zero))
     return _finish(p, s, upper, name, status, proven)
@@ -441,22 +459,40 @@ def _try_drops(p: Problem, kept: np.ndarray, weight: np.ndarray, state: _Admissi
 
 
 def _fill_leftover(p: Problem, s: _Schedule, tasks: np.ndarray) -> None:
-    """Serve zero-weight tasks with time no other task uses (module docstring, step 4)."""
+    """Serve zero-weight tasks with time no other task uses (module docstring, step 4): each,
+    in deadline order, on the machine where it gains the most. The machines' chains are built
+    once and kept up to date; each task costs the chains of the machines free before its
+    deadline, and the whole fill stops once it has spent :data:`FILL_WORK` (the tasks left
+    are unscheduled, ``compressed_to_zero``): O(FILL_WORK) whatever the batch."""
     if not tasks.shape[0]:
         return
     tasks = tasks[np.argsort(p.rank[tasks], kind="stable")]
+    chains = _chains(p, s)
     budget = FILL_WORK
+    avail = p.available_at.tolist()
     for j in tasks.tolist():
         if budget <= 0:
             break
-        budget -= p.n + p.m
+        d = float(p.deadline[j])
         best = None
         for r in range(p.m):
-            slot = _slot(p, s, j, r)
+            budget -= 1
+            if avail[r] >= d:
+                continue
+            budget -= _SLOT_COST + chains[r].shape[0]
+            slot = _slot(p, s, j, r, chains[r])
             if slot is not None and (best is None or slot.accuracy > best.accuracy):
                 best = slot
         if best is not None:
-            _insert(p, s, j, best)
+            chains[best.machine] = _insert(p, s, j, best, chains[best.machine])
+
+
+def _chains(p: Problem, s: _Schedule) -> list[np.ndarray]:
+    """Per machine, its tasks by start time (ties by index)."""
+    on = np.flatnonzero(s.machine >= 0)
+    on = on[np.lexsort((on, s.start[on], s.machine[on]))]
+    bounds = np.searchsorted(s.machine[on], np.arange(p.m + 1))
+    return [on[bounds[r]:bounds[r + 1]] for r in range(p.m)]
 
 
 @dataclass(frozen=True)
@@ -470,15 +506,10 @@ class _Slot:
     accuracy: float
 
 
-def _chain(p: Problem, s: _Schedule, r: int) -> np.ndarray:
-    on = np.flatnonzero(s.machine == r)
-    return on[np.lexsort((on, s.start[on]))]
-
-
-def _slot(p: Problem, s: _Schedule, j: int, r: int) -> _Slot | None:
-    """The most work task ``j`` can do on machine ``r`` at its deadline-order place, pushing
-    the later tasks only into their slack (gaps before them, then time before their deadlines)."""
-    chain = _chain(p, s, r)
+def _slot(p: Problem, s: _Schedule, j: int, r: int, chain: np.ndarray) -> _Slot | None:
+    """The most work task ``j`` can do on machine ``r`` (whose tasks are ``chain``, by start)
+    at its deadline-order place, pushing the later tasks only into their slack (gaps before
+    them, then time before their deadlines)."""
     later = chain[p.rank[chain] > p.rank[j]]
     before = chain[p.rank[chain] < p.rank[j]]
     t0 = float(p.available_at[r])
@@ -512,19 +543,21 @@ def _slot(p: Problem, s: _Schedule, j: int, r: int) -> _Slot | None:
     return _Slot(r, t0, work, -1, accuracy)
 
 
-def _insert(p: Problem, s: _Schedule, j: int, slot: _Slot) -> None:
-    """Run ``j`` in ``slot`` and push the later tasks on its machine just as far as needed."""
+def _insert(p: Problem, s: _Schedule, j: int, slot: _Slot, chain: np.ndarray) -> np.ndarray:
+    """Run ``j`` in ``slot`` and push the later tasks on its machine just as far as needed;
+    returns the machine's chain with ``j`` in it."""
     r = slot.machine
     duration = slot.work / float(p.speed[r])
     end = slot.start + duration
-    chain = _chain(p, s, r)
-    for k in chain[p.rank[chain] > p.rank[j]].tolist():
+    at = int(np.count_nonzero(p.rank[chain] < p.rank[j]))
+    for k in chain[at:].tolist():
         if s.start[k] >= end:
             break
         s.start[k] = end
         end = end + s.duration[k]
     s.machine[j], s.start[j], s.duration[j] = r, slot.start, duration
     s.work[j], s.config[j], s.reason[j] = slot.work, slot.config, SCHEDULED
+    return np.insert(chain, at, j)
 
 
 def _finish(p: Problem, s: _Schedule, upper: float, name: str, status: str, proven: float | None) -> Solution:
