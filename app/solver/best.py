@@ -105,6 +105,9 @@ CALL_COST = 64
 #: the baselines (O(n m) each) are run, when their bound does not rule them out, only up to
 #: this many task x machine pairs (about a second each); larger batches keep O(n log n)
 BASELINE_PAIRS = 1_000_000
+#: batches with model tasks get the extra candidates (speed-aware, baselines) up to this many
+#: tasks: each costs about one dsct-refined (0.5 s at 1e4 model tasks on 100 machines)
+MODEL_CANDIDATES_TASKS = 20_000
 #: ``edf-3levels-lee-song`` is O(n^2 m): it is run (when its bound does not rule it out) only
 #: up to this many n^2 m operations, a few milliseconds; a batch of 512 tasks on 100 machines,
 #: which the service may solve on its event loop, would take about 150 ms
@@ -226,13 +229,17 @@ def _best_with_models(p: Problem) -> Solution:
     machine re-optimised over its tasks' configurations), the speed-aware assignment
     re-optimised the same way, and the two EDF baselines that schedule model tasks, each
     re-optimised on its own assignment (never below the baseline's schedule), the baselines
-    up to ``BASELINE_PAIRS`` task x machine pairs. Ties go to the earlier candidate."""
+    up to ``BASELINE_PAIRS`` task x machine pairs. Ties go to the earlier candidate. Each
+    candidate costs about one ``dsct-refined``: above ``MODEL_CANDIDATES_TASKS`` tasks only
+    ``dsct-refined``'s schedule is answered."""
     frac = fractional_relaxation(p)
     a_machine, _, _, _ = list_schedule(p, frac.work)
     best = refine_models(p, a_machine, approx_from(p, frac, "dsct-refined"), frac.upper_bound)
     nobody = make_solution(p, machine=np.full(p.n, UNSCHEDULED), start=np.zeros(p.n),
                            duration=np.zeros(p.n), work=np.zeros(p.n), upper_bound=frac.upper_bound,
                            algorithm=NAME)
+    if p.n > MODEL_CANDIDATES_TASKS:  # each candidate costs about a dsct-refined
+        return dataclasses.replace(best, algorithm=NAME)
     s_machine = speed_aware_assignment(p, frac.work)
     candidates = [(s_machine, nobody)]
     if p.n * p.m <= BASELINE_PAIRS:
