@@ -27,6 +27,19 @@ def _model_batch(n: int, algorithm: str) -> bytes:
     return json.dumps({"algorithm": algorithm, "machines": machines, "tasks": tasks}).encode()
 
 
+def _long_search() -> bytes:
+    """60 tasks of a bundled model on 5 machines at a heavy load for ``exact`` with a
+    60-second limit: a solve that runs until its limit whatever the machine's speed (such
+    batches are far from proven in 10 s)."""
+    tasks = [{"id": f"t{j}", "deadline": 0.002 + (j % 20) * 0.002, "model": "ofa-note10"} for j in range(60)]
+    machines = [{"id": f"m{r}", "speed": 1.0 + r % 3} for r in range(5)]
+    return json.dumps({"algorithm": "exact", "time_limit": 60, "machines": machines, "tasks": tasks}).encode()
+
+
+#: the server settings that let ``exact`` search for a minute
+LONG = {"DSCT_SOLVE_TIMEOUT": "120", "DSCT_MAX_TIME_LIMIT": "60"}
+
+
 def _env(port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSCT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update({"DSCT_PORT": str(port), "DSCT_LOG_LEVEL": "WARNING", **extra})
@@ -56,9 +69,9 @@ def test_a_server_started_while_the_old_one_drains_starts(tmp_path):
     """The old server has stopped listening and only finishes a request in flight; a new
     `dsct serve` on the same port (a restart) starts: the old supervisor releases the
     port's start-up lock as soon as it starts to stop."""
-    env = {"DSCT_SOLVE_TIMEOUT": "120", "DSCT_ISOLATE_MIN_BYTES": "0"}
+    env = {**LONG, "DSCT_ISOLATE_MIN_BYTES": "0"}
     with running_server(tmp_path, workers=2, env=env) as srv:
-        body = _model_batch(100_000, "dsct-refined")
+        body = _long_search()
         threading.Thread(target=lambda: httpx.post(srv.url + "/schedule", content=body, headers=JSON_HEADERS,
                                                    timeout=300), daemon=True).start()
         time.sleep(4.0)  # the request is being solved
@@ -137,9 +150,10 @@ def test_a_forced_stop_during_an_isolated_solve_writes_only_json(tmp_path):
     the request is cut, and the solver process is ended by the lifespan's clean-up; the
     future the request was waiting on is cancelled with it, so asyncio never reports it as
     "never retrieved" with a plain-text traceback. Every line written is JSON."""
-    env = {"DSCT_SOLVE_TIMEOUT": "120", "DSCT_ISOLATE_MIN_BYTES": "1000", "DSCT_LOG_LEVEL": "INFO"}
+    env = {**LONG, "DSCT_ISOLATE_MIN_BYTES": "1000", "DSCT_LOG_LEVEL": "INFO"}
     with running_server(tmp_path, workers=1, env=env) as srv:
-        body = _model_batch(100_000, "dsct-refined")
+        body = _long_search()
+        assert len(body) > 1000  # solved in the solver process
         threading.Thread(target=lambda: httpx.post(srv.url + "/schedule", content=body, headers=JSON_HEADERS,
                                                    timeout=300), daemon=True).start()
         time.sleep(4.0)  # the request is being solved in the solver process
