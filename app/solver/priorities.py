@@ -271,7 +271,7 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
     # the tasks left out of the solve still score: an unreachable floor's task its a_min (it
     # is never scheduled), a task of negligible weight at most its a_max (0 at weight 0)
     left_out = float(np.dot(p.weights[out], p.a_min[out])) + float(np.dot(p.weights[zero], p.a_max[zero]))
-    upper = left_out + (fractional_relaxation(bound_problem.problem).upper_bound * unit if kept.shape[0] else 0.0)
+    relaxed: float | None = None  # the relaxation of bound_problem, from the solve when it is that one
     status, proven = "ok", None
     curve_floors = p.has_floors and bool((p.floor_work[kept] > 0.0).any()) and (
         p.model is None or bool(((p.floor_work[kept] > 0.0) & (p.model[kept] < 0)).any()))
@@ -282,6 +282,8 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
         scaled = bound_problem if not native_floors else _scaled(p, kept, weight[kept], True)
         sol = fn(scaled.problem, **options)
         _lift(p, scaled, sol, s)
+        if scaled is bound_problem:  # every algorithm reports the relaxation of what it solved
+            relaxed = sol.upper_bound
         status = sol.status
         proven = None if sol.proven_bound is None else left_out + sol.proven_bound * unit
         below = _below_floor(p, s)
@@ -292,7 +294,9 @@ def solve_prioritised(problem: Problem, name: str, fn: Callable[..., Solution], 
         s = _admissions(p, kept, weight, [(fn, options)] + [(other, {}) for other in portfolio if affordable])
     s.drop(np.flatnonzero(out), BELOW_MIN_ACCURACY)
     _fill_leftover(p, s, np.flatnonzero(zero))
-    return _finish(p, s, upper, name, status, proven)
+    if relaxed is None:
+        relaxed = fractional_relaxation(bound_problem.problem).upper_bound if kept.shape[0] else 0.0
+    return _finish(p, s, left_out + relaxed * unit, name, status, proven)
 
 
 def _unit(weight: np.ndarray) -> float:

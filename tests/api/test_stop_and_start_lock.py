@@ -40,6 +40,16 @@ def _long_search() -> bytes:
 LONG = {"DSCT_SOLVE_TIMEOUT": "120", "DSCT_MAX_TIME_LIMIT": "60"}
 
 
+def _assert_only_json(lines: list[str]) -> None:
+    bad = []
+    for line in lines:
+        try:
+            json.loads(line)
+        except ValueError:
+            bad.append(line)
+    assert not bad, "\n".join(bad[:8])
+
+
 def _env(port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSCT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update({"DSCT_PORT": str(port), "DSCT_LOG_LEVEL": "WARNING", **extra})
@@ -136,13 +146,7 @@ def test_ctrl_c_writes_only_json(tmp_path):
         assert srv.proc.wait(timeout=60) == 0
         time.sleep(0.5)
         lines = [ln for ln in srv.logs().splitlines() if ln.strip()]
-    bad = []
-    for line in lines:
-        try:
-            json.loads(line)
-        except ValueError:
-            bad.append(line)
-    assert not bad, "\n".join(bad[:8])
+    _assert_only_json(lines)
 
 
 def test_a_forced_stop_during_an_isolated_solve_writes_only_json(tmp_path):
@@ -163,10 +167,4 @@ def test_a_forced_stop_during_an_isolated_solve_writes_only_json(tmp_path):
         assert srv.proc.wait(timeout=60) == 0
         time.sleep(0.5)
         lines = [ln for ln in srv.logs().splitlines() if ln.strip()]
-    bad = []
-    for line in lines:
-        try:
-            json.loads(line)
-        except ValueError:
-            bad.append(line)
-    assert not bad, "\n".join(bad[:8])
+    _assert_only_json(lines)
