@@ -21,7 +21,7 @@
 
 Both are O(n m) as a vectorised O(m) scan per task, in EDF order (inherently sequential);
 with many machines of few distinct speeds they keep instead one sorted list of free times per speed
-(:class:`_SpeedHeaps`: in a class, the machine free first is the best for both rules), so
+(:class:`_SpeedLists`: in a class, the machine free first is the best for both rules), so
 O(n (classes + log m)), with the same schedule.
 
 Tasks of measured models: a model's *levels* are its configurations that no other beats
@@ -42,13 +42,13 @@ from .problem import UNSCHEDULED, Problem, Solution
 from .registry import register
 from .schedule import NO_FIT, UNBOUNDED_T_MAX, make_solution
 
-#: the lists of :class:`_SpeedHeaps` replace the vectorised scan from this many machines, when
+#: the lists of :class:`_SpeedLists` replace the vectorised scan from this many machines, when
 #: they have at most :data:`HEAP_CLASSES` distinct speeds (below, numpy's scan is faster)
 HEAP_MACHINES = 256
 HEAP_CLASSES = 16
 
 
-class _SpeedHeaps:
+class _SpeedLists:
     """Machines' free times, one sorted list per distinct speed, keyed ``(free, index)``:
     within a class, finish times and rooms are monotone in the free time (and so are their
     rounded values), so the machines that tie with the one free first, to the last bit, are
@@ -137,7 +137,7 @@ def model_levels(problem: Problem) -> list[list[int]]:
 @register("edf-nocompression", polynomial=True, models=True)
 def edf_nocompression(problem: Problem) -> Solution:
     """EDF-NOCOMPRESSION with worst-fit machine choice (section VII). O(n m), or
-    O(n (classes + log m)) through :class:`_SpeedHeaps`.
+    O(n (classes + log m)) through :class:`_SpeedLists`.
 
     A model task runs its most accurate configuration (its model uncompressed) or nothing."""
     machine, start, duration, work, reason = _empty(problem.n)
@@ -150,20 +150,20 @@ def edf_nocompression(problem: Problem) -> Solution:
         on = problem.model >= 0
         config = np.where(on, tops[np.maximum(problem.model, 0)], -1)
         t_max[on] = problem.models.work[config[on]]
-    heaps = _SpeedHeaps(speed, free) if _SpeedHeaps.fits(speed) else None
+    lists = _SpeedLists(speed, free) if _SpeedLists.fits(speed) else None
     for j in problem.order.tolist():
         t = t_max[j]
         if not np.isfinite(t):
             reason[j] = UNBOUNDED_T_MAX
             continue
         d = problem.deadline[j]
-        if heaps is not None:
-            r = heaps.most_room(t, d)
+        if lists is not None:
+            r = lists.most_room(t, d)
             if r < 0:
                 continue
             machine[j], start[j], duration[j], work[j] = r, free[r], t / speed[r], t
             free[r] = free[r] + t / speed[r]
-            heaps.take(r, free[r])
+            lists.take(r, free[r])
             continue
         finish = free + t / speed
         with np.errstate(over="ignore"):  # room past a deadline is never chosen
@@ -197,7 +197,7 @@ def level_works(problem: Problem, levels: int = 3) -> np.ndarray:
 @register("edf-3levels", polynomial=True, models=True)
 def edf_3levels(problem: Problem) -> Solution:
     """EDF-3COMPRESSIONLEVELS (section VII): highest level that fits, earliest finish. O(n m),
-    or O(n (classes + log m)) through :class:`_SpeedHeaps`.
+    or O(n (classes + log m)) through :class:`_SpeedLists`.
 
     A model task's levels are its model's configurations that no other beats, most accurate
     first (:func:`model_levels`): it takes the most accurate one that fits before its
@@ -207,7 +207,7 @@ def edf_3levels(problem: Problem) -> Solution:
     free = problem.available_at.copy()
     speed = problem.speed
     works = level_works(problem)
-    heaps = _SpeedHeaps(speed, free) if _SpeedHeaps.fits(speed) else None
+    lists = _SpeedLists(speed, free) if _SpeedLists.fits(speed) else None
     config = None
     if problem.n_model:
         levels = model_levels(problem)
@@ -219,8 +219,8 @@ def edf_3levels(problem: Problem) -> Solution:
         for i, w in enumerate(choices):
             if not np.isfinite(w):
                 continue
-            if heaps is not None:
-                end, r = heaps.earliest_finish(w)
+            if lists is not None:
+                end, r = lists.earliest_finish(w)
             else:
                 finish = free + w / speed
                 r = int(np.argmin(finish))
@@ -228,8 +228,8 @@ def edf_3levels(problem: Problem) -> Solution:
             if end <= d:
                 machine[j], start[j], duration[j], work[j] = r, free[r], w / speed[r], w
                 free[r] = end
-                if heaps is not None:
-                    heaps.take(r, end)
+                if lists is not None:
+                    lists.take(r, end)
                 if k >= 0:
                     config[j] = levels[k][i]
                 break

@@ -34,7 +34,7 @@ def _instance(seed: int, models: bool = False) -> Problem:
 def test_heaps_and_scan_give_the_same_schedule(monkeypatch, algorithm, seed):
     problem = _instance(seed, models=seed % 3 == 0)
     monkeypatch.setattr(baselines, "HEAP_MACHINES", 1)
-    assert baselines._SpeedHeaps.fits(problem.speed) == (len(set(problem.speed.tolist())) <= baselines.HEAP_CLASSES)
+    assert baselines._SpeedLists.fits(problem.speed) == (len(set(problem.speed.tolist())) <= baselines.HEAP_CLASSES)
     with_heaps = solve(problem, algorithm)
     monkeypatch.setattr(baselines, "HEAP_MACHINES", 10**9)
     with_scan = solve(problem, algorithm)
