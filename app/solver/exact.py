@@ -33,6 +33,11 @@ the structure of the problem:
    identical machines; the objective cut ``sum_j z_j >= incumbent``. Tangents are added at
    each MILP solution and at its exact re-evaluation (Kelley's cutting planes).
 
+**Measured models.** A batch whose tasks all run measured models is a MILP over
+configurations (:mod:`app.solver.exact_models`); one that mixes them with curve tasks, the
+MILP of :mod:`app.solver.exact_mixed` (program (10) for the curve tasks, configurations as
+binaries, tangent cuts, Kelley rounds), started from ``dsct-best``'s schedule.
+
 **Accuracy floors** (curve tasks' ``min_accuracy``: no work, or at least the floor's work):
 every machine evaluation meets them (:mod:`app.solver.floors`); the local search may also
 move a floor task out and back in; the root bound relaxes each floor task to its concave
@@ -62,6 +67,7 @@ from scipy.sparse import coo_matrix
 from .approx import list_schedule, solve_on_machines
 from .assignment import AssignmentSearch
 from .exact_floors import admission_search
+from .exact_mixed import exact_mixed
 from .exact_models import exact_configs
 from .family import ExponentialFamily
 from .floors import (
@@ -493,7 +499,7 @@ class _OuterMILP:
         return res.status, bound, machine, work
 
 
-@register("exact", guaranteed=True, models="only", floors=True)  # never worse than dsct-refined
+@register("exact", guaranteed=True, models=True, floors=True)  # never worse than dsct-refined
 def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e-4) -> Solution:
     """Best schedule with a proven bound: DSCT-Opt (section VI-A, program (10)).
 
@@ -508,8 +514,11 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     prob = problem
     frac = fractional_relaxation(prob)
     upper = frac.upper_bound
-    if prob.n_model:  # tasks of measured models: a MILP over configurations (app.solver.exact_models)
+    if prob.n_model == prob.n and prob.n:  # measured models only: app.solver.exact_models
         return exact_configs(prob, limit, gap_tol, upper, ALGORITHMS["dsct-refined"](prob))
+    if prob.n_model:  # curve and model tasks: one MILP (app.solver.exact_mixed)
+        return exact_mixed(prob, stop_at - time.perf_counter(), gap_tol, upper, prefix_capacities(prob),
+                           ALGORITHMS["dsct-best"](prob))
     if prob.n == 0:
         sol = solve_on_machines(prob, np.zeros(0, dtype=np.int64), upper, "exact")
         return _finish(prob, sol.machine, upper, upper, gap_tol)

@@ -57,11 +57,11 @@ def test_every_model_algorithm_answers_and_the_others_refuse(client):
         req = batch()
         req["algorithm"] = algorithm
         r = post(client, req)
-        if algorithm in MODELS and algorithm != "exact":
+        if algorithm in MODELS:
             assert r.status_code == 200, (algorithm, r.text)
             assert r.json()["algorithm"] == algorithm and r.json()["objective"]["guarantee"] is None
-        else:  # exact: not on a batch that mixes curve and model tasks; Lee-Song: none
-            assert algorithm in ("exact", "edf-3levels-lee-song")
+        else:  # Lee-Song chooses among levels of a curve only
+            assert algorithm == "edf-3levels-lee-song"
             assert r.status_code == 422
             err = r.json()["error"]
             assert err["code"] == "models_unsupported" and algorithm in err["message"]
@@ -144,7 +144,24 @@ def test_same_request_same_answer(client):
 
 def test_validate_gives_the_same_refusal_as_schedule(client):
     req = batch()
-    req["algorithm"] = "exact"  # a mixed batch
+    req["algorithm"] = "edf-3levels-lee-song"
     errors = _errors(client, req)
     assert [(e["code"], e["loc"]) for e in errors] == [("models_unsupported", ["algorithm"])]
     assert post(client, req).json()["error"]["details"][0]["msg"] == errors[0]["msg"]
+
+
+def test_exact_schedules_a_batch_mixing_curve_and_model_tasks(client):
+    req = batch()
+    req["algorithm"] = "exact"
+    assert _errors(client, req) == []
+    r = post(client, req)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "optimal" and body["algorithm"] == "exact"
+    objective = body["objective"]
+    assert objective["total_accuracy"] <= objective["proven_bound"] + 1e-9 <= objective["upper_bound"] + 2e-9
+    placed = {a["task_id"]: a for mc in body["machines"] for a in mc["assignments"]}
+    assert placed["cam3/1"]["config"] is None
+    assert all(placed[t]["config"] for t in placed if t != "cam3/1")
+
+
