@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left
+from dataclasses import dataclass
 from itertools import accumulate
 
 import numpy as np
@@ -70,8 +71,11 @@ class _Limits:
     def __init__(self, limit: np.ndarray):
         n = limit.shape[0]
         nb = max(1, -(-n // _BLOCK))
-        self.v = np.full(nb * _BLOCK, np.inf)
-        self.v[:n] = limit
+        if nb == 1:  # one block: the limits themselves, no padding for whole-array passes to run over
+            self.v = np.array(limit, dtype=np.float64)
+        else:
+            self.v = np.full(nb * _BLOCK, np.inf)
+            self.v[:n] = limit
         self.add = np.zeros(nb)
         self.cap = np.full(nb, np.inf)
         self.blocks = nb > 1
@@ -128,7 +132,8 @@ class _Queue:
     def __init__(self, negr: np.ndarray, dt: np.ndarray, pos: np.ndarray, cfg: np.ndarray,
                  least: np.ndarray):
         self.arrays = (negr, dt, pos, cfg)
-        self.lists = tuple(a.tolist() for a in self.arrays)
+        #: the entries as tuples ``(-ratio, extra seconds, position, configuration)``
+        self.entries = list(zip(*(a.tolist() for a in self.arrays), strict=True))
         self.least = least
         #: a limit rose (an upgrade to less work): dropping is no longer safe
         self.rising = False
@@ -142,87 +147,150 @@ class _Queue:
         if keep.all():
             return False
         self.arrays = tuple(a[i:][keep] for a in self.arrays)
-        self.lists = tuple(a.tolist() for a in self.arrays)
+        self.entries = list(zip(*(a.tolist() for a in self.arrays), strict=True))
         self.least = self.least[i:][keep]
         return True
+
+
+@dataclass(frozen=True, eq=False)
+class _Tables:
+    """Tables of upgrades built at once (:meth:`_Upgrades.build_all`), key after key:
+    ``span`` per key ``(lo, hi)`` into the per-upgrade arrays (``-ratio``, extra seconds,
+    configuration, minus the running minimum of the extra seconds within the key)."""
+
+    span: np.ndarray
+    negr: np.ndarray
+    dt: np.ndarray
+    config: np.ndarray
+    neg_least: np.ndarray
 
 
 class _Upgrades:
     """Per (model, configuration, machine speed): every upgrade of a task of that model
     running that configuration (-1: none), best first (accuracy gain per second, then
     fewer extra seconds, then the lower index), with running minima of the extra seconds
-    so that the best upgrade within a limit is a binary search. Built on first use, O(C log C)
-    for C configurations of the model."""
+    so that the best upgrade within a limit is a binary search.
+
+    The tables sit end to end in flat lists (``negr``, ``dt``, ``config``: -ratio, extra
+    seconds, configuration; ``neg_least``: minus the running minimum of the extra seconds),
+    key by key, and ``span[key]`` gives each key's ``(lo, hi)`` there. The keys of the tasks'
+    first configurations are built at once, vectorised (:meth:`build_all`); a key met later
+    is built on first use (:meth:`build`), O(C log C) for C configurations of the model.
+    Both compute every number with the same floating-point operations, so the tables do not
+    depend on how they were built."""
 
     def __init__(self, models):
+        self.models = models
         self.work = models.work.tolist()
         self.accuracy = models.accuracy.tolist()
         self.start = models.start.tolist()
         self.a_min = models.a_min.tolist()
-        #: per configuration, its model
-        self.model_of = np.repeat(np.arange(models.count), np.diff(models.start)).tolist()
-        self.lists: dict[tuple[int, int, float], tuple[list, list[float]]] = {}
+        #: per upgrade, key after key: -ratio, extra seconds, configuration
+        self.negr: list[float] = []
+        self.dt: list[float] = []
+        self.config: list[int] = []
+        self.neg_least: list[float] = []
+        self.span: dict[tuple[int, int, float], tuple[int, int]] = {}
+        self._by_config: dict[tuple[int, int], tuple[list[float], list[float], list[int]]] = {}
 
-    def _build(self, key: tuple[int, int, float]) -> tuple[list, list[float]]:
-        k, c, speed = key
-        work, accuracy = self.work, self.accuracy
-        w0 = 0.0 if c < 0 else work[c]
-        a0 = self.a_min[k] if c < 0 else accuracy[c]
-        options = []
-        for c2 in range(self.start[k], self.start[k + 1]):
-            gain = accuracy[c2] - a0
-            if gain > 0.0:
-                dt = (work[c2] - w0) / speed
-                options.append((-(gain / dt) if dt > 0.0 else -math.inf, dt, c2))
-        options.sort()
-        # -(the fewest extra seconds among the first i + 1): non-decreasing, for bisect
-        neg_least = list(accumulate([-o[1] for o in options], max))
-        got = self.lists[key] = (options, neg_least)
+    def _gains(self, k: int, c: int) -> tuple[list[float], list[float], list[int]]:
+        """The upgrades of a task of model ``k`` running ``c`` (-1: none), on any machine:
+        accuracy gains, extra works and configurations (cached per (model, configuration))."""
+        key = (k, c)
+        got = self._by_config.get(key)
+        if got is None:
+            work, accuracy = self.work, self.accuracy
+            w0 = 0.0 if c < 0 else work[c]
+            a0 = self.a_min[k] if c < 0 else accuracy[c]
+            up = [c2 for c2 in range(self.start[k], self.start[k + 1]) if accuracy[c2] - a0 > 0.0]
+            got = self._by_config[key] = ([accuracy[c2] - a0 for c2 in up], [work[c2] - w0 for c2 in up], up)
         return got
+
+    def build(self, key: tuple[int, int, float]) -> tuple[int, int]:
+        """Append the table of ``key`` (model, configuration or -1, speed); its span."""
+        k, c, speed = key
+        gains, extra, up = self._gains(k, c)
+        dts = [w / speed for w in extra]
+        options = sorted(zip([-(g / dt) if dt > 0.0 else -math.inf for g, dt in zip(gains, dts, strict=True)],
+                             dts, up, strict=True))
+        lo = len(self.dt)
+        if options:
+            negr, dt, config = zip(*options, strict=True)
+            self.negr.extend(negr)
+            self.dt.extend(dt)
+            self.config.extend(config)
+            self.neg_least.extend(accumulate([-x for x in dt], max))
+        got = self.span[key] = (lo, len(self.dt))
+        return got
+
+    def build_all(self, k: np.ndarray, c: np.ndarray, speed: np.ndarray) -> _Tables:
+        """Append the tables of the distinct keys ``(k, c, speed)`` (none built yet),
+        vectorised: O(N log N) for N upgrades in all. Returns them as arrays."""
+        ms = self.models
+        size = (ms.start[k + 1] - ms.start[k]).astype(np.intp)
+        first = np.zeros(k.shape[0] + 1, dtype=np.intp)
+        np.cumsum(size, out=first[1:])
+        group = np.repeat(np.arange(k.shape[0]), size)
+        c2 = ms.start[k][group] + (np.arange(first[-1]) - first[:-1][group])
+        has = c >= 0
+        w0 = np.where(has, ms.work[np.maximum(c, 0)], 0.0)
+        a0 = np.where(has, ms.accuracy[np.maximum(c, 0)], ms.a_min[k])
+        gain = ms.accuracy[c2] - a0[group]
+        keep = gain > 0.0
+        group, c2, gain = group[keep], c2[keep], gain[keep]
+        dt = (ms.work[c2] - w0[group]) / speed[group]
+        with np.errstate(divide="ignore"):
+            negr = np.where(dt > 0.0, -(gain / np.where(dt > 0.0, dt, 1.0)), -np.inf)
+        order = np.lexsort((c2, dt, negr, group))
+        group, c2, dt, negr = group[order], c2[order], dt[order], negr[order]
+        # running maximum of -dt within each key: by rank among all values, the key's
+        # number above every rank of the keys before it
+        total = group.shape[0]
+        rank = np.empty(total, dtype=np.int64)
+        by_value = np.argsort(-dt, kind="stable")
+        rank[by_value] = np.arange(total)
+        best = np.maximum.accumulate(group.astype(np.int64) * total + rank) - group.astype(np.int64) * total
+        neg_least = -dt[by_value[best]]
+        counts = np.bincount(group, minlength=k.shape[0])
+        lo = len(self.dt)
+        span = np.empty((k.shape[0], 2), dtype=np.intp)
+        span[:, 1] = lo + np.cumsum(counts)
+        span[:, 0] = span[:, 1] - counts
+        self.negr.extend(negr.tolist())
+        self.dt.extend(dt.tolist())
+        self.config.extend(c2.tolist())
+        self.neg_least.extend(neg_least.tolist())
+        self.span.update(zip(zip(k.tolist(), c.tolist(), speed.tolist(), strict=True),
+                             map(tuple, span.tolist()), strict=True))
+        return _Tables(span - lo, negr, dt, c2, neg_least)
 
     def first_fit(self, k: np.ndarray, c: np.ndarray, speed: np.ndarray,
                   limit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`best` for many tasks at once (``speed``: each one's machine's). Returns per
-        task ``-ratio``, extra seconds and configuration of its best upgrade within
-        ``limit`` (configuration -1 where none fits), and the fewest extra seconds of any of
-        its upgrades (inf: none). One binary search per task, vectorised over the tasks."""
+        """For many tasks at once (``speed``: each one's machine's), their best upgrade
+        within ``limit``. Returns per task ``-ratio``, extra seconds and configuration of its
+        best upgrade within ``limit`` (configuration -1 where none fits), and the fewest
+        extra seconds of any of its upgrades (inf: none). One binary search per task,
+        vectorised over the tasks."""
         code = np.where(c >= 0, c, -1 - k)  # names (model, configuration)
         speeds, speed_of = np.unique(speed, return_inverse=True)
         uniq, group = np.unique((code + k.max(initial=0) + 1) * speeds.shape[0] + speed_of, return_inverse=True)
         first = np.zeros(uniq.shape[0], dtype=np.intp)
         first[group] = np.arange(group.shape[0])  # a task of each group
-        tables = []
-        for t in first.tolist():
-            u, kt = int(code[t]), int(k[t])
-            key = (kt, u if u >= 0 else -1, float(speed[t]))
-            tables.append(self.lists.get(key) or self._build(key))
-        size = np.array([len(t[0]) for t in tables], dtype=np.intp)
-        offset = np.zeros(size.shape[0] + 1, dtype=np.intp)
-        np.cumsum(size, out=offset[1:])
-        flat = [o for t in tables for o in t[0]]
-        neg_least = np.array([x for t in tables for x in t[1]])
+        tables = self.build_all(k[first], np.where(c[first] >= 0, c[first], -1), speed[first])
+        size = tables.span[:, 1] - tables.span[:, 0]
+        offset = np.append(tables.span[:, 0], tables.dt.shape[0])
+        neg_least = tables.neg_least
         i = ragged_searchsorted(neg_least, offset, group, -limit)
         has = i < size[group]
-        at = np.minimum(offset[group] + i, max(len(flat) - 1, 0))
+        at = (offset[group] + i)[has]
         negr = np.full(k.shape[0], np.inf)
         dt = np.full(k.shape[0], np.inf)
         cfg = np.full(k.shape[0], -1, dtype=np.int64)
-        if flat:
-            arr = np.array(flat)
-            negr[has], dt[has], cfg[has] = arr[at[has], 0], arr[at[has], 1], arr[at[has], 2].astype(np.int64)
+        negr[has], dt[has], cfg[has] = tables.negr[at], tables.dt[at], tables.config[at]
         least = np.full(k.shape[0], np.inf)
         some = size[group] > 0
         least[some] = -neg_least[offset[group[some] + 1] - 1]
         return negr, dt, cfg, least
-
-    def best(self, k: int, c: int, speed: float, limit: float) -> tuple[float, float, int] | None:
-        """The best upgrade needing at most ``limit`` more seconds:
-        ``(-ratio, extra seconds, configuration)``, or None. O(log C)."""
-        key = (k, c, speed)
-        options, neg_least = self.lists.get(key) or self._build(key)
-        # the first whose running minimum fits: that minimum is its own extra seconds
-        i = bisect_left(neg_least, -limit)
-        return options[i] if i < len(options) else None
 
 
 def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine: np.ndarray,
@@ -289,18 +357,20 @@ def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r:
     w = work[tasks]
     limits = _Limits(limit)
     ks, cs = problem.model[tasks].tolist(), config[tasks].tolist()
-    q_negr, q_dt, q_pos, q_cfg = queue.lists
-    qi, q_len = 0, len(q_negr)
+    entries = queue.entries
+    qi, q_len = 0, len(entries)
     drops = 0
     heap: list[tuple[float, float, int, int]] = []
     changed = []
     pop, push = heapq.heappop, heapq.heappush
-    lists, build = options.lists, options._build
+    span, build, neg_least = options.span, options.build, options.neg_least
+    local: dict[int, tuple[int, int]] = {}  # this machine's spans, by configuration
+    o_negr, o_dt, o_cfg = options.negr, options.dt, options.config
     read = limits.v.item if not limits.blocks else limits.__getitem__
     # Inherently sequential: each upgrade changes the slack the next ones may use.
     while True:
-        if qi < q_len and not (heap and heap[0] < (q_negr[qi], q_dt[qi], q_pos[qi], q_cfg[qi])):
-            dt, p, c2 = q_dt[qi], q_pos[qi], q_cfg[qi]
+        if qi < q_len and not (heap and heap[0] < entries[qi]):
+            _, dt, p, c2 = entries[qi]
             qi += 1
         elif heap:
             _, dt, p, c2 = pop(heap)
@@ -319,21 +389,26 @@ def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r:
             else:
                 limits.grow(p, dt)
             room -= dt
-        key = (ks[p], cs[p], speed)
-        cands, neg_least = lists.get(key) or build(key)
-        i = bisect_left(neg_least, -room)  # the best upgrade that fits (see _Upgrades.best)
-        if i < len(cands):
-            cand = cands[i]
-            push(heap, (cand[0], cand[1], p, cand[2]))
+        c_now = cs[p]
+        code = c_now if c_now >= 0 else -1 - ks[p]  # names (model, configuration) at this speed
+        got = local.get(code)
+        if got is None:
+            key = (ks[p], c_now, speed)
+            got = local[code] = span.get(key) or build(key)
+        lo, hi = got
+        # the first whose running minimum fits: that minimum is its own extra seconds
+        i = bisect_left(neg_least, -room, lo, hi)
+        if i < hi:
+            push(heap, (o_negr[i], o_dt[i], p, o_cfg[i]))
         else:  # the task can no longer be upgraded; after enough such, sweep the queue
             drops += 1
             if drops >= _SWEEP and drops >= (q_len - qi) >> 3 and not queue.rising:
                 drops = 0
                 if queue.sweep(limits, qi):  # read it again
-                    q_negr, q_dt, q_pos, q_cfg = queue.lists
-                    qi, q_len = 0, len(q_negr)
+                    entries = queue.entries
+                    qi, q_len = 0, len(entries)
     if changed:
-        at = np.unique(np.array(changed))
-        picked = np.array(cs)[at]
+        at = sorted(set(changed))
+        picked = np.array([cs[p] for p in at], dtype=np.int64)
         config[tasks[at]] = picked
         work[tasks[at]] = problem.models.work[picked]

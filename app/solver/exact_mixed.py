@@ -48,7 +48,13 @@ from .family import ExponentialFamily
 from .floors import chain_floor_caps, floor_work, shifted, usable_pairs
 from .fractional import nested_allocation
 from .problem import UNSCHEDULED, Problem, Solution
-from .schedule import BELOW_MIN_ACCURACY, COMPRESSED_TO_ZERO, machine_chains, make_solution, sequence_on_machines
+from .schedule import (
+    BELOW_MIN_ACCURACY,
+    COMPRESSED_TO_ZERO,
+    machine_chains,
+    make_solution,
+    sequence_on_machines,
+)
 
 __all__ = ["Evaluated", "evaluate", "exact_mixed"]
 
