@@ -517,8 +517,7 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     if prob.n_model == prob.n and prob.n:  # measured models only: app.solver.exact_models
         return exact_configs(prob, limit, gap_tol, upper, ALGORITHMS["dsct-refined"](prob))
     if prob.n_model:  # curve and model tasks: one MILP (app.solver.exact_mixed)
-        return exact_mixed(prob, stop_at - time.perf_counter(), gap_tol, upper, prefix_capacities(prob),
-                           ALGORITHMS["dsct-best"](prob))
+        return exact_mixed(prob, stop_at, gap_tol, upper, prefix_capacities(prob), ALGORITHMS["dsct-best"](prob))
     if prob.n == 0:
         sol = solve_on_machines(prob, np.zeros(0, dtype=np.int64), upper, "exact")
         return _finish(prob, sol.machine, upper, upper, gap_tol)

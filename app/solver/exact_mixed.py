@@ -331,13 +331,12 @@ class _MixedMILP:
         return res.status, bound, machine, config, work
 
 
-def exact_mixed(problem: Problem, time_limit: float, gap_tol: float, upper_bound: float,
+def exact_mixed(problem: Problem, stop_at: float, gap_tol: float, upper_bound: float,
                 shared_capacity: np.ndarray, fallback: Solution) -> Solution:
     """The optimal schedule of a batch mixing curve and model tasks (module docs), or at
-    ``time_limit`` seconds the best found, never worse than ``fallback``'s assignment and
+    ``stop_at`` (a :func:`time.perf_counter` time) the best found, never worse than ``fallback``'s assignment and
     configurations evaluated exactly (:func:`evaluate`), with status ``"time_limit"``.
     ``shared_capacity``: :func:`app.solver.exact.prefix_capacities` of the problem."""
-    stop_at = time.perf_counter() + time_limit
     p = problem
     base_config = fallback.config if fallback.config is not None else np.full(p.n, -1, dtype=np.int64)
     best = evaluate(p, fallback.machine, base_config)
