@@ -87,7 +87,8 @@ def _fits(problem: Problem, machine: np.ndarray, need: np.ndarray) -> np.ndarray
         r = int(out[j])
         if r < 0:
             continue
-        if load[r] + need[j] <= speed[r] * max(deadline[j] - avail[r], 0.0):
+        # to a relative 1e-12: a schedule that fits only by its times' rounding still fits
+        if load[r] + need[j] <= speed[r] * max(deadline[j] - avail[r], 0.0) * (1.0 + 1e-12):
             load[r] += need[j]
         else:
             out[j] = UNSCHEDULED
