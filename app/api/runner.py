@@ -104,6 +104,9 @@ def _solver_process_start(parent: int) -> None:
     plain-text traceback (the worker ends it anyway when it stops)."""
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # born with SIGINT blocked (see _ViaProcess._call): one sent during start-up was held
+    # pending, and ignoring it discards it
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _retrieve(fut: asyncio.Future) -> None:
@@ -182,6 +185,11 @@ class _ViaProcess(Executor):
 
     def _call(self, fn: Callable[..., T], *args: object) -> T:
         if self._process is None:
+            # The solver process is started from this thread, and inherits its signal mask:
+            # with SIGINT blocked here (this thread never handles signals), a Ctrl-C during
+            # the process's start-up waits until it ignores SIGINT, instead of killing it
+            # with a plain-text traceback before it could.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             self._process = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                                 initializer=_solver_process_start, initargs=(os.getpid(),))
         try:
