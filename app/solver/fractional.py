@@ -45,7 +45,7 @@ from itertools import repeat
 import numpy as np
 
 from .family import AccuracyFamily
-from .kernel import WorkCurves
+from .kernel import Stairs, WorkCurves
 from .problem import Problem
 
 __all__ = ["FractionalSolution", "fractional_relaxation", "nested_allocation"]
@@ -56,6 +56,9 @@ _EPS = float(np.finfo(float).eps)
 #: the sweep spends at most this many passes per task before handing over (:func:`sweep_budget`)
 SWEEP_BUDGET = 128
 _LEVEL_PASSES = 12  # whole-array passes of a level besides the Newton rounds
+#: a ramp whose log-price moves by less than this many ulps of its top over all the work it
+#: can ever take is solved as a step (:func:`_flat_as_steps`)
+FLAT_ULPS = 16.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +128,7 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
                   rtol: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`nested_allocation` on units already in chain order (``cap`` per unit)."""
     n_all = cap.shape[0]
+    family = _flat_as_steps(family, cap)
     work = np.zeros(n_all)
     log_price = np.full(n_all, -np.inf)
     cap_inc = np.maximum(np.diff(cap, prepend=0.0), 0.0)
@@ -196,6 +200,34 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
     return work, log_price
 
 
+def _flat_as_steps(family: WorkCurves, cap: np.ndarray) -> WorkCurves:
+    """The same curves with every ramp that is flat to rounding written as a step.
+
+    A unit never takes more than its prefix capacity ``cap`` (its *reach*, with its ``u``).
+    A ramp whose log-price drops by at most :data:`FLAT_ULPS` ulps of its top over its whole
+    reach (``steep * reach``: ``theta`` times the work its window holds, 1e-60 for a task
+    on a machine of speed 1e-60) has a constant price to rounding, but its work read back
+    from a log-price, ``(top - x) / steep``, is all rounding: works that broke their
+    deadlines by factors of 1e80 and bounds 4,000 times too low. As a one-step staircase of
+    ``reach`` at ``top`` (the exact primitive for a linear piece) it is solved exactly; its
+    value is unchanged to rounding. O(n); the curves are returned as they are when no
+    ramp is flat (or when the family has staircases of its own)."""
+    if family.has_stairs:
+        return family
+    reach = np.minimum(family.u, cap)
+    with np.errstate(over="ignore", invalid="ignore"):
+        drop = family.steep * reach
+    flat = (reach > 0.0) & (family.steep > 0.0) & (drop <= FLAT_ULPS * _EPS * np.maximum(1.0, np.abs(family.top)))
+    if not flat.any():
+        return family
+    k = int(np.count_nonzero(flat))
+    stair = np.full(flat.shape[0], -1, dtype=np.intp)
+    stair[flat] = np.arange(k)
+    stairs = Stairs(top=family.top[flat], start=np.arange(k + 1), end=reach[flat])
+    return WorkCurves(family.top, np.where(flat, 0.0, family.steep), np.where(flat, reach, family.u),
+                      stair, stairs)
+
+
 def _segment_cumsum(v: np.ndarray, starts: np.ndarray, lengths: np.ndarray, seg_of: np.ndarray,
                     tol: np.ndarray) -> np.ndarray:
     """Cumulative sums of ``v`` restarting at each segment, each accurate to rounding of its
@@ -251,10 +283,18 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
     sens = family.shares(xe, idx, starts, seg_of, w) * tight[seg_of]
     total_sens = np.add.reduceat(sens, starts)
     resid = cap - np.add.reduceat(w, starts)
+    u = family.u if idx is None else family.u[idx]
+    stuck = tight & (total_sens == 0.0) & (resid != 0.0)
+    if stuck.any():  # rounding put every ramp of the block at a bend (0 or u): those that
+        # can move the residual's way take it, by the same sensitivities
+        inv = family.inv if idx is None else family.inv[idx]
+        r = resid[seg_of]
+        movable = stuck[seg_of] & np.isfinite(inv) & (((r < 0.0) & (w > 0.0)) | ((r > 0.0) & (w < u)))
+        sens = np.where(movable, inv, sens)
+        total_sens = np.add.reduceat(sens, starts)
     # each task moves by its share of the residual, resid * sens / total_sens: the fraction
     # first, so that a residual over a tiny total sensitivity cannot overflow
     frac = sens / np.where(total_sens > 0.0, total_sens, np.inf)[seg_of]  # 0 where nothing can move
-    u = family.u if idx is None else family.u[idx]
     return np.minimum(np.maximum(w + frac * resid[seg_of], 0.0), u)
 
 

@@ -119,6 +119,34 @@ def test_scale_invariance(path: str) -> None:
                 assert_schedules_valid(q, ["dsct-approx", "dsct-refined"])
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_windows_below_the_rounding_of_their_price(path: str) -> None:
+    """Machines so slow that theta x a task's whole window is ~1e-60: every task's marginal
+    gain is constant to rounding. Its work read back from a log-price was all rounding
+    (tasks past their deadlines by factors up to 1e80, upper bounds 4,000x below the
+    schedules). The bound must match the linear programme those tasks form, solved by an
+    independent greedy (highest gain first, as much as every later prefix allows: exact on
+    nested constraints)."""
+    rng = np.random.default_rng(3)
+    n = 40
+    d = np.sort(rng.uniform(1.0, 10.0, n))
+    theta, span = rng.uniform(0.5, 50.0, n), rng.uniform(0.1, 0.9, n)
+    for speed in (1e-60, 1e-30, 1e-12):
+        p = Problem(d, theta, np.zeros(n), span, np.full(n, np.inf), [speed, speed], [0.0, 0.5])
+        cap = p.capacity(d)
+        slack, value = cap.copy(), 0.0
+        for j in np.argsort(-theta * span, kind="stable"):
+            w = slack[j:].min()
+            slack[j:] -= w
+            value += span[j] * -math.expm1(-theta[j] * w)
+        with relaxation_path(path):
+            assert fractional_relaxation(p).upper_bound == pytest.approx(value, rel=1e-9), speed
+            assert_schedules_valid(p)
+    for seed, n, m in ((2, 50, 2), (22, 46, 2), (150, 31, 1), (171, 48, 1)):  # once late or above the bound
+        with relaxation_path(path):
+            assert_schedules_valid(make_edge_instance(np.random.default_rng(seed), "nested_scales", n, m))
+
+
 def test_late_short_task_work_matches_its_slot() -> None:
     """A task of 1.7e-7 work units starting at 1e9 s: its duration must be work / speed, not
     a difference of two large times."""
