@@ -59,6 +59,9 @@ _LEVEL_PASSES = 12  # whole-array passes of a level besides the Newton rounds
 #: a ramp whose log-price moves by less than this many ulps of its top over all the work it
 #: can ever take is solved as a step (:func:`_flat_as_steps`)
 FLAT_ULPS = 16.0
+#: a level that closes fewer than 1/_STALL of the open positions, and leaves fewer than 1.5
+#: times as many open segments as it had, hands over to pool-adjacent-violators
+_STALL = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,8 +149,10 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
     spent = 0  # passes over one open position, summed over the levels and their Newton rounds
     budget = sweep_budget(n_all)
     steps = family.has_jumps or family.has_stairs
+    stalled = False
     while pos.shape[0]:
-        if spent > budget:  # unbalanced splits or slow prices: finish bottom-up
+        if spent > budget or (stalled and budget < math.inf):  # unbalanced splits or slow
+            # prices: finish bottom-up
             rest = _pav(family.take(pos), cap_inc[pos], starts)
             if rest is not None:
                 work[pos], log_price[pos] = rest
@@ -196,6 +201,9 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         x0 = np.empty(starts.shape[0])
         order = np.argsort(np.concatenate((left_starts, right_starts)), kind="stable")
         x0[:] = np.concatenate((parent_x, parent_x))[order]
+        # a level that neither closed many positions nor grew the segments much peels a
+        # few positions off a few segments: such splits take O(n) levels
+        stalled = _STALL * (n - int(np.count_nonzero(keep))) < n and 2 * starts.shape[0] < 3 * split.shape[0]
         pos = pos[keep]
     return work, log_price
 
@@ -348,8 +356,10 @@ def _pav_small(
     else:
         new_chain = repeat(False)
     single_x, single_piece = family.singletons(cap_inc)
+    head_arr = np.asarray(heads, dtype=np.intp)
+    runs = family.run_prices(head_arr, np.add.reduceat(cap_inc, head_arr))
     u_of, lo_of = family.bounds()  # for pooling at price 0
-    range_price, pool_price = family.range_price, family.pool_price
+    pool_price = family.pool_price
     budget = 40 * n + 400
     evals = 0
     # one tuple per block: (first task, end, capacity, price, slope, lin, fixed, xlo, xhi,
@@ -367,9 +377,9 @@ def _pav_small(
             slope, lin, fixed, xlo, xhi = single_piece[a]
             usum, lomin = u_of[a], lo_of[a]
         else:
-            x, e, (slope, lin, fixed, xlo, xhi) = range_price(a, k, cap)
+            x, (slope, lin, fixed, xlo, xhi) = runs[a]
             usum, lomin = sum(u_of[a:k]), min(lo_of[a:k])
-            evals += e
+            evals += 3 * (k - a)
         while blocks[-1][3] < x:  # prices are finite or -inf: never past a wall
             mid = a
             a, _, prev_cap, prev_x, p_slope, p_lin, p_fixed, p_xlo, p_xhi, p_usum, p_lomin = pop()
