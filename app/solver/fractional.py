@@ -59,8 +59,8 @@ _LEVEL_PASSES = 12  # whole-array passes of a level besides the Newton rounds
 #: a ramp whose log-price moves by less than this many ulps of its top over all the work it
 #: can ever take is solved as a step (:func:`_flat_as_steps`)
 FLAT_ULPS = 16.0
-#: a level that closes fewer than 1/_STALL of the open positions, and leaves fewer than 1.5
-#: times as many open segments as it had, hands over to pool-adjacent-violators
+#: a level whose progress (the positions it closes plus the smaller half of each split) is
+#: under 1/_STALL of the open positions hands over to pool-adjacent-violators
 _STALL = 8
 
 
@@ -191,6 +191,14 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         cand = np.flatnonzero(split[seg_of] & (rel == seg_min[seg_of]))
         _, first = np.unique(seg_of[cand], return_index=True)
         cut = cand[first] + 1  # first position of each right half
+        # a level whose splits are lopsided peels a few positions off a few segments, and
+        # such splits take O(n) levels: its progress is what it closed plus the smaller
+        # half of each split
+        left = cut - starts[split]
+        smaller = np.minimum(left, lengths[split] - left)
+        closed = n - int(np.count_nonzero(split[seg_of]))
+        stalled = (_STALL * (closed + int(smaller.sum())) < n  # lopsided
+                   and 4 * int(np.count_nonzero(split)) < 3 * split.shape[0])  # few segments split
         keep = split[seg_of]
         new_index = np.cumsum(keep) - 1  # position in the compacted arrays
         left_starts = new_index[starts[split]]
@@ -201,9 +209,6 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         x0 = np.empty(starts.shape[0])
         order = np.argsort(np.concatenate((left_starts, right_starts)), kind="stable")
         x0[:] = np.concatenate((parent_x, parent_x))[order]
-        # a level that neither closed many positions nor grew the segments much peels a
-        # few positions off a few segments: such splits take O(n) levels
-        stalled = _STALL * (n - int(np.count_nonzero(keep))) < n and 2 * starts.shape[0] < 3 * split.shape[0]
         pos = pos[keep]
     return work, log_price
 
