@@ -241,3 +241,59 @@ def test_checker_refuses_an_overrun_hidden_by_a_late_clock() -> None:
                      work=np.array([1.0]), accuracy=np.array([1.0 - math.exp(-1.0)]),
                      total_accuracy=1.0 - math.exp(-1.0), upper_bound=1.0, guarantee=None, algorithm="early")
     assert any("starts before its machine is available" in v for v in check(p, early).violations)
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_run_prices_match_the_scalar_walk(seed: int) -> None:
+    """The runs of equal deadlines that pool-adjacent-violators starts from are priced all at
+    once; each price and piece must be the scalar walk's (``range_price``), bit for bit,
+    steps (``steep = 0``) and uncapped ramps included."""
+    from app.solver.kernel import WorkCurves
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    top, steep = rng.normal(0.0, 5.0, n), 10.0 ** rng.uniform(-3.0, 3.0, n)
+    u = np.where(rng.random(n) < 0.3, np.inf, rng.uniform(0.01, 3.0, n))
+    step = rng.random(n) < 0.2
+    steep[step] = 0.0
+    u[step & np.isinf(u)] = 1.0
+    top[rng.integers(0, n, 3)] = top[0]  # ties
+    curves = WorkCurves(top, steep, u)
+    heads = np.unique(np.concatenate(([0], rng.integers(1, n, int(rng.integers(0, n // 2 + 1))))))
+    cap = rng.uniform(0.0, 1.2, heads.shape[0]) * np.add.reduceat(np.where(np.isinf(u), 5.0, u), heads)
+    cap[rng.random(heads.shape[0]) < 0.1] = 0.0
+    got = curves.run_prices(heads, cap)
+    for a, b, c in zip(heads.tolist(), [*heads[1:].tolist(), n], cap.tolist(), strict=True):
+        if b - a > 1:
+            x, _, piece = curves.range_price(a, b, c)
+            assert got[a] == (x, piece), (a, b)
+
+
+@pytest.mark.parametrize("kind", ["zigzag", "mixed_t_max", "levels"])
+def test_early_hand_over_gives_the_sweeps_answer(kind: str) -> None:
+    """Lopsided splits hand over to pool-adjacent-violators after a few levels: the answer
+    is the one the sweep finds on its own (forced), and the one the small path finds."""
+    n = 2000
+    d = 2.0 ** np.linspace(-900.0, 900.0, n)
+    rng = np.random.default_rng(1)
+    if kind == "zigzag":
+        theta, t_max = np.where(np.arange(n) % 2 == 0, 1e-3, 1e3) / d, np.full(n, np.inf)
+    elif kind == "mixed_t_max":
+        theta, t_max = 1.0 / d, np.where(rng.random(n) < 0.5, d * rng.uniform(0.1, 2.0, n), np.inf)
+    if kind == "levels":
+        p = make_edge_instance(rng, "levels", n, 1)
+    else:
+        p = Problem(d, theta, np.zeros(n), np.ones(n), t_max, [1.0], [0.0])
+    handed, levels, pav, price = [], [], fractional._pav, fractional.WorkCurves.block_price
+    fractional._pav = lambda fam, ci, starts: handed.append(ci.shape[0]) or pav(fam, ci, starts)
+    fractional.WorkCurves.block_price = lambda self, *a: levels.append(1) or price(self, *a)
+    try:
+        bounds = [fractional_relaxation(p).upper_bound]
+    finally:
+        fractional._pav, fractional.WorkCurves.block_price = pav, price
+    assert handed and len(levels) <= 6, (handed, len(levels))  # handed over after a few levels
+    for path in PATHS:
+        with relaxation_path(path):
+            bounds.append(fractional_relaxation(p).upper_bound)
+    assert bounds[0] == pytest.approx(bounds[1], rel=1e-12)
+    assert bounds[0] == pytest.approx(bounds[2], rel=1e-12)
