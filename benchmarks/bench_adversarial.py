@@ -26,6 +26,9 @@ Families (``a_min`` 0, ``a_max`` 1 unless said):
   than rounding (each task is then a step of the relaxation).
 - ``mixed-t-max``: deadlines as in ``zigzag``, theta = 1 / d, half the tasks capped by a
   ``t_max`` near their window.
+- ``zigzag-flat``: ``zigzag`` on a machine of speed 1e-250: every task is a step of the
+  relaxation, and pool-adjacent-violators re-prices each pooling by a walk (the worst we
+  found: about 6x at n = 5,000).
 
 The last line per size gives the worst ratio over every family and algorithm at that size.
 """
@@ -93,6 +96,11 @@ def mixed_t_max(n: int, m: int = 1) -> Problem:
     return Problem(d, 1.0 / d, np.zeros(n), np.ones(n), t_max, np.ones(m), np.zeros(m))
 
 
+def zigzag_flat(n: int, m: int = 1) -> Problem:
+    p = zigzag(n, m)
+    return Problem(p.deadline, p.theta, p.a_min, p.a_max, p.t_max, np.full(m, 1e-250), np.zeros(m))
+
+
 FAMILIES = {
     "levels": lambda n, m: levels(n, 1),
     "levels-late-machines": lambda n, m: levels(n, m, late_machines=True),
@@ -102,6 +110,7 @@ FAMILIES = {
     "zigzag": lambda n, m: zigzag(n, 1),
     "flat": lambda n, m: flat(n, 1),
     "mixed-t-max": lambda n, m: mixed_t_max(n, 1),
+    "zigzag-flat": lambda n, m: zigzag_flat(n, 1),
 }
 
 
