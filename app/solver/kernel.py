@@ -38,6 +38,8 @@ from functools import cached_property
 import numpy as np
 
 _MAX_NEWTON = 200
+#: pieces :meth:`WorkCurves.pool_price` steps through on a flat total before walking
+_FLAT_STEPS = 8
 #: a table of staircases x levels up to this many cells (or 16 per step) is kept dense
 DENSE_CELLS = 1 << 16
 #: otherwise staircases of at most this many steps are looked up by counting, not searching
@@ -567,6 +569,34 @@ class WorkCurves:
             if not (slope > 0.0 and lo < x_new < hi):
                 break  # no Newton step inside the bracket: walk the breakpoints instead
             x = x_new
+        # a flat piece (every unit a step or at a bend: no slope): the root is where a step
+        # crosses cap, found by stepping from piece to piece, a few at most when the blocks
+        # just pooled were each priced
+        for _ in range(_FLAT_STEPS):
+            if slope != 0.0 or total == cap:
+                break
+            up = total > cap  # too much work at x: the root is at or above the piece's top
+            nx = xhi if up else math.nextafter(xlo, -math.inf)
+            if not math.isfinite(nx):
+                break
+            # a piece whose top end is nx may end there (a step at nx takes nothing at nx)
+            if not left[3] <= nx < left[4]:
+                left = piece_of(a, mid, nx)
+                evals += mid - a
+            if not right[3] <= nx < right[4]:
+                right = piece_of(mid, b, nx)
+                evals += b - mid
+            n_piece = (left[0] + right[0], left[1] + right[1], left[2] + right[2],
+                       left[3] if left[3] > right[3] else right[3], left[4] if left[4] < right[4] else right[4])
+            n_total = n_piece[2] + n_piece[1] - nx * n_piece[0]
+            if up and n_total <= cap:  # the step at nx (= xhi) takes what is left
+                return nx, evals, n_piece
+            if not up and n_total >= cap:
+                if n_total == cap:
+                    return nx, evals, n_piece
+                return xlo, evals, (slope, lin, fixed, xlo, xhi)  # the step at xlo
+            x, total = nx, n_total
+            slope, lin, fixed, xlo, xhi = n_piece
         x, e, piece = self.range_price(a, b, cap)
         return x, evals + e, piece
 
