@@ -150,9 +150,11 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
     budget = sweep_budget(n_all)
     steps = family.has_jumps or family.has_stairs
     stalled = False
+    rounds = 0  # Newton rounds of the last level
     while pos.shape[0]:
-        if spent > budget or (stalled and budget < math.inf):  # unbalanced splits or slow
-            # prices: finish bottom-up
+        # unbalanced splits or slow prices: finish bottom-up, rather than start a level that
+        # would pass the budget (priced at the last level's rounds)
+        if spent + pos.shape[0] * (rounds + _LEVEL_PASSES) > budget or (stalled and budget < math.inf):
             rest = _pav(family.take(pos), cap_inc[pos], starts)
             if rest is not None:
                 work[pos], log_price[pos] = rest
@@ -164,7 +166,8 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         ci = cap_inc[pos]
         seg_cap = np.add.reduceat(ci, starts)
         x = family.block_price(idx[pos], starts, seg_cap, x0)
-        spent += n * (getattr(family, "last_rounds", 1) + _LEVEL_PASSES)
+        rounds = getattr(family, "last_rounds", 1)
+        spent += n * (rounds + _LEVEL_PASSES)
         xe = x[seg_of]
         w = family.work_at(xe, idx[pos])
         if steps:  # steps at a price share its residual: before the slack test
