@@ -105,7 +105,8 @@ def check(problem: Problem, solution: Solution, rtol: float = 1e-9) -> CheckRepo
     # accuracy recomputed from the model's formula, independently of the solver's family code
     delta_a = problem.a_max - problem.a_min
     with np.errstate(invalid="ignore"):  # a model task's theta is NaN: replaced below
-        expected = problem.a_min + delta_a * (1.0 - np.exp(-problem.theta * work))
+        # (expm1: 1 - exp(-x) is 0 for x below 1e-16, and a work of 1e-38 has a value)
+        expected = problem.a_min + delta_a * -np.expm1(-problem.theta * work)
     if problem.n_model:
         expected, delta_a = _check_models(problem, solution, on, work, expected, delta_a, exceeds, report)
     report(exceeds(acc, expected, delta_a) | exceeds(expected, acc, delta_a), "accuracy does not match its work")

@@ -45,7 +45,7 @@ from itertools import repeat
 import numpy as np
 
 from .family import AccuracyFamily
-from .kernel import WorkCurves
+from .kernel import Stairs, WorkCurves
 from .problem import Problem
 
 __all__ = ["FractionalSolution", "fractional_relaxation", "nested_allocation"]
@@ -56,6 +56,12 @@ _EPS = float(np.finfo(float).eps)
 #: the sweep spends at most this many passes per task before handing over (:func:`sweep_budget`)
 SWEEP_BUDGET = 128
 _LEVEL_PASSES = 12  # whole-array passes of a level besides the Newton rounds
+#: a ramp whose log-price moves by less than this many ulps of its top over all the work it
+#: can ever take is solved as a step (:func:`_flat_as_steps`)
+FLAT_ULPS = 16.0
+#: a level whose progress (the positions it closes plus the smaller half of each split) is
+#: under 1/_STALL of the open positions hands over to pool-adjacent-violators
+_STALL = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +131,7 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
                   rtol: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`nested_allocation` on units already in chain order (``cap`` per unit)."""
     n_all = cap.shape[0]
+    family = _flat_as_steps(family, cap)
     work = np.zeros(n_all)
     log_price = np.full(n_all, -np.inf)
     cap_inc = np.maximum(np.diff(cap, prepend=0.0), 0.0)
@@ -142,8 +149,12 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
     spent = 0  # passes over one open position, summed over the levels and their Newton rounds
     budget = sweep_budget(n_all)
     steps = family.has_jumps or family.has_stairs
+    stalled = False
+    rounds = 0  # Newton rounds of the last level
     while pos.shape[0]:
-        if spent > budget:  # unbalanced splits or slow prices: finish bottom-up
+        # unbalanced splits or slow prices: finish bottom-up, rather than start a level that
+        # would pass the budget (priced at the last level's rounds)
+        if spent + pos.shape[0] * (rounds + _LEVEL_PASSES) > budget or (stalled and budget < math.inf):
             rest = _pav(family.take(pos), cap_inc[pos], starts)
             if rest is not None:
                 work[pos], log_price[pos] = rest
@@ -155,7 +166,8 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         ci = cap_inc[pos]
         seg_cap = np.add.reduceat(ci, starts)
         x = family.block_price(idx[pos], starts, seg_cap, x0)
-        spent += n * (getattr(family, "last_rounds", 1) + _LEVEL_PASSES)
+        rounds = getattr(family, "last_rounds", 1)
+        spent += n * (rounds + _LEVEL_PASSES)
         xe = x[seg_of]
         w = family.work_at(xe, idx[pos])
         if steps:  # steps at a price share its residual: before the slack test
@@ -182,6 +194,14 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         cand = np.flatnonzero(split[seg_of] & (rel == seg_min[seg_of]))
         _, first = np.unique(seg_of[cand], return_index=True)
         cut = cand[first] + 1  # first position of each right half
+        # a level whose splits are lopsided peels a few positions off a few segments, and
+        # such splits take O(n) levels: its progress is what it closed plus the smaller
+        # half of each split
+        left = cut - starts[split]
+        smaller = np.minimum(left, lengths[split] - left)
+        closed = n - int(np.count_nonzero(split[seg_of]))
+        stalled = (_STALL * (closed + int(smaller.sum())) < n  # lopsided
+                   and 4 * int(np.count_nonzero(split)) < 3 * split.shape[0])  # few segments split
         keep = split[seg_of]
         new_index = np.cumsum(keep) - 1  # position in the compacted arrays
         left_starts = new_index[starts[split]]
@@ -194,6 +214,34 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         x0[:] = np.concatenate((parent_x, parent_x))[order]
         pos = pos[keep]
     return work, log_price
+
+
+def _flat_as_steps(family: WorkCurves, cap: np.ndarray) -> WorkCurves:
+    """The same curves with every ramp that is flat to rounding written as a step.
+
+    A unit never takes more than its prefix capacity ``cap`` (its *reach*, with its ``u``).
+    A ramp whose log-price drops by at most :data:`FLAT_ULPS` ulps of its top over its whole
+    reach (``steep * reach``: ``theta`` times the work its window holds, 1e-60 for a task
+    on a machine of speed 1e-60) has a constant price to rounding, but its work read back
+    from a log-price, ``(top - x) / steep``, is all rounding: works that broke their
+    deadlines by factors of 1e80 and bounds 4,000 times too low. As a one-step staircase of
+    ``reach`` at ``top`` (the exact primitive for a linear piece) it is solved exactly; its
+    value is unchanged to rounding. O(n); the curves are returned as they are when no
+    ramp is flat (or when the family has staircases of its own)."""
+    if family.has_stairs:
+        return family
+    reach = np.minimum(family.u, cap)
+    with np.errstate(over="ignore", invalid="ignore"):
+        drop = family.steep * reach
+    flat = (reach > 0.0) & (family.steep > 0.0) & (drop <= FLAT_ULPS * _EPS * np.maximum(1.0, np.abs(family.top)))
+    if not flat.any():
+        return family
+    k = int(np.count_nonzero(flat))
+    stair = np.full(flat.shape[0], -1, dtype=np.intp)
+    stair[flat] = np.arange(k)
+    stairs = Stairs(top=family.top[flat], start=np.arange(k + 1), end=reach[flat])
+    return WorkCurves(family.top, np.where(flat, 0.0, family.steep), np.where(flat, reach, family.u),
+                      stair, stairs)
 
 
 def _segment_cumsum(v: np.ndarray, starts: np.ndarray, lengths: np.ndarray, seg_of: np.ndarray,
@@ -251,10 +299,18 @@ def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarr
     sens = family.shares(xe, idx, starts, seg_of, w) * tight[seg_of]
     total_sens = np.add.reduceat(sens, starts)
     resid = cap - np.add.reduceat(w, starts)
+    u = family.u if idx is None else family.u[idx]
+    stuck = tight & (total_sens == 0.0) & (resid != 0.0)
+    if stuck.any():  # rounding put every ramp of the block at a bend (0 or u): those that
+        # can move the residual's way take it, by the same sensitivities
+        inv = family.inv if idx is None else family.inv[idx]
+        r = resid[seg_of]
+        movable = stuck[seg_of] & np.isfinite(inv) & (((r < 0.0) & (w > 0.0)) | ((r > 0.0) & (w < u)))
+        sens = np.where(movable, inv, sens)
+        total_sens = np.add.reduceat(sens, starts)
     # each task moves by its share of the residual, resid * sens / total_sens: the fraction
     # first, so that a residual over a tiny total sensitivity cannot overflow
     frac = sens / np.where(total_sens > 0.0, total_sens, np.inf)[seg_of]  # 0 where nothing can move
-    u = family.u if idx is None else family.u[idx]
     return np.minimum(np.maximum(w + frac * resid[seg_of], 0.0), u)
 
 
@@ -308,8 +364,10 @@ def _pav_small(
     else:
         new_chain = repeat(False)
     single_x, single_piece = family.singletons(cap_inc)
+    head_arr = np.asarray(heads, dtype=np.intp)
+    runs = family.run_prices(head_arr, np.add.reduceat(cap_inc, head_arr))
     u_of, lo_of = family.bounds()  # for pooling at price 0
-    range_price, pool_price = family.range_price, family.pool_price
+    pool_price = family.pool_price
     budget = 40 * n + 400
     evals = 0
     # one tuple per block: (first task, end, capacity, price, slope, lin, fixed, xlo, xhi,
@@ -327,9 +385,9 @@ def _pav_small(
             slope, lin, fixed, xlo, xhi = single_piece[a]
             usum, lomin = u_of[a], lo_of[a]
         else:
-            x, e, (slope, lin, fixed, xlo, xhi) = range_price(a, k, cap)
+            x, (slope, lin, fixed, xlo, xhi) = runs[a]
             usum, lomin = sum(u_of[a:k]), min(lo_of[a:k])
-            evals += e
+            evals += 3 * (k - a)
         while blocks[-1][3] < x:  # prices are finite or -inf: never past a wall
             mid = a
             a, _, prev_cap, prev_x, p_slope, p_lin, p_fixed, p_xlo, p_xhi, p_usum, p_lomin = pop()

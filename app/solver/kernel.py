@@ -38,6 +38,8 @@ from functools import cached_property
 import numpy as np
 
 _MAX_NEWTON = 200
+#: pieces :meth:`WorkCurves.pool_price` steps through on a flat total before walking
+_FLAT_STEPS = 8
 #: a table of staircases x levels up to this many cells (or 16 per step) is kept dense
 DENSE_CELLS = 1 << 16
 #: otherwise staircases of at most this many steps are looked up by counting, not searching
@@ -206,6 +208,41 @@ def ragged_searchsorted(values: np.ndarray, offset: np.ndarray, group: np.ndarra
     place = np.empty(x.shape[0], dtype=np.intp)
     place[order[~is_value] - s] = np.flatnonzero(~is_value)
     return before[place] - offset[group]
+
+
+#: groups up to this long are summed as rows of one padded matrix, longer ones one by one
+_ROW = 64
+
+
+def _grouped_cumsum(v: np.ndarray, first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Running sums of ``v`` restarting at each group (``first[g]``, ``count[g]`` positions),
+    each in plain left-to-right order (the order, and so the rounding, of a Python loop
+    that adds them one by one): rows of a padded matrix for the short groups, one
+    ``cumsum`` per group longer than :data:`_ROW`. O(len(v))."""
+    out = np.empty_like(v)
+    short = np.flatnonzero(count <= _ROW)
+    if short.shape[0]:
+        cnt = count[short]
+        row = np.repeat(np.arange(short.shape[0]), cnt)
+        col = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        src = np.repeat(first[short], cnt) + col
+        mat = np.zeros((short.shape[0], int(cnt.max())))
+        mat[row, col] = v[src]
+        np.cumsum(mat, axis=1, out=mat)
+        out[src] = mat[row, col]
+    for g in np.flatnonzero(count > _ROW).tolist():
+        a = int(first[g])
+        out[a:a + int(count[g])] = np.cumsum(v[a:a + int(count[g])])
+    return out
+
+
+def _before(incl: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Exclusive running sums from inclusive ones: the previous position's, 0 at a group's
+    first."""
+    out = np.zeros_like(incl)
+    out[1:] = incl[:-1]
+    out[offset == 0] = 0.0
+    return out
 
 
 def _seg_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -387,6 +424,79 @@ class WorkCurves:
             x = self._range_root(a, b, cap)
         return (x, 3 * (b - a)) + (self._piece(a, b, x),)
 
+    def run_prices(self, heads: np.ndarray, cap: np.ndarray) -> dict[int, tuple[float, Piece]]:
+        """:meth:`range_price` for every run of several units at once, vectorised: the runs
+        partition the units and begin at ``heads`` (sorted, first 0); run ``r`` takes
+        ``cap[r]``. Returns, per first unit of a run of two or more, its log-price and its
+        :data:`Piece`. The same breakpoint walk as :meth:`_range_root` (events sorted by
+        price within each run, running sums by a doubling scan), O(k log k) for k units
+        in such runs; the small-problem sweep prices thousands of short runs of equal
+        deadlines this way instead of one Python call each."""
+        n = self.top.shape[0]
+        length = np.diff(np.append(heads, n))
+        multi = length > 1
+        if not multi.any():
+            return {}
+        top, inv, u = self.top, self.inv, self.u
+        lo, top_inv = self._saturation(), self._top_inv()
+        usum = np.add.reduceat(u, heads)
+        x = np.where(usum <= cap, -np.inf, np.maximum.reduceat(top, heads))  # (the zero-cap price)
+        walk = multi & (usum > cap) & (cap > 0.0)
+        if walk.any():
+            x[walk] = self._walk(heads, length, walk, cap)
+        sel = np.flatnonzero(multi)
+        run_of = np.repeat(np.arange(heads.shape[0]), length)
+        xe = x[run_of]
+        nothing = xe >= top
+        full = ~nothing & (xe <= lo)
+        mid = ~(nothing | full)
+        last = heads + length - 1
+        with np.errstate(invalid="ignore"):
+            slope = _grouped_cumsum(np.where(mid, inv, 0.0), heads, length)[last]
+            lin = _grouped_cumsum(np.where(mid, top_inv, 0.0), heads, length)[last]
+        fixed = _grouped_cumsum(np.where(full, u, 0.0), heads, length)[last]
+        xlo = np.maximum.reduceat(np.where(nothing, top, np.where(mid, lo, -np.inf)), heads)
+        xhi = np.minimum.reduceat(np.where(full, lo, np.where(mid, top, np.inf)), heads)
+        cols = [arr[sel].tolist() for arr in (x, slope, lin, fixed, xlo, xhi)]
+        return {a: (xr, (sl, li, fi, lw, hg))
+                for a, xr, sl, li, fi, lw, hg in zip(heads[sel].tolist(), *cols, strict=True)}
+
+    def _walk(self, heads: np.ndarray, length: np.ndarray, walk: np.ndarray, cap: np.ndarray) -> np.ndarray:
+        """:meth:`_range_root` for the runs ``walk`` (each ``0 < cap < sum u``), vectorised."""
+        unit = np.flatnonzero(np.repeat(walk, length))
+        run = np.repeat(np.arange(heads.shape[0]), length)[unit]
+        jump = self.inv[unit] == np.inf
+        ramp = unit[~jump]
+        # events: (price, kind, unit); kind 2 a unit starts taking work, 1 a step of u, 0 a
+        # unit saturates
+        price = np.concatenate((self.top[unit], self._saturation()[ramp]))
+        kind = np.concatenate((np.where(jump, 1, 2), np.zeros(ramp.shape[0], dtype=np.intp)))
+        who = np.concatenate((unit, ramp))
+        ev_run = np.concatenate((run, run[~jump]))
+        order = np.lexsort((-who, -kind, -price, ev_run))
+        price, kind, who, ev_run = price[order], kind[order], who[order], ev_run[order]
+        inv, top_inv, u = self.inv[who], self._top_inv()[who], self.u[who]
+        d_slope = np.where(kind == 2, inv, np.where(kind == 0, -inv, 0.0))
+        d_lin = np.where(kind == 2, top_inv, np.where(kind == 0, -top_inv, 0.0))
+        d_fixed = np.where(kind == 2, 0.0, u)
+        first = np.flatnonzero(np.diff(ev_run, prepend=-1))
+        count = np.diff(np.append(first, ev_run.shape[0]))
+        offset = np.arange(ev_run.shape[0]) - np.repeat(first, count)
+        s_slope, s_lin, s_fixed = (_before(_grouped_cumsum(v, first, count), offset)
+                                   for v in (d_slope, d_lin, d_fixed))
+        c = cap[ev_run]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            reach = (s_slope > 0.0) & (s_fixed + s_lin - price * s_slope >= c)
+            after = (kind == 1) & (s_fixed + u + s_lin - price * s_slope > c)
+            root = (s_lin - (c - s_fixed)) / s_slope
+        prev = np.where(offset > 0, np.roll(price, 1), np.inf)
+        key = np.where(reach, 2 * offset, np.where(after, 2 * offset + 1, 2 * ev_run.shape[0]))
+        hit = np.minimum.reduceat(key, first)
+        last = first + count - 1
+        e = np.minimum(hit // 2, count - 1) + first
+        out = np.where(hit % 2 == 0, np.minimum(np.maximum(root[e], price[e]), prev[e]), price[e])
+        return np.where(hit >= 2 * ev_run.shape[0], price[last], out)
+
     def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]:
         """``range_price(i, i + 1, cap[i])`` for every task at once (vectorised)."""
         top, inv, u = self.top, self.inv, self.u
@@ -459,6 +569,34 @@ class WorkCurves:
             if not (slope > 0.0 and lo < x_new < hi):
                 break  # no Newton step inside the bracket: walk the breakpoints instead
             x = x_new
+        # a flat piece (every unit a step or at a bend: no slope): the root is where a step
+        # crosses cap, found by stepping from piece to piece, a few at most when the blocks
+        # just pooled were each priced
+        for _ in range(_FLAT_STEPS):
+            if slope != 0.0 or total == cap:
+                break
+            up = total > cap  # too much work at x: the root is at or above the piece's top
+            nx = xhi if up else math.nextafter(xlo, -math.inf)
+            if not math.isfinite(nx):
+                break
+            # a piece whose top end is nx may end there (a step at nx takes nothing at nx)
+            if not left[3] <= nx < left[4]:
+                left = piece_of(a, mid, nx)
+                evals += mid - a
+            if not right[3] <= nx < right[4]:
+                right = piece_of(mid, b, nx)
+                evals += b - mid
+            n_piece = (left[0] + right[0], left[1] + right[1], left[2] + right[2],
+                       left[3] if left[3] > right[3] else right[3], left[4] if left[4] < right[4] else right[4])
+            n_total = n_piece[2] + n_piece[1] - nx * n_piece[0]
+            if up and n_total <= cap:  # the step at nx (= xhi) takes what is left
+                return nx, evals, n_piece
+            if not up and n_total >= cap:
+                if n_total == cap:
+                    return nx, evals, n_piece
+                return xlo, evals, (slope, lin, fixed, xlo, xhi)  # the step at xlo
+            x, total = nx, n_total
+            slope, lin, fixed, xlo, xhi = n_piece
         x, e, piece = self.range_price(a, b, cap)
         return x, evals + e, piece
 

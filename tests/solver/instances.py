@@ -60,7 +60,8 @@ def make_instance(rng: np.random.Generator, kind: str, n: int, m: int) -> Proble
 
 
 #: numeric edge families: extreme scales and spreads, tiny accuracy ranges, machines busy
-#: until far later than the tasks' windows, mixed finite and infinite t_max
+#: until far later than the tasks' windows, mixed finite and infinite t_max, and machines so
+#: slow that a task's whole window moves its marginal gain by less than rounding
 EDGE_KINDS = (
     "mixed_tiny_ranges",
     "extreme_spread",
@@ -68,6 +69,7 @@ EDGE_KINDS = (
     "huge_scale",
     "huge_available_at",
     "levels",
+    "nested_scales",
 )
 
 
@@ -100,7 +102,7 @@ def make_edge_instance(rng: np.random.Generator, kind: str, n: int, m: int) -> P
         t_max = np.where(rng.random(n) < 0.5, inf, 10.0 ** rng.uniform(-8.0, 1.0, n))
         theta = 10.0 ** rng.uniform(-1.0, 8.0, n)
         return Problem(d, theta, zeros, ones, t_max, rng.uniform(0.5, 2.0, m), avail)
-    if kind == "nested_scales":  # machines whose capacities differ by 1e200
+    if kind == "nested_scales":  # deadlines and speeds over 1e-100..1e100, theta ~ 1/deadline
         d = 10.0 ** rng.uniform(-100.0, 100.0, n)
         theta = 1.0 / d * 10.0 ** rng.uniform(-2.0, 2.0, n)
         speed = 10.0 ** rng.uniform(-100.0, 100.0, m)

@@ -119,6 +119,34 @@ def test_scale_invariance(path: str) -> None:
                 assert_schedules_valid(q, ["dsct-approx", "dsct-refined"])
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_windows_below_the_rounding_of_their_price(path: str) -> None:
+    """Machines so slow that theta x a task's whole window is ~1e-60: every task's marginal
+    gain is constant to rounding. Its work read back from a log-price was all rounding
+    (tasks past their deadlines by factors up to 1e80, upper bounds 4,000x below the
+    schedules). The bound must match the linear programme those tasks form, solved by an
+    independent greedy (highest gain first, as much as every later prefix allows: exact on
+    nested constraints)."""
+    rng = np.random.default_rng(3)
+    n = 40
+    d = np.sort(rng.uniform(1.0, 10.0, n))
+    theta, span = rng.uniform(0.5, 50.0, n), rng.uniform(0.1, 0.9, n)
+    for speed in (1e-60, 1e-30, 1e-12):
+        p = Problem(d, theta, np.zeros(n), span, np.full(n, np.inf), [speed, speed], [0.0, 0.5])
+        cap = p.capacity(d)
+        slack, value = cap.copy(), 0.0
+        for j in np.argsort(-theta * span, kind="stable"):
+            w = slack[j:].min()
+            slack[j:] -= w
+            value += span[j] * -math.expm1(-theta[j] * w)
+        with relaxation_path(path):
+            assert fractional_relaxation(p).upper_bound == pytest.approx(value, rel=1e-9), speed
+            assert_schedules_valid(p)
+    for seed, n, m in ((2, 50, 2), (22, 46, 2), (150, 31, 1), (171, 48, 1)):  # once late or above the bound
+        with relaxation_path(path):
+            assert_schedules_valid(make_edge_instance(np.random.default_rng(seed), "nested_scales", n, m))
+
+
 def test_late_short_task_work_matches_its_slot() -> None:
     """A task of 1.7e-7 work units starting at 1e9 s: its duration must be work / speed, not
     a difference of two large times."""
@@ -213,3 +241,59 @@ def test_checker_refuses_an_overrun_hidden_by_a_late_clock() -> None:
                      work=np.array([1.0]), accuracy=np.array([1.0 - math.exp(-1.0)]),
                      total_accuracy=1.0 - math.exp(-1.0), upper_bound=1.0, guarantee=None, algorithm="early")
     assert any("starts before its machine is available" in v for v in check(p, early).violations)
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_run_prices_match_the_scalar_walk(seed: int) -> None:
+    """The runs of equal deadlines that pool-adjacent-violators starts from are priced all at
+    once; each price and piece must be the scalar walk's (``range_price``), bit for bit,
+    steps (``steep = 0``) and uncapped ramps included."""
+    from app.solver.kernel import WorkCurves
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    top, steep = rng.normal(0.0, 5.0, n), 10.0 ** rng.uniform(-3.0, 3.0, n)
+    u = np.where(rng.random(n) < 0.3, np.inf, rng.uniform(0.01, 3.0, n))
+    step = rng.random(n) < 0.2
+    steep[step] = 0.0
+    u[step & np.isinf(u)] = 1.0
+    top[rng.integers(0, n, 3)] = top[0]  # ties
+    curves = WorkCurves(top, steep, u)
+    heads = np.unique(np.concatenate(([0], rng.integers(1, n, int(rng.integers(0, n // 2 + 1))))))
+    cap = rng.uniform(0.0, 1.2, heads.shape[0]) * np.add.reduceat(np.where(np.isinf(u), 5.0, u), heads)
+    cap[rng.random(heads.shape[0]) < 0.1] = 0.0
+    got = curves.run_prices(heads, cap)
+    for a, b, c in zip(heads.tolist(), [*heads[1:].tolist(), n], cap.tolist(), strict=True):
+        if b - a > 1:
+            x, _, piece = curves.range_price(a, b, c)
+            assert got[a] == (x, piece), (a, b)
+
+
+@pytest.mark.parametrize("kind", ["zigzag", "mixed_t_max", "levels"])
+def test_early_hand_over_gives_the_sweeps_answer(kind: str) -> None:
+    """Lopsided splits hand over to pool-adjacent-violators after a few levels: the answer
+    is the one the sweep finds on its own (forced), and the one the small path finds."""
+    n = 2000
+    d = 2.0 ** np.linspace(-900.0, 900.0, n)
+    rng = np.random.default_rng(1)
+    if kind == "zigzag":
+        theta, t_max = np.where(np.arange(n) % 2 == 0, 1e-3, 1e3) / d, np.full(n, np.inf)
+    elif kind == "mixed_t_max":
+        theta, t_max = 1.0 / d, np.where(rng.random(n) < 0.5, d * rng.uniform(0.1, 2.0, n), np.inf)
+    if kind == "levels":
+        p = make_edge_instance(rng, "levels", n, 1)
+    else:
+        p = Problem(d, theta, np.zeros(n), np.ones(n), t_max, [1.0], [0.0])
+    handed, levels, pav, price = [], [], fractional._pav, fractional.WorkCurves.block_price
+    fractional._pav = lambda fam, ci, starts: handed.append(ci.shape[0]) or pav(fam, ci, starts)
+    fractional.WorkCurves.block_price = lambda self, *a: levels.append(1) or price(self, *a)
+    try:
+        bounds = [fractional_relaxation(p).upper_bound]
+    finally:
+        fractional._pav, fractional.WorkCurves.block_price = pav, price
+    assert handed and len(levels) <= 6, (handed, len(levels))  # handed over after a few levels
+    for path in PATHS:
+        with relaxation_path(path):
+            bounds.append(fractional_relaxation(p).upper_bound)
+    assert bounds[0] == pytest.approx(bounds[1], rel=1e-12)
+    assert bounds[0] == pytest.approx(bounds[2], rel=1e-12)
