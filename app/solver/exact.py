@@ -61,6 +61,7 @@ from scipy.sparse import coo_matrix
 
 from .approx import list_schedule, solve_on_machines
 from .assignment import AssignmentSearch
+from .colgen import ColumnGeneration
 from .exact_floors import admission_search
 from .exact_models import exact_configs
 from .family import ExponentialFamily
@@ -531,6 +532,16 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
             best = {"machine": ls, "val": ls_val}
     if gap() <= _POLISH_TOL or time.perf_counter() >= stop_at:
         return _finish(prob, best["machine"], upper, proven, gap_tol)
+
+    if gap() > gap_tol and not prob.has_floors:  # the set-partitioning bound (step 3)
+        cg = ColumnGeneration(prob, machine_classes(prob))
+        cg.add_schedule(best["machine"])
+        got = cg.run(best["val"], gap_tol, stop_at)
+        if got.machine is not None and got.value > best["val"]:
+            best = {"machine": got.machine, "val": _exact_works(prob, got.machine)[1]}
+        proven = min(proven, got.bound)
+        if gap() <= gap_tol or time.perf_counter() >= stop_at:
+            return _finish(prob, best["machine"], upper, proven, gap_tol)
 
     if gap() > gap_tol or prob.has_floors:
         if prob.has_floors:
