@@ -82,8 +82,10 @@ __all__ = ["ColumnGeneration", "PricingFamily", "envelope_points", "CGResult"]
 
 _MAX_ITERATIONS = 400  # column-generation iterations at most
 _GRID_POINTS = 4096  # the pricing grid's points at first
-_GRID_REFINE = 4  # how much finer the grid gets when it finds no column
-_GRID_MAX = 4096 * 4**3  # the finest grid
+_GRID_REFINE = 4  # how much finer the grid gets when it finds no improving column
+_GRID_MAX = 1 << 18  # the finest grid
+_TRACE_POINTS = 1 << 18  # finer grids give bounds only (no trace-back)
+_ALPHA = 0.0  # dual smoothing: price at this mix of the best-bound duals and the master's
 _MILP_SECONDS = 5.0  # the integer master's time limit (a safety stop)
 _MILP_NODES = 2000  # the integer master's budget, in nodes (deterministic)
 _RC_TOL = 1e-9  # a column improves when its reduced cost exceeds this (relative to the scale)
@@ -292,7 +294,7 @@ class _Pricing:
             cur, val = set(best_set), best_val
         return tuple(sorted(cur))
 
-    def grid_bound(self, points: int) -> tuple[float, tuple[int, ...]]:
+    def grid_bound(self, points: int, stop_at: float = np.inf) -> tuple[float, tuple[int, ...] | None]:
         """An upper bound on the class's best reduced cost by dynamic programming over the
         machine's cumulative work on a grid of ``points`` steps ``delta``, and the column it
         traces back (module docs).
@@ -302,7 +304,9 @@ class _Pricing:
         moves the rounded cumulative from ``a`` to ``b`` with ``w < b - a + delta``, and its
         gain is increasing, so crediting it ``g(min(b - a + delta, u)) - pi`` over-estimates
         it; ``b`` stays within its capacity rounded down. The credit is concave in ``b - a``:
-        each step is one :func:`maxplus_concave`. O(n N log N) for ``N`` points.
+        each step is one :func:`maxplus_concave`. O(n N log N) for ``N`` points. Above
+        ``_TRACE_POINTS`` points only the bound (no column: the trace-back would need n N
+        entries); past the wall-clock ``stop_at``, ``inf``.
         """
         cls, cg = self.cls, self.cg
         n = self.pi.shape[0]
@@ -313,22 +317,28 @@ class _Pricing:
         F = np.zeros(points)
         steps = []
         x = np.arange(points) + 1.0
+        trace = points <= _TRACE_POINTS
         for k in range(n):
             if cls.u[k] <= 0.0 or self.g_u[k] <= self.pi[k]:
                 continue
+            if time.perf_counter() > stop_at:
+                return np.inf, None
             cg_k = min(int(np.floor(cls.cap[k] / delta * (1 + 1e-12))), points - 1)
             G = cg.delta_a[k] * -np.expm1(-cg.theta[k] * np.minimum(x[: cg_k + 1] * delta, cls.u[k])) - self.pi[k]
             conv, arg = maxplus_concave(F[: cg_k + 1], G)
             new = F.copy()
             new[: cg_k + 1] = np.maximum(F[: cg_k + 1], conv)
             new[cg_k + 1:] = np.maximum(F[cg_k + 1:], conv[cg_k])
-            take = np.empty(points, dtype=bool)
-            take[: cg_k + 1] = conv > F[: cg_k + 1]
-            take[cg_k + 1:] = conv[cg_k] > F[cg_k + 1:]
-            steps.append((k, cg_k, take, arg))
+            if trace:
+                take = np.empty(points, dtype=bool)
+                take[: cg_k + 1] = conv > F[: cg_k + 1]
+                take[cg_k + 1:] = conv[cg_k] > F[cg_k + 1:]
+                steps.append((k, cg_k, take, arg.astype(np.int32)))
             F = new
         b = int(np.argmax(F))
-        bound = float(F[b]) - self.mu
+        bound = float(F[b]) - self.mu + _SAFETY * self.cg.scale
+        if not trace:
+            return bound, None
         tasks = []
         for k, cg_k, take, arg in reversed(steps):
             if take[b]:
@@ -336,7 +346,7 @@ class _Pricing:
                 b = int(arg[min(b, cg_k)])
         col = tuple(sorted(tasks))
         self._column(col)
-        return bound + _SAFETY * self.cg.scale, col
+        return bound, col
 
     def improving(self) -> list[tuple[int, ...]]:
         """The best columns seen with a positive reduced cost, at most ``_COLUMNS_PER_CLASS``."""
@@ -352,7 +362,8 @@ class CGResult:
     bound       a proven upper bound on every schedule's total accuracy
     machine     the best schedule found among the columns (``None``: none)
     value       its exact total accuracy (``-inf`` without one)
-    converged   no column has a positive reduced cost: ``bound`` is the master LP's optimum
+    converged   no improving column on the finest grid: ``bound`` is the master LP's optimum
+                plus the grid's over-estimate (about its step times the tasks' slopes)
     iterations  column-generation iterations done
     """
 
@@ -500,17 +511,61 @@ class ColumnGeneration:
         return machine, total
 
     # ------------------------------------------------------------------ the loop
+    def _price(self, pi: np.ndarray, mu: np.ndarray, points: int,
+               stop_at: float) -> tuple[list[float], list[list[tuple[int, ...]]]]:
+        """Price every class at duals ``(pi, mu)``: per class an upper bound on the best
+        reduced cost (the envelope's or the grid's, whichever is smaller) and candidate
+        columns (envelope, grid trace-back, local search)."""
+        reduced, cols = [], []
+        for k in range(len(self.classes)):
+            pr = _Pricing(self, k, pi, float(mu[k]))
+            env = pr.envelope()
+            grid, col = pr.grid_bound(points, stop_at)
+            if col is not None:
+                pr.improve(col, _LOCAL_PASSES)
+            reduced.append(min(env, grid))
+            cols.append(pr.improving())
+        return reduced, cols
+
+    def _add_improving(self, cols: list[list[tuple[int, ...]]], pi: np.ndarray, mu: np.ndarray) -> int:
+        """Add the candidate columns whose reduced cost at the master's duals is positive."""
+        added = 0
+        for k, ks in enumerate(cols):
+            for tasks in ks:
+                rc = self.value(k, tasks) - float(np.sum(pi[list(tasks)])) - mu[k]
+                if rc > _RC_TOL * self.scale:
+                    added += self.add(k, tasks)
+        return added
+
+    def _finer(self, points: int, reduced: list[float], pi: np.ndarray, mu: np.ndarray,
+               best_val: float, gap_tol: float) -> int:
+        """The next grid when the current one finds no improving column (0: stop). Its
+        over-estimate of the reduced costs shrinks like its step, so aim at what the gap
+        still allows; when the master's value alone is above that (only a better schedule
+        or branching could close the gap), refine to find columns, up to ``_TRACE_POINTS``."""
+        if points >= _GRID_MAX:
+            return 0
+        counts = np.array([c.count for c in self.classes], dtype=np.float64)
+        excess = float(np.dot(counts, np.maximum(reduced, 0.0)))
+        if excess <= _RC_TOL * self.scale * float(counts.sum()):
+            return 0  # no column improves: the bound is the master's optimum
+        target = best_val / (1.0 - gap_tol) if best_val > 0 else best_val
+        slack = target - self.lagrangian_bound(pi, mu, [0.0] * len(self.classes))
+        if slack <= 0.0 and points >= _TRACE_POINTS:
+            return 0
+        return min(_GRID_MAX, _GRID_REFINE * points)
+
     def run(self, incumbent: float, gap_tol: float, stop_at: float,
             max_iterations: int = _MAX_ITERATIONS) -> CGResult:
         """Column generation from the pool until the bound is within ``gap_tol`` of the best
         schedule (``incumbent``, total accuracy, or a better one made of columns), no column
-        improves on the finest grid, ``max_iterations`` or the wall-clock ``stop_at``.
+        improves on the finest useful grid, ``max_iterations`` or the wall-clock ``stop_at``.
 
-        Each iteration solves the restricted master, then prices every class: the envelope
-        (cheap bound, seed columns), the grid dynamic programme (bound and its column), a
-        local search from that column. When no class yields an improving column the grid is
-        refined (``_GRID_REFINE`` times finer, up to ``_GRID_MAX`` points): the bound
-        approaches the master LP's optimum.
+        Each iteration solves the restricted master, then prices every class (:meth:`_price`)
+        at a mix of the duals with the best bound so far and the master's (Wentges'
+        smoothing, ``_ALPHA``), and at the master's own when that finds no improving column.
+        When no class yields one at the master's duals, the grid is refined to what the
+        gap still needs (its over-estimate shrinks like its step), up to ``_GRID_MAX``.
         """
         for k, cls in enumerate(self.classes):  # singletons: every task can be priced
             for i in np.flatnonzero(cls.u > 0.0).tolist():
@@ -520,7 +575,9 @@ class ColumnGeneration:
         converged = False
         lp = -np.inf
         it = 0
-        points = _GRID_POINTS
+        points = _GRID_POINTS  # kept once refined: the master's duals settle as it converges
+        center = None
+        tol = _RC_TOL * self.scale
 
         def closed() -> bool:
             return bound - best_val <= gap_tol * max(abs(bound), 1e-12)
@@ -529,27 +586,33 @@ class ColumnGeneration:
             if time.perf_counter() >= stop_at:
                 break
             lp, pi, mu = self.solve_master()
-            reduced = []
             added = 0
-            for k in range(len(self.classes)):
-                pr = _Pricing(self, k, pi, float(mu[k]))
-                env = pr.envelope()
-                grid, col = pr.grid_bound(points)
-                pr.improve(col, _LOCAL_PASSES)
-                reduced.append(min(env, grid))
-                for tasks in pr.improving():
-                    added += self.add(k, tasks)
-            bound = min(bound, self.lagrangian_bound(pi, mu, reduced))
+            for alpha in ((_ALPHA, 0.0) if center is not None and _ALPHA > 0 else (0.0,)):
+                ps = pi if alpha == 0.0 else alpha * center[0] + (1 - alpha) * pi
+                ms = mu if alpha == 0.0 else alpha * center[1] + (1 - alpha) * mu
+                reduced, cols = self._price(ps, ms, points, stop_at)
+                here = self.lagrangian_bound(ps, ms, reduced)
+                if here < bound or center is None:
+                    center = (ps, ms)
+                bound = min(bound, here)
+                added = self._add_improving(cols, pi, mu)
+                if added:
+                    break
+            done = False
+            while added == 0 and not closed():  # finer grids at the master's duals
+                points = self._finer(points, reduced, pi, mu, best_val, gap_tol)
+                if points == 0 or time.perf_counter() >= stop_at:
+                    converged = points == 0
+                    done = True
+                    break
+                reduced, cols = self._price(pi, mu, points, stop_at)
+                bound = min(bound, self.lagrangian_bound(pi, mu, reduced))
+                added = self._add_improving(cols, pi, mu)
             if it % _MILP_EVERY == 0 or added == 0 or closed():
                 machine, val = self.integer_master(min(_MILP_SECONDS, stop_at - time.perf_counter()))
                 if machine is not None and val + self.a_min_total > best_val:
                     best_machine, best_val = machine, val + self.a_min_total
-            if closed():
+            if closed() or done:
                 break
-            if added == 0:
-                if points >= _GRID_MAX:
-                    converged = True
-                    break
-                points *= _GRID_REFINE
         return CGResult(bound, best_machine, best_val if best_machine is not None else -np.inf,
                         converged, it, lp + self.a_min_total, len(self.pool))
