@@ -85,6 +85,7 @@ _GRID_POINTS = 4096  # the pricing grid's points at first
 _GRID_REFINE = 4  # how much finer the grid gets when it finds no improving column
 _GRID_MAX = 1 << 18  # the finest grid
 _TRACE_POINTS = 1 << 18  # finer grids give bounds only (no trace-back)
+_TRACES = 6  # extra trace-backs per grid programme (the best sets ending at a task)
 _ALPHA = 0.0  # dual smoothing: price at this mix of the best-bound duals and the master's
 _MILP_SECONDS = 5.0  # the integer master's time limit (a safety stop)
 _MILP_NODES = 2000  # the integer master's budget, in nodes (deterministic)
@@ -182,13 +183,16 @@ class PricingFamily:
         return self.s[idx] * np.minimum(w, t) + g - self.g_t[idx]
 
 
-def maxplus_concave(F: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def maxplus_concave(F: np.ndarray, G: np.ndarray, flat: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``out[b] = max_{0 <= a <= b} F[a] + G[b - a]`` and its leftmost ``a``, for ``G`` concave.
 
     With ``G`` concave the matrix ``F[a] + G[b - a]`` is inverse Monge, so the leftmost best
     ``a`` does not decrease with ``b``: divide and conquer over rows (the middle row's best
     column splits the columns of the rows above and below), one level at a time, every
     level a few numpy passes over at most ``2 N`` entries. O(N log N).
+
+    ``flat``: ``G`` is constant from there on and ``F`` does not decrease, so ``a`` need not
+    go below ``b - flat`` (a best ``a`` is the larger of the leftmost one and ``b - flat``).
     """
     size = F.shape[0]
     out = np.empty(size)
@@ -199,11 +203,12 @@ def maxplus_concave(F: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarra
     while rlo.shape[0]:
         mid = (rlo + rhi) // 2
         hc = np.minimum(chi, mid)
-        lengths = hc - clo + 1
+        lo = clo if flat is None else np.minimum(np.maximum(clo, mid - flat), hc)
+        lengths = hc - lo + 1
         starts = np.zeros(lengths.shape[0], dtype=np.intp)
         np.cumsum(lengths[:-1], out=starts[1:])
         total = int(lengths.sum())
-        a = np.arange(total) - np.repeat(starts - clo, lengths)
+        a = np.arange(total) - np.repeat(starts - lo, lengths)
         b = np.repeat(mid, lengths)
         vals = F[a] + G[b - a]
         mx = np.maximum.reduceat(vals, starts)
@@ -325,7 +330,8 @@ class _Pricing:
                 return np.inf, None
             cg_k = min(int(np.floor(cls.cap[k] / delta * (1 + 1e-12))), points - 1)
             G = cg.delta_a[k] * -np.expm1(-cg.theta[k] * np.minimum(x[: cg_k + 1] * delta, cls.u[k])) - self.pi[k]
-            conv, arg = maxplus_concave(F[: cg_k + 1], G)
+            flat = int(np.ceil(cls.u[k] / delta))  # G is constant from there on
+            conv, arg = maxplus_concave(F[: cg_k + 1], G, flat)
             new = F.copy()
             new[: cg_k + 1] = np.maximum(F[: cg_k + 1], conv)
             new[cg_k + 1:] = np.maximum(F[cg_k + 1:], conv[cg_k])
@@ -333,20 +339,32 @@ class _Pricing:
                 take = np.empty(points, dtype=bool)
                 take[: cg_k + 1] = conv > F[: cg_k + 1]
                 take[cg_k + 1:] = conv[cg_k] > F[cg_k + 1:]
-                steps.append((k, cg_k, take, arg.astype(np.int32)))
+                steps.append((k, cg_k, take, arg.astype(np.int32), float(conv[cg_k])))
             F = new
         b = int(np.argmax(F))
         bound = float(F[b]) - self.mu + _SAFETY * self.cg.scale
         if not trace:
             return bound, None
-        tasks = []
-        for k, cg_k, take, arg in reversed(steps):
+        col = self._trace(steps, len(steps), b)
+        # more columns: the best set whose last task is each step's, for the best few steps
+        ends = sorted(range(len(steps)), key=lambda q: -steps[q][4])[:_TRACES]
+        for q in ends:
+            k, cg_k, _, arg, best = steps[q]
+            if best - self.mu > 0.0:
+                self._trace(steps, q, int(arg[cg_k]), (k,))
+        return bound, col
+
+    def _trace(self, steps: list, upto: int, b: int, last: tuple[int, ...] = ()) -> tuple[int, ...]:
+        """The grid programme's set: back from step ``upto - 1`` at grid point ``b`` (then
+        the tasks ``last``)."""
+        tasks = list(last)
+        for k, cg_k, take, arg, _ in reversed(steps[:upto]):
             if take[b]:
                 tasks.append(k)
                 b = int(arg[min(b, cg_k)])
         col = tuple(sorted(tasks))
         self._column(col)
-        return bound, col
+        return col
 
     def improving(self) -> list[tuple[int, ...]]:
         """The best columns seen with a positive reduced cost, at most ``_COLUMNS_PER_CLASS``."""
@@ -511,19 +529,24 @@ class ColumnGeneration:
         return machine, total
 
     # ------------------------------------------------------------------ the loop
-    def _price(self, pi: np.ndarray, mu: np.ndarray, points: int,
-               stop_at: float) -> tuple[list[float], list[list[tuple[int, ...]]]]:
+    def _price(self, pi: np.ndarray, mu: np.ndarray, points: int, stop_at: float,
+               grid: bool = False) -> tuple[list[float], list[list[tuple[int, ...]]]]:
         """Price every class at duals ``(pi, mu)``: per class an upper bound on the best
-        reduced cost (the envelope's or the grid's, whichever is smaller) and candidate
-        columns (envelope, grid trace-back, local search)."""
+        reduced cost and candidate columns. First the envelope (a bound, and its columns
+        improved by local search); the grid programme (a tighter bound, more columns) for
+        the classes where that finds no improving column, or for all with ``grid``."""
         reduced, cols = [], []
         for k in range(len(self.classes)):
             pr = _Pricing(self, k, pi, float(mu[k]))
-            env = pr.envelope()
-            grid, col = pr.grid_bound(points, stop_at)
-            if col is not None:
-                pr.improve(col, _LOCAL_PASSES)
-            reduced.append(min(env, grid))
+            bound = pr.envelope()
+            for tasks in pr.improving()[:2]:
+                pr.improve(tasks, _LOCAL_PASSES)
+            if grid or not pr.improving():
+                fine, col = pr.grid_bound(points, stop_at)
+                if col is not None:
+                    pr.improve(col, _LOCAL_PASSES)
+                bound = min(bound, fine)
+            reduced.append(bound)
             cols.append(pr.improving())
         return reduced, cols
 
@@ -577,7 +600,6 @@ class ColumnGeneration:
         it = 0
         points = _GRID_POINTS  # kept once refined: the master's duals settle as it converges
         center = None
-        tol = _RC_TOL * self.scale
 
         def closed() -> bool:
             return bound - best_val <= gap_tol * max(abs(bound), 1e-12)
@@ -605,7 +627,7 @@ class ColumnGeneration:
                     converged = points == 0
                     done = True
                     break
-                reduced, cols = self._price(pi, mu, points, stop_at)
+                reduced, cols = self._price(pi, mu, points, stop_at, grid=True)
                 bound = min(bound, self.lagrangian_bound(pi, mu, reduced))
                 added = self._add_improving(cols, pi, mu)
             if it % _MILP_EVERY == 0 or added == 0 or closed():

@@ -7,8 +7,6 @@ heuristics), and the max-plus convolution is checked against its definition.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -52,6 +50,15 @@ def test_maxplus_concave_matches_its_definition() -> None:
             np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
             assert (arg <= x).all()
             np.testing.assert_allclose(f[arg] + g[x - arg], ref, rtol=0, atol=1e-12)
+            # constant from ``flat`` on, with f non-decreasing: the same maxima
+            flat = int(rng.integers(0, size))
+            gf = np.where(x >= flat, g[flat], g)
+            if (np.diff(gf[: flat + 1]) >= 0).all():  # still concave: increasing, then flat
+                fm = np.maximum.accumulate(f)
+                out, arg = maxplus_concave(fm, gf, flat)
+                ref = np.array([np.max(fm[: b + 1] + gf[b::-1]) for b in range(size)])
+                np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
+                np.testing.assert_allclose(fm[arg] + gf[x - arg], ref, rtol=0, atol=1e-12)
 
 
 def test_envelope_is_concave_and_above_the_fixed_charge_function() -> None:
