@@ -80,7 +80,7 @@ from .problem import UNSCHEDULED, Problem
 
 __all__ = ["ColumnGeneration", "PricingFamily", "envelope_points", "CGResult"]
 
-_MAX_ITERATIONS = 400  # column-generation iterations at most
+_MAX_ITERATIONS = 200  # column-generation iterations at most (then the assignment search has the time)
 _GRID_POINTS = 4096  # the pricing grid's points at first
 _GRID_REFINE = 4  # how much finer the grid gets when it finds no improving column
 _GRID_MAX = 1 << 18  # the finest grid
