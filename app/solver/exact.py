@@ -18,12 +18,22 @@ the structure of the problem:
    O(n log n) sweep (:func:`strengthened_bound`). On identical machines it is the
    preemptive relaxation (machines shared over time, a task never on two at once). If the
    incumbent is within ``gap_tol`` of it, we stop.
-3. **Branch and bound over assignments** (:mod:`app.solver.assignment`): tasks in deadline
+3. **Set-partitioning bound** (:mod:`app.solver.colgen`, curve tasks without floors): a
+   column is a machine class and a task set valued by its exact single-machine optimum; the
+   master LP over columns is solved by column generation. Its Lagrangian bound (the LP's
+   duals plus each class's best reduced cost, bounded by a concave envelope and by a grid
+   dynamic programme) is valid at every iteration, and at convergence it is the master
+   LP's optimum, which leaves almost no gap on deadlines drawn at random. New schedules
+   come from the best integer combination of the columns (HiGHS, node-limited). Per
+   iteration: one LP over the columns, and per class O(n log n) for the envelope plus
+   O(n N log N) for the programme on ``N`` grid points (refined when it finds no column).
+   If the gap is within ``gap_tol``, we stop.
+4. **Branch and bound over assignments** (:mod:`app.solver.assignment`): tasks in deadline
    order, each put on a machine; the bound below a node keeps the assigned tasks on their
    machines' own chains and lets the free tasks share what the machines have left, solved
    by the sweep and a one-dimensional price search. A depth-first dive for good schedules,
    then best first, for at most ``_MAX_NODES`` nodes.
-4. **Outer approximation and HiGHS**, if the search stopped on its node budget before the
+5. **Outer approximation and HiGHS**, if the search stopped on its node budget before the
    time limit, and for a few node-limited rounds that try to close a gap already within
    ``gap_tol`` down to 1e-7: program (10) with the concave accuracy replaced by tangent cuts
    ``z_j <= a_j(w0) + a_j'(w0) (w_j - w0)`` (tangents over-estimate a concave function, so the
@@ -41,8 +51,8 @@ binaries, tangent cuts, Kelley rounds), started from ``dsct-best``'s schedule.
 **Accuracy floors** (curve tasks' ``min_accuracy``: no work, or at least the floor's work):
 every machine evaluation meets them (:mod:`app.solver.floors`); the local search may also
 move a floor task out and back in; the root bound relaxes each floor task to its concave
-envelope; step 3 becomes the two-level search of :mod:`app.solver.exact_floors` (which floor
-tasks run, then where); step 4 adds ``w_{j,r} >= L_j x_{j,r}``. A gap already within
+envelope; step 3 is skipped; step 4 becomes the two-level search of
+:mod:`app.solver.exact_floors` (which floor tasks run, then where); step 5 adds ``w_{j,r} >= L_j x_{j,r}``. A gap already within
 ``gap_tol`` is polished by a node-limited search instead of HiGHS.
 
 Result: the incumbent's schedule; ``upper_bound`` is the plain fractional relaxation's value
@@ -50,7 +60,7 @@ Result: the incumbent's schedule; ``upper_bound`` is the plain fractional relaxa
 ``"optimal"`` when ``(proven_bound - total) / max(|proven_bound|, 1e-12) <= gap_tol``, else
 ``"time_limit"``.
 
-Complexity: exponential in the worst case (DSCT is NP-hard for m >= 2, Theorem 2). Steps 1-3
+Complexity: exponential in the worst case (DSCT is NP-hard for m >= 2, Theorem 2). Steps 1-4
 are bounded by counts (local-search passes, search nodes), so where they prove optimality
 the answer is deterministic; the time limit is a safety stop, and HiGHS's MILP search is
 deterministic too.
@@ -66,6 +76,7 @@ from scipy.sparse import coo_matrix
 
 from .approx import list_schedule, solve_on_machines
 from .assignment import AssignmentSearch
+from .colgen import ColumnGeneration
 from .exact_floors import admission_search
 from .exact_mixed import exact_mixed
 from .exact_models import exact_configs
@@ -331,7 +342,7 @@ def machine_classes(problem: Problem) -> list[list[int]]:
 
 
 class _OuterMILP:
-    """Program (10) with tangent cuts for HiGHS (module docs, step 3).
+    """Program (10) with tangent cuts for HiGHS (module docs, step 5).
 
     Variables: ``x`` (one per usable (task, machine) pair, binary), ``w`` (its work), ``z``
     (one per task, its accuracy above ``a_min``). Pairs are sorted by machine, then deadline.
@@ -504,7 +515,8 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     """Best schedule with a proven bound: DSCT-Opt (section VI-A, program (10)).
 
     Incumbent from dsct-refined plus local search, root bound from the strengthened
-    relaxation, branch and bound over assignments, then HiGHS on a tangent outer
+    relaxation, the set-partitioning bound by column generation, branch and bound over
+    assignments, then HiGHS on a tangent outer
     approximation if time remains (module docs). Exponential worst case (Theorem 2: NP-hard); stops at
     ``time_limit`` seconds (default 60) with status ``"time_limit"`` and the proven bound.
     """
@@ -539,6 +551,16 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
             best = {"machine": ls, "val": ls_val}
     if gap() <= _POLISH_TOL or time.perf_counter() >= stop_at:
         return _finish(prob, best["machine"], upper, proven, gap_tol)
+
+    if gap() > gap_tol and not prob.has_floors:  # the set-partitioning bound (step 3)
+        cg = ColumnGeneration(prob, machine_classes(prob))
+        cg.add_schedule(best["machine"])
+        got = cg.run(best["val"], gap_tol, stop_at)
+        if got.machine is not None and got.value > best["val"]:
+            best = {"machine": got.machine, "val": _exact_works(prob, got.machine)[1]}
+        proven = min(proven, got.bound)
+        if gap() <= gap_tol or time.perf_counter() >= stop_at:
+            return _finish(prob, best["machine"], upper, proven, gap_tol)
 
     if gap() > gap_tol or prob.has_floors:
         if prob.has_floors:
