@@ -11,5 +11,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q -o requirements.lock
-uv pip compile pyproject.toml --extra test --extra plots -c requirements.lock \
+uv pip compile pyproject.toml --extra test --extra plots --extra scip -c requirements.lock \
     --universal --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
