@@ -86,8 +86,11 @@ class Program10:
 
 def build(problem: Problem, time_limit: float, gap: float = GAP_TOL) -> Program10:
     """Program (10) with one thread, a wall-clock ``time_limit`` and a relative ``gap`` limit.
-    O(n m) variables, O(n m) prefix rows of up to n terms, O(n m) symmetry rows."""
+    O(n m) variables; O(n m) prefix and symmetry rows, O(n^2 m) nonzeros. Curve tasks only:
+    the generator's instances have no measured models, weights or floors."""
     p = problem
+    if p.n_model or p.weighted or p.has_floors:
+        raise ValueError("reach_scip models curve tasks without weights or floors only")
     mdl = Model("program-10")
     mdl.hideOutput()
     mdl.setIntParam("parallel/maxnthreads", 1)
