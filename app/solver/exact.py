@@ -27,7 +27,9 @@ the structure of the problem:
    come from the best integer combination of the columns (HiGHS, node-limited). Per
    iteration: one LP over the columns, and per class O(n log n) for the envelope plus
    O(n N log N) for the programme on ``N`` grid points (refined when it finds no column).
-   If the gap is within ``gap_tol``, we stop.
+   If the gap is within ``gap_tol``, we stop. It runs up to ``_SP_TASKS_PER_MACHINE`` tasks
+   per machine: with more, the root bound is already tight and the assignment search needs
+   the time.
 4. **Branch and bound over assignments** (:mod:`app.solver.assignment`): tasks in deadline
    order, each put on a machine; the bound below a node keeps the assigned tasks on their
    machines' own chains and lets the free tasks share what the machines have left, solved
@@ -110,6 +112,10 @@ _POLISH_NODES = 500
 _POLISH_ROUNDS = 3
 _FLOOR_POLISH_NODES = 100  # with floors, the search's budget for that (in nodes)
 _LOCAL_PASSES = 4
+# the set-partitioning step runs up to this many tasks per machine: beyond, the root bound is
+# already tight and the step's time is better left to the assignment search (measured on the
+# paper's generator: docs/results.md, "Exact solver reach")
+_SP_TASKS_PER_MACHINE = 10
 _GRID = 12  # initial tangents per task, evenly spaced in theta * work
 
 
@@ -552,7 +558,7 @@ def exact(problem: Problem, time_limit: float | None = None, gap_tol: float = 1e
     if gap() <= _POLISH_TOL or time.perf_counter() >= stop_at:
         return _finish(prob, best["machine"], upper, proven, gap_tol)
 
-    if gap() > gap_tol and not prob.has_floors:  # the set-partitioning bound (step 3)
+    if gap() > gap_tol and not prob.has_floors and prob.n <= _SP_TASKS_PER_MACHINE * prob.m:  # step 3
         cg = ColumnGeneration(prob, machine_classes(prob))
         cg.add_schedule(best["machine"])
         got = cg.run(best["val"], gap_tol, stop_at)
