@@ -58,8 +58,8 @@ from pyscipopt import Model, exp, quicksum
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.experiments.generator import Reading, generate  # noqa: E402
-from app.experiments.runner import rng_for  # noqa: E402
+from app.experiments.generator import Reading  # noqa: E402
+from app.experiments.reach import add_instance_arguments, instance  # noqa: E402
 from app.solver import Problem, Solution, check, solve  # noqa: E402
 from app.solver.approx import solve_on_machines  # noqa: E402
 from app.solver.exact import machine_classes  # noqa: E402
@@ -68,10 +68,6 @@ from app.solver.schedule import machine_chains, make_solution, sequence_on_machi
 
 GAP_TOL = 1e-4  # "proven": the same tolerance as exact's default gap_tol
 
-
-def instance(seed: int, n: int, m: int, i: int, rho: float, mu: float, reading: Reading) -> Problem:
-    """The ``i``-th instance of ``app.experiments.reach`` at (n, m): the same call, same seed."""
-    return generate(rng_for(seed, 99, n * 1000 + m, i), n, m, rho, mu=mu, reading=reading)
 
 
 @dataclasses.dataclass
@@ -257,14 +253,7 @@ def cross_check(problem: Problem, scip: Outcome, seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="benchmarks/reach_scip.py", description=__doc__.splitlines()[0])
-    ap.add_argument("--n", default="50", help="comma-separated task counts")
-    ap.add_argument("--m", default="5", help="comma-separated machine counts")
-    ap.add_argument("--instances", type=int, default=5)
-    ap.add_argument("--rho", type=float, default=0.35)
-    ap.add_argument("--mu", type=float, default=5.0)
-    ap.add_argument("--reading", default="equal-lift-0.99")
-    ap.add_argument("--time-limit", type=float, default=60.0)
-    ap.add_argument("--seed", type=int, default=2024)
+    add_instance_arguments(ap)  # the very instances of app.experiments.reach
     ap.add_argument("--exact-seconds", type=float, default=0.0,
                     help="also run exact for this many seconds per instance (0: not)")
     args = ap.parse_args(argv)

@@ -13,14 +13,15 @@ import time
 
 import numpy as np
 
-from app.solver import check, solve
+from app.solver import Problem, check, solve
 
 from .generator import Reading, generate
 from .runner import rng_for
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m app.experiments.reach", description=__doc__.splitlines()[0])
+def add_instance_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options that name the instances (and the time limit), shared with the benchmarks
+    that solve the same instances with other solvers."""
     ap.add_argument("--n", default="50", help="comma-separated task counts")
     ap.add_argument("--m", default="5", help="comma-separated machine counts")
     ap.add_argument("--instances", type=int, default=5)
@@ -29,6 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reading", default="equal-lift-0.99")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=2024)
+
+
+def instance(seed: int, n: int, m: int, i: int, rho: float, mu: float, reading: Reading) -> Problem:
+    """The ``i``-th section VII instance at (n, m) for ``seed``."""
+    return generate(rng_for(seed, 99, n * 1000 + m, i), n, m, rho, mu=mu, reading=reading)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m app.experiments.reach", description=__doc__.splitlines()[0])
+    add_instance_arguments(ap)
     args = ap.parse_args(argv)
     reading = Reading.parse(args.reading)
     print("reading,n,m,mu,instances,optimal,time_median,time_max,cpu_median,gap_median,gap_max")
@@ -36,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in (int(x) for x in args.n.split(",")):
             times, cpus, gaps, opt = [], [], [], 0
             for i in range(args.instances):
-                p = generate(rng_for(args.seed, 99, n * 1000 + m, i), n, m, args.rho, mu=args.mu,
-                             reading=reading)
+                p = instance(args.seed, n, m, i, args.rho, args.mu, reading)
                 t, c = time.perf_counter(), time.process_time()
                 s = solve(p, "exact", time_limit=args.time_limit)
                 times.append(time.perf_counter() - t)
