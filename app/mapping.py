@@ -135,7 +135,7 @@ def check_batch(batch: Batch, max_tasks: int, max_machines: int, max_models: int
         issues += issues_from_domain(UnknownAlgorithmError(batch.algorithm))
     else:
         named = sum(x is not None for x in batch.tasks.get("model", ()))
-        refusal = models_refusal(batch.algorithm, named, batch.n)
+        refusal = models_refusal(batch.algorithm, named)
         if refusal is not None:
             issues += issues_from_domain(refusal)
     if model_issues:  # the problem cannot be built: its models are not all known and sound

@@ -17,7 +17,7 @@ import numpy as np
 
 from .problem import DomainError, Problem, Solution
 
-__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "FLOORS", "GUARANTEED", "MODELS", "MODELS_ONLY", "PORTFOLIO", "POLYNOMIAL", "ModelsUnsupportedError",
+__all__ = ["ALGORITHMS", "DEFAULT_ALGORITHM", "FLOORS", "GUARANTEED", "MODELS", "PORTFOLIO", "POLYNOMIAL", "ModelsUnsupportedError",
            "UnknownAlgorithmError", "UnknownOptionError", "finite_solution", "floors_refusal", "models_refusal", "options_of", "register", "solve"]
 
 Algorithm = Callable[..., Solution]
@@ -34,8 +34,6 @@ GUARANTEED: set[str] = set()
 #: the algorithms that schedule tasks of measured models (:class:`~app.solver.problem.Models`);
 #: the others refuse a problem with such tasks (:class:`ModelsUnsupportedError`)
 MODELS: set[str] = set()
-#: of those, the ones that need every task of the batch to run a model (no curve tasks mixed in)
-MODELS_ONLY: set[str] = set()
 #: the algorithms that respect a curve task's accuracy floor themselves (``min_accuracy``
 #: of the problem they are given); the others get floors through the admission of
 #: :mod:`app.solver.priorities`, which only polynomial algorithms can afford
@@ -71,21 +69,21 @@ class ModelsUnsupportedError(DomainError):
     """The chosen algorithm cannot schedule tasks of measured models (yet); the message
     names it and the algorithms that can."""
 
-    def __init__(self, algorithm: str, what: str = "tasks that run a measured model (tasks[].model)"):
+    def __init__(self, algorithm: str):
         can = ", ".join(sorted(MODELS)) or "none yet"
-        super().__init__("algorithm", None, f"algorithm {algorithm!r} cannot schedule {what}; "
+        super().__init__("algorithm", None, f"algorithm {algorithm!r} cannot schedule tasks that run a "
+                         "measured model (tasks[].model); "
                          f"algorithms that can: {can}")
         self.algorithm = algorithm
 
 
 def register(name: str, *, polynomial: bool = False, guaranteed: bool = False,
-             models: bool | str = False, floors: bool = False,
+             models: bool = False, floors: bool = False,
              portfolio: tuple[str, ...] = ()) -> Callable[[Algorithm], Algorithm]:
     """Add ``fn`` to the registry. ``polynomial``: see :data:`POLYNOMIAL`; ``guaranteed``:
     the algorithm is never worse than DSCT-APPROX (:data:`GUARANTEED`); ``models``: it
     schedules tasks of measured models (it then names each one's configuration, and
-    :func:`solve` lets such problems through); ``models="only"``: only batches whose tasks
-    all run models; ``floors``: it respects curve tasks' accuracy floors itself
+    :func:`solve` lets such problems through, curve tasks mixed in or not); ``floors``: it respects curve tasks' accuracy floors itself
     (:data:`FLOORS`); ``portfolio``: see :data:`PORTFOLIO`."""
 
     def deco(fn: Algorithm) -> Algorithm:
@@ -98,8 +96,6 @@ def register(name: str, *, polynomial: bool = False, guaranteed: bool = False,
             GUARANTEED.add(name)
         if models:
             MODELS.add(name)
-        if models == "only":
-            MODELS_ONLY.add(name)
         if floors:
             FLOORS.add(name)
         if portfolio:
@@ -124,16 +120,14 @@ def floors_refusal(algorithm: str, problem: Problem) -> DomainError | None:
                        f"algorithm {algorithm!r} cannot honour accuracy floors of curve tasks")
 
 
-def models_refusal(algorithm: str, n_model: int, n: int) -> ModelsUnsupportedError | None:
-    """Why ``algorithm`` cannot schedule a batch of ``n`` tasks of which ``n_model`` run a
-    measured model, or None when it can: the one judge for :func:`solve` and the HTTP
+def models_refusal(algorithm: str, n_model: int) -> ModelsUnsupportedError | None:
+    """Why ``algorithm`` cannot schedule a batch in which ``n_model`` tasks run a measured
+    model, or None when it can: the one judge for :func:`solve` and the HTTP
     layer's dry run."""
     if not n_model:
         return None
     if algorithm not in MODELS:
         return ModelsUnsupportedError(algorithm)
-    if algorithm in MODELS_ONLY and n_model < n:
-        return ModelsUnsupportedError(algorithm, "curve tasks and model tasks in one batch")
     return None
 
 
@@ -187,7 +181,7 @@ def solve(problem: Problem, algorithm: str = DEFAULT_ALGORITHM, **options) -> So
     broken by input order.
     """
     fn = _lookup(algorithm)
-    refusal = models_refusal(algorithm, problem.n_model, problem.n)
+    refusal = models_refusal(algorithm, problem.n_model)
     if refusal is not None:
         raise refusal
     if options:
