@@ -74,6 +74,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csc_matrix
 
+from .floors import chord_then_curve
 from .fractional import nested_allocation
 from .kernel import Ramps
 from .problem import UNSCHEDULED, Problem
@@ -159,22 +160,8 @@ class PricingFamily:
         self.g_t = delta_a * -np.expm1(-theta * t)
 
     def ramps(self) -> Ramps:
-        n = self.theta.shape[0]
-        count = np.where(self.has, 2, 1)
-        task_start = np.zeros(n + 1, dtype=np.intp)
-        np.cumsum(count, out=task_start[1:])
-        curve = task_start[1:] - 1
-        total = int(task_start[-1])
-        top, steep, u = np.empty(total), np.empty(total), np.empty(total)
-        top[curve] = np.log(self.delta_a) + np.log(self.theta) - self.theta * self.t
-        steep[curve] = self.theta
-        u[curve] = np.maximum(self.u - self.t, 0.0)
-        step = task_start[:-1][self.has]
-        with np.errstate(divide="ignore"):
-            top[step] = np.log(self.s[self.has])
-        steep[step] = 0.0
-        u[step] = self.t[self.has]
-        return Ramps(top=top, steep=steep, u=u, task_start=task_start)
+        return chord_then_curve(self.theta, self.delta_a, self.has, self.t, self.s,
+                                np.maximum(self.u - self.t, 0.0))
 
     def value(self, work: np.ndarray, idx: np.ndarray) -> np.ndarray:
         w = np.minimum(np.maximum(work, 0.0), self.u[idx])

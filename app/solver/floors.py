@@ -60,6 +60,28 @@ def shifted(theta: np.ndarray, delta_a: np.ndarray, a_min: np.ndarray, u: np.nda
     return d, a_min + (delta_a - d), np.maximum(u - floor, 0.0)
 
 
+def chord_then_curve(theta: np.ndarray, delta_a: np.ndarray, has: np.ndarray, knee: np.ndarray,
+                     slope: np.ndarray, reach: np.ndarray) -> Ramps:
+    """The ramps of concave envelopes made of a chord then an exponential curve: where
+    ``has``, a flat-priced unit of ``knee`` work at marginal gain ``slope``, then for every
+    task the curve ``delta_a (1 - exp(-theta w))`` past ``knee`` for ``reach`` more work."""
+    count = np.where(has, 2, 1)
+    task_start = np.zeros(theta.shape[0] + 1, dtype=np.intp)
+    np.cumsum(count, out=task_start[1:])
+    curve = task_start[1:] - 1  # each task's last unit: its exponential ramp
+    total = int(task_start[-1])
+    top, steep, u = np.empty(total), np.empty(total), np.empty(total)
+    top[curve] = np.log(delta_a) + np.log(theta) - theta * knee
+    steep[curve] = theta
+    u[curve] = reach
+    step = task_start[:-1][has]
+    with np.errstate(divide="ignore"):
+        top[step] = np.log(slope[has])
+    steep[step] = 0.0
+    u[step] = knee[has]
+    return Ramps(top=top, steep=steep, u=u, task_start=task_start)
+
+
 class FloorFamily:
     """Exponential curves with floors relaxed to their concave envelope (module docs).
 
@@ -82,21 +104,7 @@ class FloorFamily:
             self.chord = np.where(has, (self.a_floor - self.a_min) / self.floor, 0.0)
 
     def ramps(self) -> Ramps:
-        n = self.theta.shape[0]
-        count = np.where(self.has, 2, 1)
-        task_start = np.zeros(n + 1, dtype=np.intp)
-        np.cumsum(count, out=task_start[1:])
-        curve = task_start[1:] - 1  # each task's last unit: its exponential ramp
-        top, steep, u = np.empty(task_start[-1]), np.empty(task_start[-1]), np.empty(task_start[-1])
-        top[curve] = np.log(self.delta_a) + np.log(self.theta) - self.theta * self.floor
-        steep[curve] = self.theta
-        u[curve] = self.u - self.floor
-        step = task_start[:-1][self.has]
-        with np.errstate(divide="ignore"):
-            top[step] = np.log(self.chord[self.has])
-        steep[step] = 0.0
-        u[step] = self.floor[self.has]
-        return Ramps(top=top, steep=steep, u=u, task_start=task_start)
+        return chord_then_curve(self.theta, self.delta_a, self.has, self.floor, self.chord, self.u - self.floor)
 
     def _pick(self, name: str, idx: np.ndarray | None) -> np.ndarray:
         arr = getattr(self, name)
