@@ -124,6 +124,24 @@ def test_pricing_bounds_and_columns_against_every_subset(seed: int) -> None:
 
 
 @pytest.mark.parametrize(("kind", "seed"), CASES)
+def test_starting_duals_bound_the_optimum_at_the_fractional_optimum(kind: str, seed: int) -> None:
+    """The duals from the relaxation's prices: every column's reduced cost is at most 0 there
+    (checked over every task set), so the Lagrangian bound is the fractional optimum, itself
+    at least the brute-force optimum."""
+    rng = np.random.default_rng(90 + seed)
+    p = _uniform_instance(rng, kind, 7 + seed % 2, 2 + seed % 2)
+    cg = ColumnGeneration(p, machine_classes(p))
+    pi, mu = cg.starting_duals()
+    assert (pi >= 0).all() and (mu >= 0).all()
+    best = [_best_column(p, cg, k, pi, float(mu[k])) for k in range(len(cg.classes))]
+    assert max(best) <= 1e-9 * p.n
+    frac = solve(p, "dsct-approx").upper_bound
+    at_zero = cg.lagrangian_bound(pi, mu, [0.0] * len(cg.classes))
+    assert at_zero == pytest.approx(frac, rel=1e-9)
+    assert at_zero >= brute_force(p) - 1e-9
+
+
+@pytest.mark.parametrize(("kind", "seed"), CASES)
 def test_bound_at_every_iteration_is_above_the_optimum(kind: str, seed: int) -> None:
     rng = np.random.default_rng(70 + seed)
     n = 7 if seed == 0 else 8
