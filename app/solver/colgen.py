@@ -620,7 +620,7 @@ class ColumnGeneration:
         lp = -np.inf
         it = 0
         points = _GRID_POINTS  # kept once refined: the master's duals settle as it converges
-        last_milp = 0
+        last_milp, wait = 0, _MILP_NEAR
         centre = self.starting_duals()
         reduced, cols = self._price(*centre, points, stop_at, grid=True)
         bound = self.lagrangian_bound(*centre, reduced)
@@ -653,12 +653,15 @@ class ColumnGeneration:
                     break
             # the integer master: every _MILP_EVERY iterations, at the end, and as soon as
             # the master's value alone would close the gap (then only a schedule is missing)
+            # (then waiting twice as long after each one that finds nothing better)
             near = bound - (lp + self.a_min_total) <= gap_tol * max(abs(bound), 1e-12)
-            if it % _MILP_EVERY == 0 or added == 0 or closed() or (near and it - last_milp >= _MILP_NEAR):
+            if it % _MILP_EVERY == 0 or added == 0 or closed() or (near and it - last_milp >= wait):
                 last_milp = it
                 machine, val = self.integer_master(min(_MILP_SECONDS, stop_at - time.perf_counter()))
                 if machine is not None and val + self.a_min_total > best_val:
                     best_machine, best_val = machine, val + self.a_min_total
+                else:
+                    wait *= 2
             if done:
                 break
         return CGResult(bound, best_machine, best_val if best_machine is not None else -np.inf,
