@@ -223,74 +223,107 @@ class _Upgrades:
         got = self.span[key] = (lo, len(self.dt))
         return got
 
-    def build_all(self, k: np.ndarray, c: np.ndarray, speed: np.ndarray) -> _Tables:
-        """Append the tables of the distinct keys ``(k, c, speed)`` (none built yet),
-        vectorised: O(N log N) for N upgrades in all. Returns them as arrays."""
-        ms = self.models
-        size = (ms.start[k + 1] - ms.start[k]).astype(np.intp)
-        first = np.zeros(k.shape[0] + 1, dtype=np.intp)
-        np.cumsum(size, out=first[1:])
-        group = np.repeat(np.arange(k.shape[0]), size)
-        c2 = ms.start[k][group] + (np.arange(first[-1]) - first[:-1][group])
-        has = c >= 0
-        w0 = np.where(has, ms.work[np.maximum(c, 0)], 0.0)
-        a0 = np.where(has, ms.accuracy[np.maximum(c, 0)], ms.a_min[k])
-        gain = ms.accuracy[c2] - a0[group]
-        keep = gain > 0.0
-        group, c2, gain = group[keep], c2[keep], gain[keep]
-        dt = (ms.work[c2] - w0[group]) / speed[group]
-        with np.errstate(divide="ignore"):
-            negr = np.where(dt > 0.0, -(gain / np.where(dt > 0.0, dt, 1.0)), -np.inf)
-        order = np.lexsort((c2, dt, negr, group))
-        group, c2, dt, negr = group[order], c2[order], dt[order], negr[order]
-        # running maximum of -dt within each key: by rank among all values, the key's
-        # number above every rank of the keys before it
-        total = group.shape[0]
-        rank = np.empty(total, dtype=np.int64)
-        by_value = np.argsort(-dt, kind="stable")
-        rank[by_value] = np.arange(total)
-        best = np.maximum.accumulate(group.astype(np.int64) * total + rank) - group.astype(np.int64) * total
-        neg_least = -dt[by_value[best]]
-        counts = np.bincount(group, minlength=k.shape[0])
-        lo = len(self.dt)
-        span = np.empty((k.shape[0], 2), dtype=np.intp)
-        span[:, 1] = lo + np.cumsum(counts)
-        span[:, 0] = span[:, 1] - counts
-        self.negr.extend(negr.tolist())
-        self.dt.extend(dt.tolist())
-        self.config.extend(c2.tolist())
-        self.neg_least.extend(neg_least.tolist())
-        self.span.update(zip(zip(k.tolist(), c.tolist(), speed.tolist(), strict=True),
-                             map(tuple, span.tolist()), strict=True))
-        return _Tables(span - lo, negr, dt, c2, neg_least)
 
-    def first_fit(self, k: np.ndarray, c: np.ndarray, speed: np.ndarray,
-                  limit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """For many tasks at once (``speed``: each one's machine's), their best upgrade
-        within ``limit``. Returns per task ``-ratio``, extra seconds and configuration of its
-        best upgrade within ``limit`` (configuration -1 where none fits), and the fewest
-        extra seconds of any of its upgrades (inf: none). One binary search per task,
-        vectorised over the tasks."""
-        code = np.where(c >= 0, c, -1 - k)  # names (model, configuration)
-        speeds, speed_of = np.unique(speed, return_inverse=True)
-        uniq, group = np.unique((code + k.max(initial=0) + 1) * speeds.shape[0] + speed_of, return_inverse=True)
-        first = np.zeros(uniq.shape[0], dtype=np.intp)
-        first[group] = np.arange(group.shape[0])  # a task of each group
-        tables = self.build_all(k[first], np.where(c[first] >= 0, c[first], -1), speed[first])
-        size = tables.span[:, 1] - tables.span[:, 0]
-        offset = np.append(tables.span[:, 0], tables.dt.shape[0])
-        neg_least = tables.neg_least
-        i = ragged_searchsorted(neg_least, offset, group, -limit)
-        has = i < size[group]
-        at = (offset[group] + i)[has]
-        negr = np.full(k.shape[0], np.inf)
-        dt = np.full(k.shape[0], np.inf)
-        cfg = np.full(k.shape[0], -1, dtype=np.int64)
-        negr[has], dt[has], cfg[has] = tables.negr[at], tables.dt[at], tables.config[at]
-        least = np.full(k.shape[0], np.inf)
-        some = size[group] > 0
-        least[some] = -neg_least[offset[group[some] + 1] - 1]
-        return negr, dt, cfg, least
+def _build_tables(models, k: np.ndarray, c: np.ndarray, speed: np.ndarray) -> _Tables:
+    """The upgrade tables of the keys ``(k, c, speed)`` (distinct), vectorised, with the
+    floating-point operations of :meth:`_Upgrades.build`: O(N log N) for N upgrades in
+    all."""
+    ms = models
+    size = (ms.start[k + 1] - ms.start[k]).astype(np.intp)
+    first = np.zeros(k.shape[0] + 1, dtype=np.intp)
+    np.cumsum(size, out=first[1:])
+    group = np.repeat(np.arange(k.shape[0]), size)
+    c2 = ms.start[k][group] + (np.arange(first[-1]) - first[:-1][group])
+    has = c >= 0
+    w0 = np.where(has, ms.work[np.maximum(c, 0)], 0.0)
+    a0 = np.where(has, ms.accuracy[np.maximum(c, 0)], ms.a_min[k])
+    gain = ms.accuracy[c2] - a0[group]
+    keep = gain > 0.0
+    group, c2, gain = group[keep], c2[keep], gain[keep]
+    dt = (ms.work[c2] - w0[group]) / speed[group]
+    with np.errstate(divide="ignore"):
+        negr = np.where(dt > 0.0, -(gain / np.where(dt > 0.0, dt, 1.0)), -np.inf)
+    order = np.lexsort((c2, dt, negr, group))
+    group, c2, dt, negr = group[order], c2[order], dt[order], negr[order]
+    # running maximum of -dt within each key: by rank among all values, the key's
+    # number above every rank of the keys before it
+    total = group.shape[0]
+    rank = np.empty(total, dtype=np.int64)
+    by_value = np.argsort(-dt, kind="stable")
+    rank[by_value] = np.arange(total)
+    best = np.maximum.accumulate(group.astype(np.int64) * total + rank) - group.astype(np.int64) * total
+    neg_least = -dt[by_value[best]]
+    counts = np.bincount(group, minlength=k.shape[0])
+    span = np.empty((k.shape[0], 2), dtype=np.intp)
+    span[:, 1] = np.cumsum(counts)
+    span[:, 0] = span[:, 1] - counts
+    return _Tables(span, negr, dt, c2, neg_least)
+
+
+class _TableStore:
+    """The upgrade tables as flat arrays (``negr``, ``dt``, ``config``, ``neg_least`` as
+    in :class:`_Tables`), found by key ``(model, configuration or -1, speed)`` for many
+    tasks at once (:meth:`spans`); the keys not met before are built together
+    (:func:`_build_tables`), so a table is built once whichever task needs it first."""
+
+    def __init__(self, models, speeds: np.ndarray):
+        self.models = models
+        self.speeds = speeds  # the distinct machine speeds; a key holds one's index
+        self.n_configs = int(models.work.shape[0])
+        self.keys = np.empty(0, dtype=np.int64)  # sorted
+        self.lo = np.empty(0, dtype=np.intp)
+        self.hi = np.empty(0, dtype=np.intp)
+        self.negr = np.empty(0)
+        self.dt = np.empty(0)
+        self.config = np.empty(0, dtype=np.int64)
+        self.neg_least = np.empty(0)
+
+    def spans(self, k: np.ndarray, c: np.ndarray, sid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per task (model ``k``, configuration ``c`` or -1, speed index ``sid``): its
+        table's ``(lo, hi)`` in the flat arrays, building the tables not met before."""
+        key = (np.where(c >= 0, c, self.n_configs + k) * self.speeds.shape[0] + sid).astype(np.int64)
+        at = np.searchsorted(self.keys, key)
+        found = self.keys[np.minimum(at, self.keys.shape[0] - 1)] == key if self.keys.shape[0] else at < 0
+        if not found.all():
+            new, first = np.unique(key[~found], return_index=True)
+            miss = np.flatnonzero(~found)[first]
+            tables = _build_tables(self.models, k[miss], c[miss], self.speeds[sid[miss]])
+            base = self.dt.shape[0]
+            self.negr = np.concatenate((self.negr, tables.negr))
+            self.dt = np.concatenate((self.dt, tables.dt))
+            self.config = np.concatenate((self.config, tables.config))
+            self.neg_least = np.concatenate((self.neg_least, tables.neg_least))
+            keys = np.concatenate((self.keys, new))
+            order = np.argsort(keys, kind="stable")
+            self.keys = keys[order]
+            self.lo = np.concatenate((self.lo, base + tables.span[:, 0]))[order]
+            self.hi = np.concatenate((self.hi, base + tables.span[:, 1]))[order]
+            at = np.searchsorted(self.keys, key)
+        return self.lo[at], self.hi[at]
+
+    def first_within(self, lo: np.ndarray, hi: np.ndarray, room: np.ndarray) -> np.ndarray:
+        """Per task, the first place in its table ``[lo, hi)`` whose running minimum of the
+        extra seconds is at most ``room`` (its best upgrade within ``room``; ``hi``: none),
+        as ``bisect_left(neg_least, -room, lo, hi)``. Tables are short (one entry per
+        more accurate configuration): every entry is compared at once."""
+        size = hi - lo
+        width = int(size.max(initial=0))
+        if width == 0:
+            return lo.copy()
+        if width > 64:  # long tables: a binary search, vectorised
+            lo, hi, x = lo.copy(), hi.copy(), -room
+            while True:
+                open_ = np.flatnonzero(lo < hi)
+                if open_.shape[0] == 0:
+                    return lo
+                mid = (lo[open_] + hi[open_]) >> 1
+                right = self.neg_least[mid] < x[open_]
+                lo[open_[right]] = mid[right] + 1
+                hi[open_[~right]] = mid[~right]
+        cols = np.arange(width)
+        at = np.minimum(lo[:, None] + cols, self.neg_least.shape[0] - 1)
+        below = (self.neg_least[at] < -room[:, None]) & (cols < size[:, None])
+        return lo + below.sum(axis=1)
 
 
 def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine: np.ndarray,
@@ -306,18 +339,21 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     later task of the machine by as much, so it is made only when ``extra`` is at most the
     least slack (deadline minus end) of the task and of every later running task. Upgrades
     go by the best accuracy gain per second first, ties to the fewer extra seconds, then
-    the earlier position. Machines do not share time, so each is done on its own
-    (:func:`_upgrade_machine`).
+    the earlier position. Machines do not share time: every machine of at most
+    :data:`_BLOCK` tasks makes its upgrades in lockstep with the others, one upgrade per
+    machine a round, vectorised over the machines (:func:`_upgrade_lockstep`); a longer
+    machine, or one that meets an upgrade to less work, runs on its own
+    (:func:`_upgrade_machine`). Both make the same upgrades.
 
-    O(U (B + n_r / B) + P log n + n log n) for U upgrades made, P candidates tried (about
-    one per upgrade and per task that fits one when tried), n_r tasks on a machine, blocks
-    of B = :data:`_BLOCK`."""
-    options = _Upgrades(problem.models)
+    O(n log n) to set up, then per round O(m' L) for the m' machines still upgrading and
+    L the most tasks still upgradable on one of them: about the U upgrades made times
+    the upgradable tasks of their machine in all, spread over max-upgrades-per-machine
+    rounds of numpy passes."""
     if idx.shape[0] == 0:
         return
     bounds = np.append(group_starts, idx.shape[0])
     mach = machine[idx]
-    speed = problem.speed[mach]
+    speeds, speed_id = np.unique(problem.speed, return_inverse=True)
     w = work[idx]
     # every position's limit, machine by machine (no rounding carried from one to the next)
     limit = np.empty(idx.shape[0])
@@ -325,21 +361,143 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
         r = int(mach[lo])
         end = problem.available_at[r] + np.cumsum(w[lo:hi] / problem.speed[r])
         limit[lo:hi] = chain_limits(problem.deadline[idx[lo:hi]], end, w[lo:hi] > 0.0)
-    # every model task's best upgrade within its limit, sorted by machine, then as tried
+    # every model task's best upgrade within its limit
     kinds = problem.model[idx]
     on = np.flatnonzero(kinds >= 0)
-    negr, dt, cfg, least = options.first_fit(kinds[on], config[idx][on], speed[on], limit[on])
-    fits = cfg >= 0
-    pos, negr, dt, cfg, least = on[fits], negr[fits], dt[fits], cfg[fits], least[fits]
-    chain = np.searchsorted(bounds, pos, side="right") - 1
-    order = np.lexsort((pos, dt, negr, chain))
-    pos, negr, dt, cfg, least, chain = pos[order], negr[order], dt[order], cfg[order], least[order], chain[order]
-    cut = np.searchsorted(chain, np.arange(bounds.shape[0]))
-    for g, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)):
-        a, b = cut[g], cut[g + 1]
-        if a < b:
-            queue = _Queue(negr[a:b], dt[a:b], pos[a:b] - lo, cfg[a:b], least[a:b])
-            _upgrade_machine(problem, options, idx[lo:hi], int(mach[lo]), limit[lo:hi], queue, work, config)
+    store = _TableStore(problem.models, speeds)
+    k_on, c_on, sid_on = kinds[on], config[idx][on], speed_id[mach[on]]
+    lo_t, hi_t = store.spans(k_on, c_on, sid_on)
+    at = store.first_within(lo_t, hi_t, limit[on])
+    fits = at < hi_t
+    first = _Candidates(pos=on[fits], at=at[fits], lo=lo_t[fits], hi=hi_t[fits])
+    chain = np.searchsorted(bounds, first.pos, side="right") - 1
+    length = np.diff(bounds)
+    alone = length[chain] > _BLOCK
+    sequential = set(np.unique(chain[alone]).tolist())
+    together = ~alone
+    sequential |= _upgrade_lockstep(problem, store, idx, chain[together], first.take(together), limit,
+                                    speed_id[mach], work, config)
+    if sequential:
+        _upgrade_alone(problem, store, idx, bounds, mach, chain, first, limit, sorted(sequential), work, config)
+
+
+@dataclass(frozen=True, eq=False)
+class _Candidates:
+    """Model tasks with an upgrade within their limit: position in the chains, place of
+    that upgrade in the tables and their own table's ``[lo, hi)``."""
+
+    pos: np.ndarray
+    at: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def take(self, which: np.ndarray) -> _Candidates:
+        return _Candidates(self.pos[which], self.at[which], self.lo[which], self.hi[which])
+
+
+def _upgrade_alone(problem: Problem, store: _TableStore, idx: np.ndarray, bounds: np.ndarray, mach: np.ndarray,
+                   chain: np.ndarray, first: _Candidates, limit: np.ndarray, groups: list[int], work: np.ndarray,
+                   config: np.ndarray) -> None:
+    """:func:`_upgrade_machine` on the chains ``groups``, each from its first candidates."""
+    options = _Upgrades(problem.models)
+    for g in groups:
+        lo, hi = int(bounds[g]), int(bounds[g + 1])
+        mine = chain == g
+        at = first.at[mine]
+        pos, negr, dt, cfg = first.pos[mine], store.negr[at], store.dt[at], store.config[at]
+        least = -store.neg_least[first.hi[mine] - 1]
+        order = np.lexsort((pos, dt, negr))
+        queue = _Queue(negr[order], dt[order], pos[order] - lo, cfg[order], least[order])
+        _upgrade_machine(problem, options, idx[lo:hi], int(mach[lo]), limit[lo:hi], queue, work, config)
+
+
+def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, chain: np.ndarray, first: _Candidates,
+                      limit: np.ndarray, speed_id: np.ndarray, work: np.ndarray, config: np.ndarray) -> set[int]:
+    """:func:`upgrade` on many machines at once, in place; ``first``: their model tasks
+    with an upgrade within their limit, by chain (``chain``) then position.
+
+    A machine's tasks are a row of padded matrices (limit, current upgrade's -ratio and
+    extra seconds, ...), kept so that every task's upgrade is its best within its limit
+    now. Each round every machine makes its best one (the least ``(-ratio, extra seconds,
+    position)``: the sequential rule's next upgrade, since its limits only fall, see
+    :func:`_upgrade_machine`); its limits fall as in :class:`_Limits` (with the same
+    floating-point operations: those from the task on by the extra seconds, the earlier
+    ones capped by the task's new limit), and every task whose upgrade no longer fits
+    gets its best within its limit now (a task with none is out for good). Columns of
+    tasks that are out are dropped as they grow many, rows as their machine is done.
+    A machine whose best upgrade is to less work (its limits would rise) is left out:
+    returns those chains, for :func:`_upgrade_machine`."""
+    out: set[int] = set()
+    if chain.shape[0] == 0:
+        return out
+    rows, row = np.unique(chain, return_inverse=True)
+    count = np.bincount(row)
+    col = np.arange(chain.shape[0]) - np.repeat(np.cumsum(count) - count, count)
+    shape = (rows.shape[0], int(count.max()))
+    tid = idx[first.pos]
+
+    def matrix(fill, values):
+        a = np.full(shape, fill, dtype=np.asarray(values).dtype)
+        a[row, col] = values
+        return a
+
+    v = matrix(0.0, limit[first.pos])
+    negr = matrix(np.inf, store.negr[first.at])
+    dt = matrix(-np.inf, store.dt[first.at])
+    nxt = matrix(-1, store.config[first.at])
+    cfg = matrix(-1, config[tid])
+    kind = matrix(-1, problem.model[tid])
+    lo = matrix(0, first.lo)
+    hi = matrix(0, first.hi)
+    cand = matrix(-1, np.arange(chain.shape[0]))  # the candidate's number, for the answer
+    group = rows
+    sid = speed_id[first.pos[np.cumsum(count) - count]]
+    final = config[tid].copy()
+    mats = [v, negr, dt, nxt, cfg, kind, lo, hi, cand]
+    cols = np.arange(shape[1])
+    rounds = 0
+    while mats[0].shape[0]:
+        v, negr, dt, nxt, cfg, kind, lo, hi, cand = mats
+        best = negr.min(axis=1)
+        stop = best == np.inf
+        q = np.where(negr == best[:, None], dt, np.inf).argmin(axis=1)
+        r = np.arange(q.shape[0])
+        step = dt[r, q]
+        rising = step < 0.0
+        out.update(group[rising & ~stop].tolist())
+        if (stop | rising).any():
+            keep = ~(stop | rising)
+            mats = [a[keep] for a in mats]
+            group, sid = group[keep], sid[keep]
+            continue
+        now = v[r, q] - step  # the task's limit once upgraded
+        up = nxt[r, q]
+        later = cols >= q[:, None]
+        np.copyto(v, np.where(later, v - step[:, None], np.minimum(v, now[:, None])))
+        final[cand[r, q]] = up
+        cfg[r, q] = up
+        lo[r, q], hi[r, q] = store.spans(kind[r, q], up, sid)
+        dt[r, q] = np.inf  # its next upgrade is found below
+        sr, sq = np.nonzero(dt > v)
+        tlo, thi = lo[sr, sq], hi[sr, sq]
+        at = store.first_within(tlo, thi, v[sr, sq])
+        has = at < thi
+        at = np.minimum(at, store.dt.shape[0] - 1)
+        negr[sr, sq] = np.where(has, store.negr[at], np.inf)
+        dt[sr, sq] = np.where(has, store.dt[at], -np.inf)
+        nxt[sr, sq] = store.config[at]
+        rounds += 1
+        if rounds % 16 == 0:
+            live = negr < np.inf
+            width = max(1, int(live.sum(axis=1).max(initial=0)))
+            if width <= 0.7 * live.shape[1]:
+                keep = np.argsort(~live, axis=1, kind="stable")[:, :width]
+                mats = [np.take_along_axis(a, keep, axis=1) for a in mats]
+                cols = cols[:width]
+    done = ~np.isin(chain, np.fromiter(out, dtype=np.int64, count=len(out))) & (final != config[tid])
+    config[tid[done]] = final[done]
+    work[tid[done]] = problem.models.work[final[done]]
+    return out
 
 
 def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r: int, limit: np.ndarray,
