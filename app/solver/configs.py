@@ -30,6 +30,7 @@ __all__ = ["best_within", "upgrade"]
 
 _BLOCK = 4096  # positions per block of :class:`_Limits`
 _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
+_LOCKSTEP = 4096  # machines of at most this many tasks make their upgrades in lockstep
 
 
 def best_within(problem: Problem, tasks: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -261,69 +262,105 @@ def _build_tables(models, k: np.ndarray, c: np.ndarray, speed: np.ndarray) -> _T
 
 
 class _TableStore:
-    """The upgrade tables as flat arrays (``negr``, ``dt``, ``config``, ``neg_least`` as
-    in :class:`_Tables`), found by key ``(model, configuration or -1, speed)`` for many
-    tasks at once (:meth:`spans`); the keys not met before are built together
-    (:func:`_build_tables`), so a table is built once whichever task needs it first."""
+    """The upgrade tables every task may meet, built at once (:func:`_build_tables`) as
+    flat arrays (``negr``, ``dt``, ``config``, ``neg_least`` as in :class:`_Tables`, one
+    last entry past them standing for "none"), found by key ``(model, configuration or
+    -1, speed)`` for many tasks at once (:meth:`spans`), with every entry's ``rank`` by
+    ``(-ratio, extra seconds)`` (equal pairs, equal ranks) so that the best upgrade of
+    many is one integer minimum."""
 
-    def __init__(self, models, speeds: np.ndarray):
+    def __init__(self, models, speeds: np.ndarray, k: np.ndarray, c: np.ndarray, sid: np.ndarray):
+        """The tables of tasks of models ``k`` now running ``c`` (-1: none) on machines of
+        speeds ``speeds[sid]``: their own and those of every more accurate configuration
+        (the only ones an upgrade leads to)."""
         self.models = models
-        self.speeds = speeds  # the distinct machine speeds; a key holds one's index
+        self.speeds = speeds
         self.n_configs = int(models.work.shape[0])
-        self.keys = np.empty(0, dtype=np.int64)  # sorted
-        self.lo = np.empty(0, dtype=np.intp)
-        self.hi = np.empty(0, dtype=np.intp)
-        self.negr = np.empty(0)
-        self.dt = np.empty(0)
-        self.config = np.empty(0, dtype=np.int64)
-        self.neg_least = np.empty(0)
+        now = np.unique(self._key(k, c, sid))
+        code, sid = np.divmod(now, speeds.shape[0])
+        has = code < self.n_configs
+        k = np.where(has, 0, code - self.n_configs)
+        k[has] = np.searchsorted(models.start, code[has], side="right") - 1
+        c = np.where(has, code, -1)
+        a0 = np.where(has, models.accuracy[np.minimum(code, self.n_configs - 1)], models.a_min[k])
+        size = (models.start[k + 1] - models.start[k]).astype(np.intp)
+        owner = np.repeat(np.arange(k.shape[0]), size)
+        c2 = models.start[k][owner] + np.arange(owner.shape[0]) - np.repeat(np.cumsum(size) - size, size)
+        better = models.accuracy[c2] > a0[owner]
+        keys = np.unique(np.concatenate((now, self._key(k[owner][better], c2[better], sid[owner][better]))))
+        code, sid = np.divmod(keys, speeds.shape[0])
+        has = code < self.n_configs
+        k = np.where(has, 0, code - self.n_configs)
+        k[has] = np.searchsorted(models.start, code[has], side="right") - 1
+        tables = _build_tables(models, k, np.where(has, code, -1), speeds[sid])
+        self.keys, self.lo, self.hi = keys, tables.span[:, 0], tables.span[:, 1]
+        self.negr = np.append(tables.negr, np.inf)
+        self.dt = np.append(tables.dt, -np.inf)
+        self.config = np.append(tables.config, -1)
+        self.neg_least = np.append(tables.neg_least, np.inf)
+        order = np.lexsort((self.dt, self.negr))
+        new = np.ones(order.shape[0], dtype=bool)
+        negr, dt = self.negr[order], self.dt[order]
+        new[1:] = (negr[1:] != negr[:-1]) | (dt[1:] != dt[:-1])
+        self.rank = np.empty(order.shape[0], dtype=np.int64)
+        self.rank[order] = np.cumsum(new) - 1
+        self.rank[-1] = np.iinfo(np.int64).max  # none
+        self.none = order.shape[0] - 1
+
+    def _key(self, k: np.ndarray, c: np.ndarray, sid: np.ndarray) -> np.ndarray:
+        return np.where(c >= 0, c, self.n_configs + k).astype(np.int64) * self.speeds.shape[0] + sid
 
     def spans(self, k: np.ndarray, c: np.ndarray, sid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per task (model ``k``, configuration ``c`` or -1, speed index ``sid``): its
-        table's ``(lo, hi)`` in the flat arrays, building the tables not met before."""
-        key = (np.where(c >= 0, c, self.n_configs + k) * self.speeds.shape[0] + sid).astype(np.int64)
-        at = np.searchsorted(self.keys, key)
-        found = self.keys[np.minimum(at, self.keys.shape[0] - 1)] == key if self.keys.shape[0] else at < 0
-        if not found.all():
-            new, first = np.unique(key[~found], return_index=True)
-            miss = np.flatnonzero(~found)[first]
-            tables = _build_tables(self.models, k[miss], c[miss], self.speeds[sid[miss]])
-            base = self.dt.shape[0]
-            self.negr = np.concatenate((self.negr, tables.negr))
-            self.dt = np.concatenate((self.dt, tables.dt))
-            self.config = np.concatenate((self.config, tables.config))
-            self.neg_least = np.concatenate((self.neg_least, tables.neg_least))
-            keys = np.concatenate((self.keys, new))
-            order = np.argsort(keys, kind="stable")
-            self.keys = keys[order]
-            self.lo = np.concatenate((self.lo, base + tables.span[:, 0]))[order]
-            self.hi = np.concatenate((self.hi, base + tables.span[:, 1]))[order]
-            at = np.searchsorted(self.keys, key)
+        table's ``(lo, hi)`` in the flat arrays."""
+        at = np.searchsorted(self.keys, self._key(k, c, sid))
         return self.lo[at], self.hi[at]
 
     def first_within(self, lo: np.ndarray, hi: np.ndarray, room: np.ndarray) -> np.ndarray:
         """Per task, the first place in its table ``[lo, hi)`` whose running minimum of the
-        extra seconds is at most ``room`` (its best upgrade within ``room``; ``hi``: none),
-        as ``bisect_left(neg_least, -room, lo, hi)``. Tables are short (one entry per
-        more accurate configuration): every entry is compared at once."""
+        extra seconds is at most ``room`` (its best upgrade within ``room``), as
+        ``bisect_left(neg_least, -room, lo, hi)``, or :attr:`none`. Tables are short (one
+        entry per more accurate configuration): every entry is compared at once."""
         size = hi - lo
         width = int(size.max(initial=0))
-        if width == 0:
-            return lo.copy()
         if width > 64:  # long tables: a binary search, vectorised
             lo, hi, x = lo.copy(), hi.copy(), -room
             while True:
                 open_ = np.flatnonzero(lo < hi)
                 if open_.shape[0] == 0:
-                    return lo
+                    break
                 mid = (lo[open_] + hi[open_]) >> 1
                 right = self.neg_least[mid] < x[open_]
                 lo[open_[right]] = mid[right] + 1
                 hi[open_[~right]] = mid[~right]
-        cols = np.arange(width)
-        at = np.minimum(lo[:, None] + cols, self.neg_least.shape[0] - 1)
-        below = (self.neg_least[at] < -room[:, None]) & (cols < size[:, None])
-        return lo + below.sum(axis=1)
+            at = lo
+        else:
+            cols = np.arange(width)
+            below = (self.neg_least[np.minimum(lo[:, None] + cols, self.none)] < -room[:, None]) & (cols < size[:, None])
+            at = lo + below.sum(axis=1)
+        return np.where(at < hi, at, self.none)
+
+
+def _all_chain_limits(problem: Problem, idx: np.ndarray, bounds: np.ndarray, mach: np.ndarray,
+                      w: np.ndarray) -> np.ndarray:
+    """:func:`chain_limits` of every chain at once, as rows of a padded matrix: each row's
+    end times summed left to right from its machine's ``available_at`` (the rounding of
+    ``available_at + cumsum`` on the chain alone). O(m L) for L tasks on the longest."""
+    count = np.diff(bounds)
+    row = np.repeat(np.arange(count.shape[0]), count)
+    col = np.arange(idx.shape[0]) - np.repeat(bounds[:-1], count)
+    r = mach[bounds[:-1]]
+    mat = np.zeros((count.shape[0], int(count.max())))
+    mat[row, col] = w / problem.speed[mach]
+    np.cumsum(mat, axis=1, out=mat)
+    own = problem.deadline[idx] - (problem.available_at[r][row] + mat[row, col])
+    mat.fill(np.inf)
+    mat[row, col] = np.where(w > 0.0, own, np.inf)
+    after = np.minimum.accumulate(mat[:, ::-1], axis=1)[:, ::-1]
+    later = np.full(idx.shape[0], np.inf)
+    inside = col + 1 < count[row]
+    later[inside] = after[row[inside], col[inside] + 1]
+    return np.minimum(own, later)
 
 
 def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine: np.ndarray,
@@ -355,24 +392,19 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     mach = machine[idx]
     speeds, speed_id = np.unique(problem.speed, return_inverse=True)
     w = work[idx]
-    # every position's limit, machine by machine (no rounding carried from one to the next)
-    limit = np.empty(idx.shape[0])
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        r = int(mach[lo])
-        end = problem.available_at[r] + np.cumsum(w[lo:hi] / problem.speed[r])
-        limit[lo:hi] = chain_limits(problem.deadline[idx[lo:hi]], end, w[lo:hi] > 0.0)
+    limit = _all_chain_limits(problem, idx, bounds, mach, w)
     # every model task's best upgrade within its limit
     kinds = problem.model[idx]
     on = np.flatnonzero(kinds >= 0)
-    store = _TableStore(problem.models, speeds)
     k_on, c_on, sid_on = kinds[on], config[idx][on], speed_id[mach[on]]
+    store = _TableStore(problem.models, speeds, k_on, c_on, sid_on)
     lo_t, hi_t = store.spans(k_on, c_on, sid_on)
     at = store.first_within(lo_t, hi_t, limit[on])
-    fits = at < hi_t
+    fits = at != store.none
     first = _Candidates(pos=on[fits], at=at[fits], lo=lo_t[fits], hi=hi_t[fits])
     chain = np.searchsorted(bounds, first.pos, side="right") - 1
     length = np.diff(bounds)
-    alone = length[chain] > _BLOCK
+    alone = length[chain] > _LOCKSTEP
     sequential = set(np.unique(chain[alone]).tolist())
     together = ~alone
     sequential |= _upgrade_lockstep(problem, store, idx, chain[together], first.take(together), limit,
@@ -416,17 +448,17 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, cha
     """:func:`upgrade` on many machines at once, in place; ``first``: their model tasks
     with an upgrade within their limit, by chain (``chain``) then position.
 
-    A machine's tasks are a row of padded matrices (limit, current upgrade's -ratio and
-    extra seconds, ...), kept so that every task's upgrade is its best within its limit
-    now. Each round every machine makes its best one (the least ``(-ratio, extra seconds,
-    position)``: the sequential rule's next upgrade, since its limits only fall, see
+    A machine's tasks are a row of padded matrices (limit, rank and extra seconds of the
+    task's upgrade, ...), kept so that every task's upgrade is its best within its limit
+    now. Each round every machine makes its best one (the least rank, then the earliest
+    position: the sequential rule's next upgrade, since its limits only fall, see
     :func:`_upgrade_machine`); its limits fall as in :class:`_Limits` (with the same
     floating-point operations: those from the task on by the extra seconds, the earlier
     ones capped by the task's new limit), and every task whose upgrade no longer fits
     gets its best within its limit now (a task with none is out for good). Columns of
-    tasks that are out are dropped as they grow many, rows as their machine is done.
-    A machine whose best upgrade is to less work (its limits would rise) is left out:
-    returns those chains, for :func:`_upgrade_machine`."""
+    tasks that are out, and rows of machines that are done, are dropped as they grow
+    many. A machine whose best upgrade is to less work (its limits would rise) is left
+    out: returns those chains, for :func:`_upgrade_machine`."""
     out: set[int] = set()
     if chain.shape[0] == 0:
         return out
@@ -441,10 +473,11 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, cha
         a[row, col] = values
         return a
 
+    none = store.none
     v = matrix(0.0, limit[first.pos])
-    negr = matrix(np.inf, store.negr[first.at])
-    dt = matrix(-np.inf, store.dt[first.at])
-    nxt = matrix(-1, store.config[first.at])
+    entry = matrix(none, first.at)
+    key = store.rank[entry]
+    dt = store.dt[entry]
     cfg = matrix(-1, config[tid])
     kind = matrix(-1, problem.model[tid])
     lo = matrix(0, first.lo)
@@ -453,47 +486,56 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, cha
     group = rows
     sid = speed_id[first.pos[np.cumsum(count) - count]]
     final = config[tid].copy()
-    mats = [v, negr, dt, nxt, cfg, kind, lo, hi, cand]
-    cols = np.arange(shape[1])
+    mats = [v, entry, key, dt, cfg, kind, lo, hi, cand]
     rounds = 0
+    dead = store.rank[none]
     while mats[0].shape[0]:
-        v, negr, dt, nxt, cfg, kind, lo, hi, cand = mats
-        best = negr.min(axis=1)
-        stop = best == np.inf
-        q = np.where(negr == best[:, None], dt, np.inf).argmin(axis=1)
+        v, entry, key, dt, cfg, kind, lo, hi, cand = mats
+        width = v.shape[1]
+        q = key.argmin(axis=1)
         r = np.arange(q.shape[0])
-        step = dt[r, q]
-        rising = step < 0.0
-        out.update(group[rising & ~stop].tolist())
-        if (stop | rising).any():
-            keep = ~(stop | rising)
-            mats = [a[keep] for a in mats]
-            group, sid = group[keep], sid[keep]
-            continue
-        now = v[r, q] - step  # the task's limit once upgraded
-        up = nxt[r, q]
-        later = cols >= q[:, None]
-        np.copyto(v, np.where(later, v - step[:, None], np.minimum(v, now[:, None])))
-        final[cand[r, q]] = up
-        cfg[r, q] = up
-        lo[r, q], hi[r, q] = store.spans(kind[r, q], up, sid)
-        dt[r, q] = np.inf  # its next upgrade is found below
-        sr, sq = np.nonzero(dt > v)
-        tlo, thi = lo[sr, sq], hi[sr, sq]
-        at = store.first_within(tlo, thi, v[sr, sq])
-        has = at < thi
-        at = np.minimum(at, store.dt.shape[0] - 1)
-        negr[sr, sq] = np.where(has, store.negr[at], np.inf)
-        dt[sr, sq] = np.where(has, store.dt[at], -np.inf)
-        nxt[sr, sq] = store.config[at]
+        e = entry[r, q]
+        step = store.dt[e]
+        going = e != none
+        rising = going & (step < 0.0)
+        if rising.any():
+            out.update(group[rising].tolist())
+            going &= ~rising
+            key[rising] = dead
+            dt[rising] = -np.inf
+        if not going.all():
+            if not going.any():
+                break
+            if rounds % 8 == 0 and going.sum() <= 0.75 * going.shape[0]:
+                mats = [a[going] for a in mats]
+                group, sid = group[going], sid[going]
+                continue
+            q = np.where(going, q, width)
+            step = np.where(going, step, 0.0)
+        flat = r * width + np.minimum(q, width - 1)
+        now = np.where(going, v.ravel()[flat] - step, np.inf)  # the task's limit once upgraded
+        later = np.greater_equal(np.arange(width), q[:, None])
+        np.subtract(v, step[:, None], out=v, where=later)
+        np.minimum(v, now[:, None], out=v, where=~later)
+        flat, e = flat[going], e[going]
+        up = store.config[e]
+        final[cand.ravel()[flat]] = up
+        cfg.ravel()[flat] = up
+        t_lo, t_hi = store.spans(kind.ravel()[flat], up, sid[going])
+        lo.ravel()[flat], hi.ravel()[flat] = t_lo, t_hi
+        dt.ravel()[flat] = np.inf  # its next upgrade is found below
+        stale = np.flatnonzero(dt > v)
+        at = store.first_within(lo.ravel()[stale], hi.ravel()[stale], v.ravel()[stale])
+        entry.ravel()[stale] = at
+        key.ravel()[stale] = store.rank[at]
+        dt.ravel()[stale] = store.dt[at]
         rounds += 1
         if rounds % 16 == 0:
-            live = negr < np.inf
-            width = max(1, int(live.sum(axis=1).max(initial=0)))
-            if width <= 0.7 * live.shape[1]:
-                keep = np.argsort(~live, axis=1, kind="stable")[:, :width]
+            live = key != dead
+            keep_w = max(1, int(live.sum(axis=1).max(initial=0)))
+            if keep_w <= 0.7 * width:
+                keep = np.argsort(~live, axis=1, kind="stable")[:, :keep_w]
                 mats = [np.take_along_axis(a, keep, axis=1) for a in mats]
-                cols = cols[:width]
     done = ~np.isin(chain, np.fromiter(out, dtype=np.int64, count=len(out))) & (final != config[tid])
     config[tid[done]] = final[done]
     work[tid[done]] = problem.models.work[final[done]]
