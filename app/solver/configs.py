@@ -30,6 +30,7 @@ __all__ = ["best_within", "upgrade"]
 
 _BLOCK = 4096  # positions per block of :class:`_Limits`
 _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
+_BAND = 512
 _LOCKSTEP = 4096  # machines of at most this many tasks make their upgrades in lockstep
 
 
@@ -294,6 +295,12 @@ class _TableStore:
         k[has] = np.searchsorted(models.start, code[has], side="right") - 1
         tables = _build_tables(models, k, np.where(has, code, -1), speeds[sid])
         self.keys, self.lo, self.hi = keys, tables.span[:, 0], tables.span[:, 1]
+        #: every key's place among the keys, when there are few possible keys
+        self.by_key = None
+        possible = (self.n_configs + int(models.a_min.shape[0])) * speeds.shape[0]
+        if possible <= 4 * keys.shape[0] + 65536:
+            self.by_key = np.zeros(possible, dtype=np.intp)
+            self.by_key[keys] = np.arange(keys.shape[0])
         self.negr = np.append(tables.negr, np.inf)
         self.dt = np.append(tables.dt, -np.inf)
         self.config = np.append(tables.config, -1)
@@ -313,31 +320,31 @@ class _TableStore:
     def spans(self, k: np.ndarray, c: np.ndarray, sid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per task (model ``k``, configuration ``c`` or -1, speed index ``sid``): its
         table's ``(lo, hi)`` in the flat arrays."""
-        at = np.searchsorted(self.keys, self._key(k, c, sid))
+        key = self._key(k, c, sid)
+        if self.by_key is not None:
+            at = self.by_key[key]
+        else:
+            at = np.searchsorted(self.keys, key)
         return self.lo[at], self.hi[at]
 
     def first_within(self, lo: np.ndarray, hi: np.ndarray, room: np.ndarray) -> np.ndarray:
         """Per task, the first place in its table ``[lo, hi)`` whose running minimum of the
         extra seconds is at most ``room`` (its best upgrade within ``room``), as
-        ``bisect_left(neg_least, -room, lo, hi)``, or :attr:`none`. Tables are short (one
-        entry per more accurate configuration): every entry is compared at once."""
-        size = hi - lo
-        width = int(size.max(initial=0))
-        if width > 64:  # long tables: a binary search, vectorised
-            lo, hi, x = lo.copy(), hi.copy(), -room
-            while True:
-                open_ = np.flatnonzero(lo < hi)
-                if open_.shape[0] == 0:
-                    break
-                mid = (lo[open_] + hi[open_]) >> 1
-                right = self.neg_least[mid] < x[open_]
-                lo[open_[right]] = mid[right] + 1
-                hi[open_[~right]] = mid[~right]
-            at = lo
-        else:
+        ``bisect_left(neg_least, -room, lo, hi)``, or :attr:`none`: a binary search per
+        task, vectorised (few tasks and short tables: every entry compared at once)."""
+        x = -room
+        width = int((hi - lo).max(initial=0))
+        if width <= 16 and lo.shape[0] <= 256:
             cols = np.arange(width)
-            below = (self.neg_least[np.minimum(lo[:, None] + cols, self.none)] < -room[:, None]) & (cols < size[:, None])
-            at = lo + below.sum(axis=1)
+            at = lo + ((self.neg_least[np.minimum(lo[:, None] + cols, hi[:, None])] < x[:, None])
+                       & (cols < (hi - lo)[:, None])).sum(axis=1)
+        else:
+            at, end = lo.copy(), hi.copy()
+            for _ in range(width.bit_length()):
+                mid = (at + end) >> 1
+                right = (self.neg_least[mid] < x) & (at < end)
+                at = np.where(right, mid + 1, at)
+                end = np.where(right | (at >= end), end, mid)
         return np.where(at < hi, at, self.none)
 
 
@@ -407,8 +414,11 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     alone = length[chain] > _LOCKSTEP
     sequential = set(np.unique(chain[alone]).tolist())
     together = ~alone
-    sequential |= _upgrade_lockstep(problem, store, idx, chain[together], first.take(together), limit,
-                                    speed_id[mach], work, config)
+    band = np.ceil(np.log2(np.maximum(length[chain], 1) / _BAND)).clip(0)
+    for b in np.unique(band[together]).tolist():
+        mine = together & (band == b)
+        sequential |= _upgrade_lockstep(problem, store, idx, chain[mine], first.take(mine), limit,
+                                        speed_id[mach], work, config)
     if sequential:
         _upgrade_alone(problem, store, idx, bounds, mach, chain, first, limit, sorted(sequential), work, config)
 
