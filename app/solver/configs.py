@@ -30,8 +30,8 @@ __all__ = ["best_within", "upgrade"]
 
 _BLOCK = 4096  # positions per block of :class:`_Limits`
 _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
-_BAND = 512
-_LOCKSTEP = 4096  # machines of at most this many tasks make their upgrades in lockstep
+_PAD = 1 << 16  # cells of padding a band of rows may add beyond twice its size
+_LOCKSTEP = _BLOCK  # machines of at most this many tasks make their upgrades in lockstep
 
 
 def best_within(problem: Problem, tasks: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -156,7 +156,7 @@ class _Queue:
 
 @dataclass(frozen=True, eq=False)
 class _Tables:
-    """Tables of upgrades built at once (:meth:`_Upgrades.build_all`), key after key:
+    """Tables of upgrades built at once (:func:`_build_tables`), key after key:
     ``span`` per key ``(lo, hi)`` into the per-upgrade arrays (``-ratio``, extra seconds,
     configuration, minus the running minimum of the extra seconds within the key)."""
 
@@ -175,11 +175,10 @@ class _Upgrades:
 
     The tables sit end to end in flat lists (``negr``, ``dt``, ``config``: -ratio, extra
     seconds, configuration; ``neg_least``: minus the running minimum of the extra seconds),
-    key by key, and ``span[key]`` gives each key's ``(lo, hi)`` there. The keys of the tasks'
-    first configurations are built at once, vectorised (:meth:`build_all`); a key met later
-    is built on first use (:meth:`build`), O(C log C) for C configurations of the model.
-    Both compute every number with the same floating-point operations, so the tables do not
-    depend on how they were built."""
+    key by key, and ``span[key]`` gives each key's ``(lo, hi)`` there. A key is built on
+    first use (:meth:`build`), O(C log C) for C configurations of the model. It computes
+    every number with the floating-point operations of :func:`_build_tables` (all tables
+    at once, vectorised), so the tables do not depend on how they were built."""
 
     def __init__(self, models):
         self.models = models
@@ -348,26 +347,51 @@ class _TableStore:
         return np.where(at < hi, at, self.none)
 
 
+def _bands(count: np.ndarray) -> list[np.ndarray]:
+    """Rows of lengths ``count`` in bands, each padded to its longest row at most twice
+    its own size plus :data:`_PAD` cells: from the longest row, a band takes the shorter
+    ones while that holds. Few bands (one, for rows of similar lengths)."""
+    order = np.argsort(count, kind="stable")
+    c = count[order].astype(np.int64)
+    total = np.concatenate(([0], np.cumsum(c)))
+    bands = []
+    hi = c.shape[0]
+    while hi > 0:
+        lo = np.arange(hi)
+        fits = (hi - lo) * c[hi - 1] <= 2 * (total[hi] - total[lo]) + _PAD
+        start = int(np.flatnonzero(~fits)[-1]) + 1 if not fits.all() else 0
+        bands.append(order[start:hi])
+        hi = start
+    return bands
+
+
 def _all_chain_limits(problem: Problem, idx: np.ndarray, bounds: np.ndarray, mach: np.ndarray,
                       w: np.ndarray) -> np.ndarray:
-    """:func:`chain_limits` of every chain at once, as rows of a padded matrix: each row's
-    end times summed left to right from its machine's ``available_at`` (the rounding of
-    ``available_at + cumsum`` on the chain alone). O(m L) for L tasks on the longest."""
+    """:func:`chain_limits` of every chain at once, as rows of padded matrices (chains of
+    similar length together, :func:`_bands`): each row's end times summed left to right
+    from its machine's ``available_at`` (the rounding of ``available_at + cumsum`` on the
+    chain alone). O(n)."""
     count = np.diff(bounds)
-    row = np.repeat(np.arange(count.shape[0]), count)
-    col = np.arange(idx.shape[0]) - np.repeat(bounds[:-1], count)
-    r = mach[bounds[:-1]]
-    mat = np.zeros((count.shape[0], int(count.max())))
-    mat[row, col] = w / problem.speed[mach]
-    np.cumsum(mat, axis=1, out=mat)
-    own = problem.deadline[idx] - (problem.available_at[r][row] + mat[row, col])
-    mat.fill(np.inf)
-    mat[row, col] = np.where(w > 0.0, own, np.inf)
-    after = np.minimum.accumulate(mat[:, ::-1], axis=1)[:, ::-1]
-    later = np.full(idx.shape[0], np.inf)
-    inside = col + 1 < count[row]
-    later[inside] = after[row[inside], col[inside] + 1]
-    return np.minimum(own, later)
+    limit = np.empty(idx.shape[0])
+    for rows in _bands(count):
+        cnt = count[rows]
+        row = np.repeat(np.arange(rows.shape[0]), cnt)
+        col = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        at = bounds[rows][row] + col
+        r = mach[bounds[rows]]
+        wr = w[at]
+        mat = np.zeros((rows.shape[0], int(cnt.max())))
+        mat[row, col] = wr / problem.speed[r][row]
+        np.cumsum(mat, axis=1, out=mat)
+        own = problem.deadline[idx[at]] - (problem.available_at[r][row] + mat[row, col])
+        mat.fill(np.inf)
+        mat[row, col] = np.where(wr > 0.0, own, np.inf)
+        after = np.minimum.accumulate(mat[:, ::-1], axis=1)[:, ::-1]
+        later = np.full(at.shape[0], np.inf)
+        inside = col + 1 < cnt[row]
+        later[inside] = after[row[inside], col[inside] + 1]
+        limit[at] = np.minimum(own, later)
+    return limit
 
 
 def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine: np.ndarray,
@@ -383,16 +407,18 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     later task of the machine by as much, so it is made only when ``extra`` is at most the
     least slack (deadline minus end) of the task and of every later running task. Upgrades
     go by the best accuracy gain per second first, ties to the fewer extra seconds, then
-    the earlier position. Machines do not share time: every machine of at most
-    :data:`_BLOCK` tasks makes its upgrades in lockstep with the others, one upgrade per
-    machine a round, vectorised over the machines (:func:`_upgrade_lockstep`); a longer
-    machine, or one that meets an upgrade to less work, runs on its own
-    (:func:`_upgrade_machine`). Both make the same upgrades.
+    the earlier position. Machines do not share time: the machines of at most
+    :data:`_LOCKSTEP` tasks make their upgrades in lockstep, one upgrade per machine a
+    round, vectorised over the machines (:func:`_upgrade_lockstep`); a longer machine, or
+    one that meets an upgrade to less work, runs on its own (:func:`_upgrade_machine`).
+    Both make the same upgrades, with the same floating-point operations.
 
-    O(n log n) to set up, then per round O(m' L) for the m' machines still upgrading and
-    L the most tasks still upgradable on one of them: about the U upgrades made times
-    the upgradable tasks of their machine in all, spread over max-upgrades-per-machine
-    rounds of numpy passes."""
+    O(n log n + T) to set up (T: the entries of the upgrade tables the tasks may meet, at
+    most C per model task's configuration and machine speed), then O(sum over upgrades of
+    the tasks still upgradable on the upgraded machine) in numpy passes, over as many
+    rounds as the most upgrades one machine makes; per round O(m' L) for the m' machines
+    still upgrading and L the most upgradable tasks on one of them (machines of similar
+    length in one band, :func:`_bands`)."""
     if idx.shape[0] == 0:
         return
     bounds = np.append(group_starts, idx.shape[0])
@@ -411,14 +437,16 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     first = _Candidates(pos=on[fits], at=at[fits], lo=lo_t[fits], hi=hi_t[fits])
     chain = np.searchsorted(bounds, first.pos, side="right") - 1
     length = np.diff(bounds)
-    alone = length[chain] > _LOCKSTEP
+    # a chain longer than a block keeps its limits in blocks (another rounding): alone
+    alone = length[chain] > min(_LOCKSTEP, _BLOCK)
     sequential = set(np.unique(chain[alone]).tolist())
-    together = ~alone
-    band = np.ceil(np.log2(np.maximum(length[chain], 1) / _BAND)).clip(0)
-    for b in np.unique(band[together]).tolist():
-        mine = together & (band == b)
-        sequential |= _upgrade_lockstep(problem, store, idx, chain[mine], first.take(mine), limit,
-                                        speed_id[mach], work, config)
+    together = np.flatnonzero(~alone)
+    per_chain = np.bincount(chain[together], minlength=length.shape[0])
+    for rows in _bands(per_chain):
+        mine = together[np.isin(chain[together], rows[per_chain[rows] > 0])]
+        if mine.shape[0]:
+            sequential |= _upgrade_lockstep(problem, store, idx, chain[mine], first.take(mine), limit,
+                                            speed_id[mach], work, config)
     if sequential:
         _upgrade_alone(problem, store, idx, bounds, mach, chain, first, limit, sorted(sequential), work, config)
 
