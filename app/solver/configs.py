@@ -31,7 +31,8 @@ __all__ = ["best_within", "upgrade"]
 _BLOCK = 4096  # positions per block of :class:`_Limits`
 _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
 _PAD = 1 << 16  # cells of padding a band of rows may add beyond twice its size
-_LOCKSTEP = _BLOCK  # machines of at most this many tasks make their upgrades in lockstep
+_LOCKSTEP = 1024  # machines of at most this many tasks make their upgrades in lockstep (longer ones: alone,
+#: where one pass over a machine's limits per upgrade costs less than the lockstep's padded passes)
 
 
 def best_within(problem: Problem, tasks: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -269,24 +270,32 @@ class _TableStore:
     ``(-ratio, extra seconds)`` (equal pairs, equal ranks) so that the best upgrade of
     many is one integer minimum."""
 
-    def __init__(self, models, speeds: np.ndarray, k: np.ndarray, c: np.ndarray, sid: np.ndarray):
+    def __init__(self, models, speeds: np.ndarray, k: np.ndarray, c: np.ndarray, sid: np.ndarray,
+                 room: np.ndarray):
         """The tables of tasks of models ``k`` now running ``c`` (-1: none) on machines of
-        speeds ``speeds[sid]``: their own and those of every more accurate configuration
-        (the only ones an upgrade leads to)."""
+        speeds ``speeds[sid]``, with limits ``room``: their own and those of every more
+        accurate configuration they may reach. A task's limit falls by the extra seconds
+        of each of its upgrades, so it reaches only configurations whose work exceeds its
+        own by at most its speed times its limit (a margin of 1e-9 relative to the works
+        covers the rounding); :meth:`spans` says where a table is missing all the same."""
         self.models = models
         self.speeds = speeds
         self.n_configs = int(models.work.shape[0])
-        now = np.unique(self._key(k, c, sid))
+        now, task_key = np.unique(self._key(k, c, sid), return_inverse=True)
+        most = np.full(now.shape[0], -np.inf)
+        np.maximum.at(most, task_key, room)
         code, sid = np.divmod(now, speeds.shape[0])
         has = code < self.n_configs
         k = np.where(has, 0, code - self.n_configs)
         k[has] = np.searchsorted(models.start, code[has], side="right") - 1
-        c = np.where(has, code, -1)
         a0 = np.where(has, models.accuracy[np.minimum(code, self.n_configs - 1)], models.a_min[k])
+        w0 = np.where(has, models.work[np.minimum(code, self.n_configs - 1)], 0.0)
         size = (models.start[k + 1] - models.start[k]).astype(np.intp)
         owner = np.repeat(np.arange(k.shape[0]), size)
         c2 = models.start[k][owner] + np.arange(owner.shape[0]) - np.repeat(np.cumsum(size) - size, size)
-        better = models.accuracy[c2] > a0[owner]
+        reach = (speeds[sid] * np.maximum(most, 0.0))[owner]
+        extra = models.work[c2] - w0[owner]
+        better = (models.accuracy[c2] > a0[owner]) & (extra <= reach + 1e-9 * (models.work[c2] + w0[owner] + reach))
         keys = np.unique(np.concatenate((now, self._key(k[owner][better], c2[better], sid[owner][better]))))
         code, sid = np.divmod(keys, speeds.shape[0])
         has = code < self.n_configs
@@ -298,7 +307,7 @@ class _TableStore:
         self.by_key = None
         possible = (self.n_configs + int(models.a_min.shape[0])) * speeds.shape[0]
         if possible <= 4 * keys.shape[0] + 65536:
-            self.by_key = np.zeros(possible, dtype=np.intp)
+            self.by_key = np.full(possible, -1, dtype=np.intp)
             self.by_key[keys] = np.arange(keys.shape[0])
         self.negr = np.append(tables.negr, np.inf)
         self.dt = np.append(tables.dt, -np.inf)
@@ -316,15 +325,17 @@ class _TableStore:
     def _key(self, k: np.ndarray, c: np.ndarray, sid: np.ndarray) -> np.ndarray:
         return np.where(c >= 0, c, self.n_configs + k).astype(np.int64) * self.speeds.shape[0] + sid
 
-    def spans(self, k: np.ndarray, c: np.ndarray, sid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def spans(self, k: np.ndarray, c: np.ndarray, sid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per task (model ``k``, configuration ``c`` or -1, speed index ``sid``): its
-        table's ``(lo, hi)`` in the flat arrays."""
+        table's ``(lo, hi)`` in the flat arrays, and whether it was built."""
         key = self._key(k, c, sid)
         if self.by_key is not None:
             at = self.by_key[key]
+            built = at >= 0
         else:
-            at = np.searchsorted(self.keys, key)
-        return self.lo[at], self.hi[at]
+            at = np.minimum(np.searchsorted(self.keys, key), self.keys.shape[0] - 1)
+            built = self.keys[at] == key
+        return self.lo[at], self.hi[at], built
 
     def first_within(self, lo: np.ndarray, hi: np.ndarray, room: np.ndarray) -> np.ndarray:
         """Per task, the first place in its table ``[lo, hi)`` whose running minimum of the
@@ -430,8 +441,8 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     kinds = problem.model[idx]
     on = np.flatnonzero(kinds >= 0)
     k_on, c_on, sid_on = kinds[on], config[idx][on], speed_id[mach[on]]
-    store = _TableStore(problem.models, speeds, k_on, c_on, sid_on)
-    lo_t, hi_t = store.spans(k_on, c_on, sid_on)
+    store = _TableStore(problem.models, speeds, k_on, c_on, sid_on, limit[on])
+    lo_t, hi_t, _ = store.spans(k_on, c_on, sid_on)  # all built
     at = store.first_within(lo_t, hi_t, limit[on])
     fits = at != store.none
     first = _Candidates(pos=on[fits], at=at[fits], lo=lo_t[fits], hi=hi_t[fits])
@@ -559,7 +570,12 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, cha
         up = store.config[e]
         final[cand.ravel()[flat]] = up
         cfg.ravel()[flat] = up
-        t_lo, t_hi = store.spans(kind.ravel()[flat], up, sid[going])
+        t_lo, t_hi, built = store.spans(kind.ravel()[flat], up, sid[going])
+        if not built.all():  # not foreseen (see _TableStore): that machine runs alone
+            lost = np.flatnonzero(going)[~built]
+            out.update(group[lost].tolist())
+            key[lost], dt[lost] = dead, -np.inf
+            t_lo[~built] = t_hi[~built] = none
         lo.ravel()[flat], hi.ravel()[flat] = t_lo, t_hi
         dt.ravel()[flat] = np.inf  # its next upgrade is found below
         stale = np.flatnonzero(dt > v)

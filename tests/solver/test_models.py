@@ -363,3 +363,32 @@ def test_bands_pad_little() -> None:
         assert np.array_equal(np.sort(np.concatenate(bands)), np.arange(count.shape[0]))
         for rows in bands:
             assert rows.shape[0] * count[rows].max() <= 2 * count[rows].sum() + configs._PAD
+
+
+def test_upgrades_when_a_table_was_not_foreseen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables built for no reach at all (only those of the tasks' present configurations):
+    every machine whose upgrade leads to a table not built leaves the lockstep and runs
+    alone, and every machine makes the upgrades it makes alone."""
+    from app.solver import configs
+    from app.solver.schedule import machine_chains
+
+    class Short(configs._TableStore):
+        def __init__(self, models, speeds, k, c, sid, room):
+            super().__init__(models, speeds, k, c, sid, np.full_like(room, -np.inf))
+
+    rng = np.random.default_rng(12)
+    for i in range(40):
+        kind = KINDS[i % len(KINDS)]
+        p = model_instance(rng, kind, int(rng.integers(1, 60)), int(rng.integers(1, 4)))
+        machine, work, config = _any_start(p, rng)
+        idx, starts = machine_chains(p, machine)
+        with monkeypatch.context() as patch:
+            patch.setattr(configs, "_LOCKSTEP", 0)
+            want_w, want_c = work.copy(), config.copy()
+            configs.upgrade(p, idx, starts, machine, want_w, want_c)
+        with monkeypatch.context() as patch:
+            patch.setattr(configs, "_TableStore", Short)
+            got_w, got_c = work.copy(), config.copy()
+            configs.upgrade(p, idx, starts, machine, got_w, got_c)
+        assert np.array_equal(got_c, want_c), (kind, i)
+        assert np.array_equal(got_w, want_w), (kind, i)
