@@ -376,6 +376,13 @@ def test_upgrades_when_a_table_was_not_foreseen(monkeypatch: pytest.MonkeyPatch)
         def __init__(self, models, speeds, k, c, sid, room):
             super().__init__(models, speeds, k, c, sid, np.full_like(room, -np.inf))
 
+    real = configs._upgrade_alone
+    left: list[int] = []
+
+    def alone(*args, **kwargs):
+        left.append(len(args[8]))
+        return real(*args, **kwargs)
+
     rng = np.random.default_rng(12)
     for i in range(40):
         kind = KINDS[i % len(KINDS)]
@@ -388,7 +395,9 @@ def test_upgrades_when_a_table_was_not_foreseen(monkeypatch: pytest.MonkeyPatch)
             configs.upgrade(p, idx, starts, machine, want_w, want_c)
         with monkeypatch.context() as patch:
             patch.setattr(configs, "_TableStore", Short)
+            patch.setattr(configs, "_upgrade_alone", alone)
             got_w, got_c = work.copy(), config.copy()
             configs.upgrade(p, idx, starts, machine, got_w, got_c)
         assert np.array_equal(got_c, want_c), (kind, i)
         assert np.array_equal(got_w, want_w), (kind, i)
+    assert sum(left) > 0
