@@ -30,6 +30,8 @@ __all__ = ["best_within", "upgrade"]
 
 _BLOCK = 4096  # positions per block of :class:`_Limits`
 _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
+_COMPACT_EVERY = 16  # rounds of the lockstep between looks for columns to drop
+_COMPACT_AT = 0.7  # columns are dropped when the longest row's upgradable tasks fill at most this share
 _PAD = 1 << 16  # cells of padding a band of rows may add beyond twice its size
 _LOCKSTEP = 1024  # machines of at most this many tasks make their upgrades in lockstep (longer ones: alone,
 #: where one pass over a machine's limits per upgrade costs less than the lockstep's padded passes)
@@ -584,10 +586,10 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, cha
         key.ravel()[stale] = store.rank[at]
         dt.ravel()[stale] = store.dt[at]
         rounds += 1
-        if rounds % 16 == 0:
+        if rounds % _COMPACT_EVERY == 0:
             live = key != dead
             keep_w = max(1, int(live.sum(axis=1).max(initial=0)))
-            if keep_w <= 0.7 * width:
+            if keep_w <= _COMPACT_AT * width:
                 keep = np.argsort(~live, axis=1, kind="stable")[:, :keep_w]
                 mats = [np.take_along_axis(a, keep, axis=1) for a in mats]
     done = ~np.isin(chain, np.fromiter(out, dtype=np.int64, count=len(out))) & (final != config[tid])
