@@ -259,15 +259,17 @@ def _reference_upgrades(p: Problem, machine: np.ndarray, work: np.ndarray, confi
         config[j], work[j] = c2, ms.work[c2]
 
 
-@pytest.mark.parametrize("block", [4, 4096])
-def test_upgrades_against_the_rule_written_plainly(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The upgrade pass (a queue and a heap per machine, tasks that can no longer be upgraded
-    dropped in bulk, limits kept in blocks) makes exactly the upgrades of the rule applied
-    one step at a time from scratch; small blocks exercise the blocked limits."""
+@pytest.mark.parametrize(("block", "lockstep"), [(4, 0), (4096, 0), (4096, 4096), (4096, 8)])
+def test_upgrades_against_the_rule_written_plainly(block: int, lockstep: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upgrade pass makes exactly the upgrades of the rule applied one step at a time
+    from scratch, whichever way a machine is run: alone (a queue and a heap, tasks that can
+    no longer be upgraded dropped in bulk, limits kept in blocks: small blocks exercise
+    them), in lockstep with the others (padded matrices), or some machines each way."""
     from app.solver import configs
     from app.solver.schedule import machine_chains
 
     monkeypatch.setattr(configs, "_BLOCK", block)
+    monkeypatch.setattr(configs, "_LOCKSTEP", lockstep)
     monkeypatch.setattr(configs, "_SWEEP", 1)  # sweep the queue as often as it may
     rng = np.random.default_rng(21)
     for i in range(40):
@@ -292,3 +294,110 @@ def test_upgrades_against_the_rule_written_plainly(block: int, monkeypatch: pyte
         configs.upgrade(p, idx, starts, machine, work, config)
         assert np.array_equal(config, expected), (kind, i)
         assert np.array_equal(work[tasks], np.where(config[tasks] >= 0, p.models.work[np.maximum(config[tasks], 0)], 0.0))
+
+
+def _any_start(p: Problem, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A machine per task and configurations that fit, drawn at random: each machine's model
+    tasks in order take any configuration (not the best that fits, so dominated ones too)
+    that ends by the deadline, or none."""
+    machine = rng.integers(0, p.m, p.n)
+    work = np.zeros(p.n)
+    config = np.full(p.n, -1, dtype=np.int64)
+    ms = p.models
+    for r in range(p.m):
+        t = p.available_at[r]
+        for j in [j for j in p.order if machine[j] == r and p.model[j] >= 0]:
+            k = p.model[j]
+            fits = [c for c in range(ms.start[k], ms.start[k + 1]) if t + ms.work[c] / p.speed[r] <= p.deadline[j]]
+            if fits and rng.random() < 0.7:
+                c = int(rng.choice(fits))
+                config[j], work[j] = c, ms.work[c]
+                t += work[j] / p.speed[r]
+    return machine, work, config
+
+
+def test_upgrades_in_lockstep_as_alone_from_any_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From any feasible start (dominated configurations too, so that some machines meet an
+    upgrade to less work and leave the lockstep for the queue and heap), the lockstep makes
+    the upgrades every machine makes alone, and some starts do meet such an upgrade."""
+    from app.solver import configs
+    from app.solver.schedule import machine_chains
+
+    rng = np.random.default_rng(77)
+    met = 0
+    real = configs._upgrade_alone
+    seen: list[int] = []
+
+    def alone(*args, **kwargs):
+        seen.append(len(args[8]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(configs, "_upgrade_alone", alone)
+    for i in range(60):
+        kind = KINDS[i % len(KINDS)]
+        p = model_instance(rng, kind, int(rng.integers(1, 80)), int(rng.integers(1, 4)))
+        machine, work, config = _any_start(p, rng)
+        idx, starts = machine_chains(p, machine)
+        got_w, got_c = work.copy(), config.copy()
+        seen.clear()
+        configs.upgrade(p, idx, starts, machine, got_w, got_c)
+        met += bool(seen)
+        monkeypatch.setattr(configs, "_LOCKSTEP", 0)
+        want_w, want_c = work.copy(), config.copy()
+        configs.upgrade(p, idx, starts, machine, want_w, want_c)
+        monkeypatch.setattr(configs, "_LOCKSTEP", configs._BLOCK)
+        assert np.array_equal(got_c, want_c), (kind, i)
+        assert np.array_equal(got_w, want_w), (kind, i)
+    assert met > 0
+
+
+def test_bands_pad_little() -> None:
+    """Rows of any lengths are split into bands that cover each row once, each padded to its
+    longest row at most twice its size plus the allowance."""
+    from app.solver import configs
+
+    rng = np.random.default_rng(5)
+    for count in (np.array([1]), np.array([0, 0, 3]), rng.integers(1, 5000, 300),
+                  np.concatenate((np.ones(100_000, dtype=int), [100_000]))):
+        bands = configs._bands(count)
+        assert np.array_equal(np.sort(np.concatenate(bands)), np.arange(count.shape[0]))
+        for rows in bands:
+            assert rows.shape[0] * count[rows].max() <= 2 * count[rows].sum() + configs._PAD
+
+
+def test_upgrades_when_a_table_was_not_foreseen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables built for no reach at all (only those of the tasks' present configurations):
+    every machine whose upgrade leads to a table not built leaves the lockstep and runs
+    alone, and every machine makes the upgrades it makes alone."""
+    from app.solver import configs
+    from app.solver.schedule import machine_chains
+
+    class Short(configs._TableStore):
+        def __init__(self, models, speeds, k, c, sid, room):
+            super().__init__(models, speeds, k, c, sid, np.full_like(room, -np.inf))
+
+    real = configs._upgrade_alone
+    left: list[int] = []
+
+    def alone(*args, **kwargs):
+        left.append(len(args[8]))
+        return real(*args, **kwargs)
+
+    rng = np.random.default_rng(12)
+    for i in range(40):
+        kind = KINDS[i % len(KINDS)]
+        p = model_instance(rng, kind, int(rng.integers(1, 60)), int(rng.integers(1, 4)))
+        machine, work, config = _any_start(p, rng)
+        idx, starts = machine_chains(p, machine)
+        with monkeypatch.context() as patch:
+            patch.setattr(configs, "_LOCKSTEP", 0)
+            want_w, want_c = work.copy(), config.copy()
+            configs.upgrade(p, idx, starts, machine, want_w, want_c)
+        with monkeypatch.context() as patch:
+            patch.setattr(configs, "_TableStore", Short)
+            patch.setattr(configs, "_upgrade_alone", alone)
+            got_w, got_c = work.copy(), config.copy()
+            configs.upgrade(p, idx, starts, machine, got_w, got_c)
+        assert np.array_equal(got_c, want_c), (kind, i)
+        assert np.array_equal(got_w, want_w), (kind, i)
+    assert sum(left) > 0
