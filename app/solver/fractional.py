@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 
@@ -59,6 +58,12 @@ _LEVEL_PASSES = 12  # whole-array passes of a level besides the Newton rounds
 #: a ramp whose log-price moves by less than this many ulps of its top over all the work it
 #: can ever take is solved as a step (:func:`_flat_as_steps`)
 FLAT_ULPS = 16.0
+#: from this many blocks on, pool-adjacent-violators first pools runs of violating steps
+#: vectorised (:func:`_pool_ahead`), at most :data:`_POOL_ROUNDS` rounds, each pooling at
+#: least 1/_POOL_PROGRESS of the blocks but the last
+POOL_AHEAD_N = SMALL_N
+_POOL_ROUNDS = 8
+_POOL_PROGRESS = 8
 #: a level whose progress (the positions it closes plus the smaller half of each split) is
 #: under 1/_STALL of the open positions hands over to pool-adjacent-violators
 _STALL = 8
@@ -333,6 +338,58 @@ def _pav(family: WorkCurves, cap_inc: np.ndarray,
     return np.add.reduceat(w, unit_start[:-1]), x[unit_start[1:] - 1]
 
 
+def _block_columns(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray,
+                   cap: np.ndarray) -> list[np.ndarray]:
+    """Per block (blocks of consecutive units beginning at ``heads``, block ``b`` taking
+    ``cap[b]``): its log-price and its :data:`~app.solver.kernel.Piece`, as arrays ``x,
+    slope, lin, fixed, xlo, xhi``; :meth:`~app.solver.kernel.WorkCurves.range_price`'s bit
+    for bit (a one-unit block in closed form, the others by the vectorised breakpoint
+    walk). O(n log n) at worst."""
+    length = np.diff(np.append(heads, cap_inc.shape[0]))
+    cols = [c[heads] for c in family.singleton_pieces(cap_inc)]  # right where a block is one unit
+    multi = length > 1
+    if multi.any():
+        for c, got in zip(cols, family.run_pieces(heads, cap, multi), strict=True):
+            c[multi] = got
+    return cols
+
+
+def _pool_ahead(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, new_chain: np.ndarray,
+                cap: np.ndarray, cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Pool-adjacent-violators' first poolings among steps, vectorised: every maximal run of
+    blocks made only of steps (units of ``steep = 0``) whose prices increase (within a
+    chain) is pooled into one block at once and re-priced by the vectorised walk, and this
+    repeats while a round pools at least 1/:data:`_POOL_PROGRESS` of the blocks, at most
+    :data:`_POOL_ROUNDS` rounds. Takes and returns the blocks (first units, which begin a
+    chain, capacities and :func:`_block_columns`).
+
+    Exact: the optimum's blocks are unions of these (a block whose price is below its right
+    neighbour's pools with it in every order of pooling, and the pooled price lies between
+    the two, below the next neighbour's when that one was higher still), so the plain-Python
+    pass that finishes from them ends where it would have from the single tasks, with fewer
+    poolings one at a time. Only steps: a block of steps is priced at one of their tops by
+    sums of their sizes, exactly, where a ramp's work read back from a price near its top
+    can lose most of its digits (the one-at-a-time pass prices those by its pieces). Each
+    round O(n) plus O(k log k) for the k units it pools: O(n log n) in all."""
+    step = np.logical_and.reduceat(family.inv == math.inf, heads)  # blocks made only of steps
+    for _ in range(_POOL_ROUNDS):
+        x, nb = cols[0], heads.shape[0]
+        joins = (x[1:] > x[:-1]) & ~new_chain[1:] & step[1:] & step[:-1]  # block b + 1 pools with block b
+        merges = int(np.count_nonzero(joins))
+        if merges == 0:
+            break
+        first = np.flatnonzero(np.concatenate(([True], ~joins)))
+        grown = np.diff(np.append(first, nb)) > 1
+        heads, new_chain, step = heads[first], new_chain[first], step[first]
+        cap = np.add.reduceat(cap_inc, heads)
+        cols = [c[first] for c in cols]
+        for c, got in zip(cols, family.run_pieces(heads, cap, grown), strict=True):
+            c[grown] = got
+        if _POOL_PROGRESS * merges < nb:
+            break
+    return heads, new_chain, cap, cols
+
+
 def _pav_small(
     family: WorkCurves, cap_inc: np.ndarray, group_starts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -353,19 +410,41 @@ def _pav_small(
     ~730 us for the sweep).
     """
     n = cap_inc.shape[0]
-    ci = cap_inc.tolist()
     # runs of tasks whose capacity does not grow (never across chains) start as one block
-    heads = cap_inc > 0.0
-    heads[group_starts] = True
-    heads = heads.nonzero()[0].tolist()
-    if group_starts.shape[0] > 1:
-        chain_starts = set(group_starts[1:].tolist())
-        new_chain = [a in chain_starts for a in heads]
+    is_head = cap_inc > 0.0
+    is_head[group_starts] = True
+    heads = np.flatnonzero(is_head)
+    new_chain = np.isin(heads, group_starts[1:])
+    cap = np.add.reduceat(cap_inc, heads)
+    cols = _block_columns(family, cap_inc, heads, cap)
+    if heads.shape[0] >= POOL_AHEAD_N:
+        heads, new_chain, cap, cols = _pool_ahead(family, cap_inc, heads, new_chain, cap, cols)
+    if ((cols[0][1:] > cols[0][:-1]) & ~new_chain[1:]).any():  # violators left: pool one by one
+        got = _pool_stack(family, n, heads, new_chain, cap, cols)
+        if got is None:
+            return None
+        heads, x = got
+        cap = np.add.reduceat(cap_inc, heads)
     else:
-        new_chain = repeat(False)
-    single_x, single_piece = family.singletons(cap_inc)
-    head_arr = np.asarray(heads, dtype=np.intp)
-    runs = family.run_prices(head_arr, np.add.reduceat(cap_inc, head_arr))
+        x = cols[0]
+    seg_of = np.repeat(np.arange(heads.shape[0]), np.diff(np.append(heads, n)))
+    xe = x[seg_of]
+    w = family.work_at(xe, None)
+    w = _use_capacity(family, None, w, xe, x, None, heads, seg_of, cap)
+    return w, xe
+
+
+def _pool_stack(family: WorkCurves, n: int, heads: np.ndarray, new_chain: np.ndarray, cap: np.ndarray,
+                cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The plain-Python pass of :func:`_pav_small` from the blocks beginning at ``heads``
+    (``new_chain``: those that begin a chain; ``cap``: their capacities; ``cols``: their
+    :func:`_block_columns`). Returns the pooled blocks' first units and prices, or None when
+    the budget runs out."""
+    heads = heads.tolist()
+    caps = cap.tolist()
+    prices = cols[0].tolist()
+    pieces = zip(*(c.tolist() for c in cols[1:]), strict=True)
+    new_chain = new_chain.tolist()
     u_of, lo_of = family.bounds()  # for pooling at price 0
     pool_price = family.pool_price
     budget = 40 * n + 400
@@ -376,16 +455,13 @@ def _pav_small(
     wall = (0, 0, 0.0, math.inf, 0.0, 0.0, 0.0, -math.inf, math.inf, 0.0, 0.0)
     blocks: list[tuple] = [wall]
     push, pop = blocks.append, blocks.pop
-    for a, k, chain in zip(heads, [*heads[1:], n], new_chain):  # noqa: B905 (repeat is endless)
+    for a, k, cap, x, (slope, lin, fixed, xlo, xhi), chain in zip(
+            heads, [*heads[1:], n], caps, prices, pieces, new_chain, strict=True):
         if chain:
             push(wall)
-        cap = ci[a]
         if k - a == 1:
-            x = single_x[a]
-            slope, lin, fixed, xlo, xhi = single_piece[a]
             usum, lomin = u_of[a], lo_of[a]
         else:
-            x, (slope, lin, fixed, xlo, xhi) = runs[a]
             usum, lomin = sum(u_of[a:k]), min(lo_of[a:k])
             evals += 3 * (k - a)
         while blocks[-1][3] < x:  # prices are finite or -inf: never past a wall
@@ -421,14 +497,7 @@ def _pav_small(
             return None
         push((a, k, cap, x, slope, lin, fixed, xlo, xhi, usum, lomin))
     blocks = [blk for blk in blocks if blk is not wall]
-    starts = np.array([blk[0] for blk in blocks], dtype=np.intp)
-    x = np.array([blk[3] for blk in blocks])
-    cap = np.add.reduceat(cap_inc, starts)
-    seg_of = np.arange(starts.shape[0]).repeat([blk[1] - blk[0] for blk in blocks])
-    xe = x[seg_of]
-    w = family.work_at(xe, None)
-    w = _use_capacity(family, None, w, xe, x, None, starts, seg_of, cap)
-    return w, xe
+    return np.array([blk[0] for blk in blocks], dtype=np.intp), np.array([blk[3] for blk in blocks])
 
 
 def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None) -> FractionalSolution:

@@ -428,38 +428,52 @@ class WorkCurves:
         """:meth:`range_price` for every run of several units at once, vectorised: the runs
         partition the units and begin at ``heads`` (sorted, first 0); run ``r`` takes
         ``cap[r]``. Returns, per first unit of a run of two or more, its log-price and its
-        :data:`Piece`. The same breakpoint walk as :meth:`_range_root` (events sorted by
-        price within each run, running sums by a doubling scan), O(k log k) for k units
-        in such runs; the small-problem sweep prices thousands of short runs of equal
-        deadlines this way instead of one Python call each."""
+        :data:`Piece` (:meth:`run_pieces`, as Python floats)."""
         n = self.top.shape[0]
-        length = np.diff(np.append(heads, n))
-        multi = length > 1
+        multi = np.diff(np.append(heads, n)) > 1
         if not multi.any():
             return {}
+        cols = [arr.tolist() for arr in self.run_pieces(heads, cap, multi)]
+        return {a: (xr, (sl, li, fi, lw, hg))
+                for a, xr, sl, li, fi, lw, hg in zip(heads[multi].tolist(), *cols, strict=True)}
+
+    def run_pieces(self, heads: np.ndarray, cap: np.ndarray,
+                   which: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The log-price and the :data:`Piece` of the runs ``which`` (a mask over the runs;
+        each such run has two or more units): arrays ``x, slope, lin, fixed, xlo, xhi``, one
+        entry per run in ``which``. The runs partition the units and begin at ``heads``
+        (sorted, first 0); run ``r`` takes ``cap[r]``. The same breakpoint walk as
+        :meth:`_range_root` (events sorted by price within each run, running sums by a
+        doubling scan), with each run's sums added left to right as the Python loop adds
+        them, so the prices are :meth:`range_price`'s bit for bit. O(n) plus O(k log k) for
+        the k units of the runs in ``which``."""
+        n = self.top.shape[0]
+        length = np.diff(np.append(heads, n))
         top, inv, u = self.top, self.inv, self.u
         lo, top_inv = self._saturation(), self._top_inv()
         usum = np.add.reduceat(u, heads)
         x = np.where(usum <= cap, -np.inf, np.maximum.reduceat(top, heads))  # (the zero-cap price)
-        walk = multi & (usum > cap) & (cap > 0.0)
+        walk = which & (usum > cap) & (cap > 0.0)
         if walk.any():
             x[walk] = self._walk(heads, length, walk, cap)
-        sel = np.flatnonzero(multi)
-        run_of = np.repeat(np.arange(heads.shape[0]), length)
-        xe = x[run_of]
+        sel = np.flatnonzero(which)
+        count = length[sel]
+        first = np.zeros(sel.shape[0], dtype=np.intp)  # each selected run's first unit, compacted
+        np.cumsum(count[:-1], out=first[1:])
+        unit = np.repeat(heads[sel] - first, count) + np.arange(int(count.sum()))
+        xe = np.repeat(x[sel], count)
+        top, inv, u, lo, top_inv = top[unit], inv[unit], u[unit], lo[unit], top_inv[unit]
         nothing = xe >= top
         full = ~nothing & (xe <= lo)
         mid = ~(nothing | full)
-        last = heads + length - 1
+        last = first + count - 1
         with np.errstate(invalid="ignore"):
-            slope = _grouped_cumsum(np.where(mid, inv, 0.0), heads, length)[last]
-            lin = _grouped_cumsum(np.where(mid, top_inv, 0.0), heads, length)[last]
-        fixed = _grouped_cumsum(np.where(full, u, 0.0), heads, length)[last]
-        xlo = np.maximum.reduceat(np.where(nothing, top, np.where(mid, lo, -np.inf)), heads)
-        xhi = np.minimum.reduceat(np.where(full, lo, np.where(mid, top, np.inf)), heads)
-        cols = [arr[sel].tolist() for arr in (x, slope, lin, fixed, xlo, xhi)]
-        return {a: (xr, (sl, li, fi, lw, hg))
-                for a, xr, sl, li, fi, lw, hg in zip(heads[sel].tolist(), *cols, strict=True)}
+            slope = _grouped_cumsum(np.where(mid, inv, 0.0), first, count)[last]
+            lin = _grouped_cumsum(np.where(mid, top_inv, 0.0), first, count)[last]
+        fixed = _grouped_cumsum(np.where(full, u, 0.0), first, count)[last]
+        xlo = np.maximum.reduceat(np.where(nothing, top, np.where(mid, lo, -np.inf)), first)
+        xhi = np.minimum.reduceat(np.where(full, lo, np.where(mid, top, np.inf)), first)
+        return x[sel], slope, lin, fixed, xlo, xhi
 
     def _walk(self, heads: np.ndarray, length: np.ndarray, walk: np.ndarray, cap: np.ndarray) -> np.ndarray:
         """:meth:`_range_root` for the runs ``walk`` (each ``0 < cap < sum u``), vectorised."""
@@ -498,7 +512,14 @@ class WorkCurves:
         return np.where(hit >= 2 * ev_run.shape[0], price[last], out)
 
     def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]:
-        """``range_price(i, i + 1, cap[i])`` for every task at once (vectorised)."""
+        """``range_price(i, i + 1, cap[i])`` for every task at once (vectorised), as Python
+        floats (:meth:`singleton_pieces`)."""
+        x, *piece = self.singleton_pieces(cap)
+        return x.tolist(), list(zip(*(c.tolist() for c in piece), strict=True))
+
+    def singleton_pieces(self, cap: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``range_price(i, i + 1, cap[i])`` for every task at once: arrays ``x, slope, lin,
+        fixed, xlo, xhi``, one entry per task. O(n)."""
         top, inv, u = self.top, self.inv, self.u
         lo = self._saturation()
         full = u <= cap
@@ -508,15 +529,8 @@ class WorkCurves:
         mid = ~(full | zero)
         with np.errstate(over="ignore"):  # overflow only where another branch is taken
             x = np.where(full, -np.inf, np.where(zero, top, top - cap * self.steep))
-        pieces = zip(
-            np.where(mid, inv, 0.0).tolist(),
-            np.where(mid, self._top_inv(), 0.0).tolist(),
-            np.where(full, u, 0.0).tolist(),
-            np.where(full, -np.inf, np.where(zero, top, lo)).tolist(),
-            np.where(full, lo, np.where(zero, np.inf, top)).tolist(),
-            strict=True,
-        )
-        return x.tolist(), list(pieces)
+        return (x, np.where(mid, inv, 0.0), np.where(mid, self._top_inv(), 0.0), np.where(full, u, 0.0),
+                np.where(full, -np.inf, np.where(zero, top, lo)), np.where(full, lo, np.where(zero, np.inf, top)))
 
     def pool_price(
         self, a: int, mid: int, b: int, cap: float, lo: float, hi: float, x0: float,
