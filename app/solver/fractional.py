@@ -356,38 +356,82 @@ def _block_columns(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray,
 
 def _pool_ahead(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, new_chain: np.ndarray,
                 cap: np.ndarray, cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Pool-adjacent-violators' first poolings among steps, vectorised: every maximal run of
-    blocks made only of steps (units of ``steep = 0``) whose prices increase (within a
-    chain) is pooled into one block at once and re-priced by the vectorised walk, and this
-    repeats while a round pools at least 1/:data:`_POOL_PROGRESS` of the blocks, at most
-    :data:`_POOL_ROUNDS` rounds. Takes and returns the blocks (first units, which begin a
-    chain, capacities and :func:`_block_columns`).
+    """Pool-adjacent-violators' first poolings, vectorised: every maximal run of blocks whose
+    prices increase (within a chain) is pooled into one block at once, where that is exact
+    (:func:`_pool_runs`); this repeats while a round pools at least 1/:data:`_POOL_PROGRESS`
+    of the blocks, at most :data:`_POOL_ROUNDS` rounds. Takes and returns the blocks (first
+    units, which begin a chain, capacities and :func:`_block_columns`).
 
-    Exact: the optimum's blocks are unions of these (a block whose price is below its right
+    The optimum's blocks are unions of these (a block whose price is below its right
     neighbour's pools with it in every order of pooling, and the pooled price lies between
     the two, below the next neighbour's when that one was higher still), so the plain-Python
     pass that finishes from them ends where it would have from the single tasks, with fewer
-    poolings one at a time. Only steps: a block of steps is priced at one of their tops by
-    sums of their sizes, exactly, where a ramp's work read back from a price near its top
-    can lose most of its digits (the one-at-a-time pass prices those by its pieces). Each
-    round O(n) plus O(k log k) for the k units it pools: O(n log n) in all."""
+    poolings one at a time. Each round O(n) plus O(k log k) for the k units of the runs of
+    steps it pools: O(n log n) in all."""
     step = np.logical_and.reduceat(family.inv == math.inf, heads)  # blocks made only of steps
     for _ in range(_POOL_ROUNDS):
         x, nb = cols[0], heads.shape[0]
-        joins = (x[1:] > x[:-1]) & ~new_chain[1:] & step[1:] & step[:-1]  # block b + 1 pools with block b
+        joins = (x[1:] > x[:-1]) & ~new_chain[1:]  # block b + 1 pools with block b
+        if not joins.any():
+            break
+        joins, got = _pool_runs(family, cap_inc, heads, cols, step, joins)
         merges = int(np.count_nonzero(joins))
         if merges == 0:
             break
         first = np.flatnonzero(np.concatenate(([True], ~joins)))
         grown = np.diff(np.append(first, nb)) > 1
-        heads, new_chain, step = heads[first], new_chain[first], step[first]
+        heads, new_chain, step = heads[first], new_chain[first], np.logical_and.reduceat(step, first)
         cap = np.add.reduceat(cap_inc, heads)
         cols = [c[first] for c in cols]
-        for c, got in zip(cols, family.run_pieces(heads, cap, grown), strict=True):
-            c[grown] = got
+        for c, g in zip(cols, got, strict=True):
+            c[grown] = g
         if _POOL_PROGRESS * merges < nb:
             break
     return heads, new_chain, cap, cols
+
+
+def _pool_runs(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, cols: list[np.ndarray],
+               step: np.ndarray, joins: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The runs of blocks ``joins`` would pool (block ``b + 1`` with block ``b`` where
+    ``joins[b]``), kept where their pooled price is found as the one-at-a-time pass finds it
+    in O(1): every task fits uncompressed (price 0), or the blocks' pieces summed hold at
+    their root (eq. 9 on the summed piece); a run of steps only is priced by the vectorised
+    walk (exact: sums of step sizes). Other runs are left to the one-at-a-time pass. Returns
+    the joins kept and the pooled runs' :func:`_block_columns`, in run order."""
+    nb = heads.shape[0]
+    first = np.flatnonzero(np.concatenate(([True], ~joins)))
+    grown = np.diff(np.append(first, nb)) > 1
+    steps = np.logical_and.reduceat(step, first)
+    unit_first = heads[first]
+    cap = np.add.reduceat(cap_inc, unit_first)
+    usum = np.add.reduceat(family.u, unit_first)
+    fits = usum <= cap
+    slope, lin, fixed = (np.add.reduceat(c, first) for c in cols[1:4])
+    xlo = np.maximum.reduceat(cols[4], first)
+    xhi = np.minimum.reduceat(cols[5], first)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        root = (lin - (cap - fixed)) / slope
+    held = (slope > 0.0) & (xlo <= root) & (root <= xhi)
+    bad = grown & ~(fits | held | steps)
+    if bad.any():  # drop the runs priced neither way: their blocks stay apart
+        drop = np.repeat(bad, np.diff(np.append(first, nb)))
+        joins = joins & ~drop[1:]
+        return _pool_runs(family, cap_inc, heads, cols, step, joins) if joins.any() else (joins, [])
+    sel = np.flatnonzero(grown)
+    out = [root[sel], slope[sel], lin[sel], fixed[sel], xlo[sel], xhi[sel]]
+    free = fits[sel]
+    if free.any():  # price 0, each takes its u (as the one-at-a-time pass pools them)
+        lomin = np.minimum.reduceat(family._saturation(), unit_first)[sel]
+        for c, v in zip(out, (-np.inf, 0.0, 0.0, usum[sel], -np.inf, lomin), strict=True):
+            c[free] = v[free] if isinstance(v, np.ndarray) else v
+    walk = steps[sel] & ~free
+    if walk.any():  # runs of steps only: the breakpoint walk over their units
+        walked = np.zeros(first.shape[0], dtype=bool)
+        walked[sel[walk]] = True
+        got = family.run_pieces(unit_first, cap, walked)
+        for c, g in zip(out, got, strict=True):
+            c[walk] = g
+    return joins, out
 
 
 def _pav_small(
