@@ -19,11 +19,14 @@ talk to :class:`WorkCurves`, which implements on them:
   (a step is a ramp of ``steep = 0``), for the small-problem path;
 - ``u``, and ``bounds()``: per unit as Python floats, ``u`` and the log-price at or below
   which the unit takes all of it;
-- ``singletons(cap)``, ``range_price(a, b, cap)`` and ``pool_price(...)``: scalar versions
+- ``range_price(a, b, cap)`` and ``pool_price(...)``: scalar versions
   of ``block_price`` for units ``a..b-1``, in plain Python, for small problems where numpy's
   per-call overhead dominates. They return the linear :data:`Piece` of the block's total
   work around its price, which the small-problem sweep adds up to pool two blocks in O(1)
-  when no unit changes status, and re-evaluates only on the side where some unit does.
+  when no unit changes status, and re-evaluates only on the side where some unit does;
+- ``singleton_pieces(cap)``: every unit's price and piece alone, in closed form; and
+  ``run_pieces(heads, cap, which)``: ``range_price`` for many blocks of several units at
+  once (vectorised, the same numbers bit for bit).
 
 Prices are handled as logarithms because the exponential family's price spans hundreds of
 orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e-6 to 1e6).
@@ -424,19 +427,6 @@ class WorkCurves:
             x = self._range_root(a, b, cap)
         return (x, 3 * (b - a)) + (self._piece(a, b, x),)
 
-    def run_prices(self, heads: np.ndarray, cap: np.ndarray) -> dict[int, tuple[float, Piece]]:
-        """:meth:`range_price` for every run of several units at once, vectorised: the runs
-        partition the units and begin at ``heads`` (sorted, first 0); run ``r`` takes
-        ``cap[r]``. Returns, per first unit of a run of two or more, its log-price and its
-        :data:`Piece` (:meth:`run_pieces`, as Python floats)."""
-        n = self.top.shape[0]
-        multi = np.diff(np.append(heads, n)) > 1
-        if not multi.any():
-            return {}
-        cols = [arr.tolist() for arr in self.run_pieces(heads, cap, multi)]
-        return {a: (xr, (sl, li, fi, lw, hg))
-                for a, xr, sl, li, fi, lw, hg in zip(heads[multi].tolist(), *cols, strict=True)}
-
     def run_pieces(self, heads: np.ndarray, cap: np.ndarray,
                    which: np.ndarray) -> tuple[np.ndarray, ...]:
         """The log-price and the :data:`Piece` of the runs ``which`` (a mask over the runs;
@@ -511,15 +501,10 @@ class WorkCurves:
         out = np.where(hit % 2 == 0, np.minimum(np.maximum(root[e], price[e]), prev[e]), price[e])
         return np.where(hit >= 2 * ev_run.shape[0], price[last], out)
 
-    def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]:
-        """``range_price(i, i + 1, cap[i])`` for every task at once (vectorised), as Python
-        floats (:meth:`singleton_pieces`)."""
-        x, *piece = self.singleton_pieces(cap)
-        return x.tolist(), list(zip(*(c.tolist() for c in piece), strict=True))
-
     def singleton_pieces(self, cap: np.ndarray) -> tuple[np.ndarray, ...]:
-        """``range_price(i, i + 1, cap[i])`` for every task at once: arrays ``x, slope, lin,
-        fixed, xlo, xhi``, one entry per task. O(n)."""
+        """Every unit's log-price and :data:`Piece` alone under ``cap[i]`` (what
+        ``range_price(i, i + 1, cap[i])`` computes, to rounding), in closed form for all at
+        once: arrays ``x, slope, lin, fixed, xlo, xhi``, one entry per unit. O(n)."""
         top, inv, u = self.top, self.inv, self.u
         lo = self._saturation()
         full = u <= cap

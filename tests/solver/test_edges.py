@@ -245,10 +245,11 @@ def test_checker_refuses_an_overrun_hidden_by_a_late_clock() -> None:
 
 
 @given(st.integers(0, 2**32 - 1))
-def test_run_prices_match_the_scalar_walk(seed: int) -> None:
-    """The runs of equal deadlines that pool-adjacent-violators starts from are priced all at
-    once; each price and piece must be the scalar walk's (``range_price``), bit for bit,
-    steps (``steep = 0``) and uncapped ramps included."""
+def test_block_pieces_match_the_scalar_walk(seed: int) -> None:
+    """The blocks that pool-adjacent-violators starts from (runs of equal deadlines) and
+    those it pools ahead are priced all at once; each price and piece must be the scalar
+    walk's (``range_price``), bit for bit, steps (``steep = 0``) and uncapped ramps
+    included."""
     from app.solver.kernel import WorkCurves
 
     rng = np.random.default_rng(seed)
@@ -263,11 +264,12 @@ def test_run_prices_match_the_scalar_walk(seed: int) -> None:
     heads = np.unique(np.concatenate(([0], rng.integers(1, n, int(rng.integers(0, n // 2 + 1))))))
     cap = rng.uniform(0.0, 1.2, heads.shape[0]) * np.add.reduceat(np.where(np.isinf(u), 5.0, u), heads)
     cap[rng.random(heads.shape[0]) < 0.1] = 0.0
-    got = curves.run_prices(heads, cap)
+    multi = np.diff(np.append(heads, n)) > 1
+    got = iter(zip(*(c.tolist() for c in curves.run_pieces(heads, cap, multi)), strict=True))
     for a, b, c in zip(heads.tolist(), [*heads[1:].tolist(), n], cap.tolist(), strict=True):
         if b - a > 1:
             x, _, piece = curves.range_price(a, b, c)
-            assert got[a] == (x, piece), (a, b)
+            assert next(got) == (x, *piece), (a, b)
 
 
 @pytest.mark.parametrize("kind", ["zigzag", "zigzag_flat", "mixed_t_max", "levels"])
