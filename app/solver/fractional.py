@@ -58,12 +58,11 @@ _LEVEL_PASSES = 12  # whole-array passes of a level besides the Newton rounds
 #: a ramp whose log-price moves by less than this many ulps of its top over all the work it
 #: can ever take is solved as a step (:func:`_flat_as_steps`)
 FLAT_ULPS = 16.0
-#: from this many blocks on, pool-adjacent-violators first pools runs of violating steps
-#: vectorised (:func:`_pool_ahead`), at most :data:`_POOL_ROUNDS` rounds, each pooling at
-#: least 1/_POOL_PROGRESS of the blocks but the last
+#: from this many blocks on, pool-adjacent-violators first pools runs of violators
+#: vectorised (:func:`_pool_ahead`), at most :data:`_POOL_ROUNDS` rounds: a round costs a
+#: few numpy passes over the blocks, the plain-Python pass about 1 us a block
 POOL_AHEAD_N = SMALL_N
-_POOL_ROUNDS = 8
-_POOL_PROGRESS = 8
+_POOL_ROUNDS = 16
 #: a level whose progress (the positions it closes plus the smaller half of each split) is
 #: under 1/_STALL of the open positions hands over to pool-adjacent-violators
 _STALL = 8
@@ -358,16 +357,16 @@ def _pool_ahead(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, new_
                 cap: np.ndarray, cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """Pool-adjacent-violators' first poolings, vectorised: every maximal run of blocks whose
     prices increase (within a chain) is pooled into one block at once, where that is exact
-    (:func:`_pool_runs`); this repeats while a round pools at least 1/:data:`_POOL_PROGRESS`
-    of the blocks, at most :data:`_POOL_ROUNDS` rounds. Takes and returns the blocks (first
-    units, which begin a chain, capacities and :func:`_block_columns`).
+    (:func:`_pool_runs`); this repeats until no such run is left, at most
+    :data:`_POOL_ROUNDS` rounds. Takes and returns the blocks (first units, which begin a
+    chain, capacities and :func:`_block_columns`).
 
     The optimum's blocks are unions of these (a block whose price is below its right
     neighbour's pools with it in every order of pooling, and the pooled price lies between
     the two, below the next neighbour's when that one was higher still), so the plain-Python
     pass that finishes from them ends where it would have from the single tasks, with fewer
     poolings one at a time. Each round O(n) plus O(k log k) for the k units of the runs of
-    steps it pools: O(n log n) in all."""
+    steps it pools: O(n log n) in all (a fixed number of rounds)."""
     step = np.logical_and.reduceat(family.inv == math.inf, heads)  # blocks made only of steps
     for _ in range(_POOL_ROUNDS):
         x, nb = cols[0], heads.shape[0]
@@ -375,8 +374,7 @@ def _pool_ahead(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, new_
         if not joins.any():
             break
         joins, got = _pool_runs(family, cap_inc, heads, cols, step, joins)
-        merges = int(np.count_nonzero(joins))
-        if merges == 0:
+        if not joins.any():
             break
         first = np.flatnonzero(np.concatenate(([True], ~joins)))
         grown = np.diff(np.append(first, nb)) > 1
@@ -385,8 +383,6 @@ def _pool_ahead(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, new_
         cols = [c[first] for c in cols]
         for c, g in zip(cols, got, strict=True):
             c[grown] = g
-        if _POOL_PROGRESS * merges < nb:
-            break
     return heads, new_chain, cap, cols
 
 

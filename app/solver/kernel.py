@@ -213,26 +213,38 @@ def ragged_searchsorted(values: np.ndarray, offset: np.ndarray, group: np.ndarra
     return before[place] - offset[group]
 
 
-#: groups up to this long are summed as rows of one padded matrix, longer ones one by one
+#: groups up to this long are summed all at once, longer ones one by one
 _ROW = 64
+#: ... by whole-array steps, one per place in a group, when none is longer than this
+_STEPS = 16
 
 
 def _grouped_cumsum(v: np.ndarray, first: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Running sums of ``v`` restarting at each group (``first[g]``, ``count[g]`` positions),
     each in plain left-to-right order (the order, and so the rounding, of a Python loop
-    that adds them one by one): rows of a padded matrix for the short groups, one
-    ``cumsum`` per group longer than :data:`_ROW`. O(len(v))."""
+    that adds them one by one). Groups up to :data:`_ROW` long: when none is longer than
+    :data:`_STEPS`, step ``j`` adds the ``j``-th value of every group that long at once
+    (groups sorted by length, so those are a prefix); otherwise as rows of a padded matrix.
+    One ``cumsum`` per longer group. O(len(v))."""
     out = np.empty_like(v)
     short = np.flatnonzero(count <= _ROW)
     if short.shape[0]:
         cnt = count[short]
-        row = np.repeat(np.arange(short.shape[0]), cnt)
-        col = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        src = np.repeat(first[short], cnt) + col
-        mat = np.zeros((short.shape[0], int(cnt.max())))
-        mat[row, col] = v[src]
-        np.cumsum(mat, axis=1, out=mat)
-        out[src] = mat[row, col]
+        if int(cnt.max()) <= _STEPS:
+            out[first[short]] = v[first[short]]  # a group's first running sum is its first value
+            by_length = np.argsort(-cnt, kind="stable")
+            start, neg_len = first[short][by_length], -cnt[by_length]
+            for j in range(1, -int(neg_len[0])):
+                pos = start[:np.searchsorted(neg_len, -j, side="left")] + j  # groups longer than j
+                out[pos] = out[pos - 1] + v[pos]
+        else:
+            row = np.repeat(np.arange(short.shape[0]), cnt)
+            col = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            src = np.repeat(first[short], cnt) + col
+            mat = np.zeros((short.shape[0], int(cnt.max())))
+            mat[row, col] = v[src]
+            np.cumsum(mat, axis=1, out=mat)
+            out[src] = mat[row, col]
     for g in np.flatnonzero(count > _ROW).tolist():
         a = int(first[g])
         out[a:a + int(count[g])] = np.cumsum(v[a:a + int(count[g])])
