@@ -28,8 +28,7 @@ Families (``a_min`` 0, ``a_max`` 1 unless said):
 - ``mixed-t-max``: deadlines as in ``zigzag``, theta = 1 / d, half the tasks capped by a
   ``t_max`` near their window.
 - ``zigzag-flat``: ``zigzag`` on a machine of speed 1e-250: every task is a step of the
-  relaxation, and pool-adjacent-violators re-prices each pooling by a walk (the worst we
-  found: about 6x at n = 5,000).
+  relaxation, and pool-adjacent-violators pools about half of them in pairs.
 
 The last line per size gives the worst ratio over every family and algorithm at that size.
 """

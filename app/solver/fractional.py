@@ -63,6 +63,9 @@ FLAT_ULPS = 16.0
 #: few numpy passes over the blocks, the plain-Python pass about 1 us a block
 POOL_AHEAD_N = SMALL_N
 _POOL_ROUNDS = 16
+#: ... and while the runs of steps they walk add up to at most this many times the units
+#: (a run pooled again is walked again: cascades of steps re-sort the same units)
+_POOL_WALKS = 4
 #: a level whose progress (the positions it closes plus the smaller half of each split) is
 #: under 1/_STALL of the open positions hands over to pool-adjacent-violators
 _STALL = 8
@@ -358,22 +361,24 @@ def _pool_ahead(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, new_
     """Pool-adjacent-violators' first poolings, vectorised: every maximal run of blocks whose
     prices increase (within a chain) is pooled into one block at once, where that is exact
     (:func:`_pool_runs`); this repeats until no such run is left, at most
-    :data:`_POOL_ROUNDS` rounds. Takes and returns the blocks (first units, which begin a
-    chain, capacities and :func:`_block_columns`).
+    :data:`_POOL_ROUNDS` rounds and while the walks over runs of steps have sorted at most
+    :data:`_POOL_WALKS` times the units. Takes and returns the blocks (first units, which
+    begin a chain, capacities and :func:`_block_columns`).
 
     The optimum's blocks are unions of these (a block whose price is below its right
     neighbour's pools with it in every order of pooling, and the pooled price lies between
     the two, below the next neighbour's when that one was higher still), so the plain-Python
     pass that finishes from them ends where it would have from the single tasks, with fewer
     poolings one at a time. Each round O(n) plus O(k log k) for the k units of the runs of
-    steps it pools: O(n log n) in all (a fixed number of rounds)."""
+    steps it pools: O(n log n) in all (a fixed number of rounds, O(n) units walked)."""
     step = np.logical_and.reduceat(family.inv == math.inf, heads)  # blocks made only of steps
+    walks = _POOL_WALKS * cap_inc.shape[0]  # units the walks may still sort
     for _ in range(_POOL_ROUNDS):
         x, nb = cols[0], heads.shape[0]
         joins = (x[1:] > x[:-1]) & ~new_chain[1:]  # block b + 1 pools with block b
         if not joins.any():
             break
-        joins, got = _pool_runs(family, cap_inc, heads, cols, step, joins)
+        joins, got, walked = _pool_runs(family, cap_inc, heads, cols, step, joins)
         if not joins.any():
             break
         first = np.flatnonzero(np.concatenate(([True], ~joins)))
@@ -383,6 +388,9 @@ def _pool_ahead(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, new_
         cols = [c[first] for c in cols]
         for c, g in zip(cols, got, strict=True):
             c[grown] = g
+        walks -= walked
+        if walks < 0:
+            break
     return heads, new_chain, cap, cols
 
 
@@ -412,7 +420,7 @@ def _pool_runs(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, cols:
     if bad.any():  # drop the runs priced neither way: their blocks stay apart
         drop = np.repeat(bad, np.diff(np.append(first, nb)))
         joins = joins & ~drop[1:]
-        return _pool_runs(family, cap_inc, heads, cols, step, joins) if joins.any() else (joins, [])
+        return _pool_runs(family, cap_inc, heads, cols, step, joins) if joins.any() else (joins, [], 0)
     sel = np.flatnonzero(grown)
     out = [root[sel], slope[sel], lin[sel], fixed[sel], xlo[sel], xhi[sel]]
     free = fits[sel]
@@ -427,7 +435,8 @@ def _pool_runs(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, cols:
         got = family.run_pieces(unit_first, cap, walked)
         for c, g in zip(out, got, strict=True):
             c[walk] = g
-    return joins, out
+    units = np.diff(np.append(unit_first, cap_inc.shape[0]))
+    return joins, out, int(units[sel[walk]].sum())
 
 
 def _pav_small(

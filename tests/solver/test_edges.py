@@ -302,3 +302,41 @@ def test_early_hand_over_gives_the_sweeps_answer(kind: str) -> None:
             bounds.append(fractional_relaxation(p).upper_bound)
     for other in bounds[1:]:
         assert bounds[0] == pytest.approx(other, rel=1e-12)
+
+
+@pytest.mark.parametrize("speed", [1e-60, 1e-250])
+def test_pooling_ahead_of_steps_ends_where_the_loop_does(speed: float) -> None:
+    """Every task a step (windows far below the rounding of their prices): pooling ahead
+    pools runs of steps in rounds, a cascade of them within its budget of walks, and must end
+    at the blocks the one-at-a-time loop finds, with the same works."""
+    from app.solver.kernel import WorkCurves
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    d = np.sort(rng.uniform(1.0, 10.0, n)) if speed == 1e-60 else 2.0 ** np.linspace(-900, 900, n)
+    theta = rng.uniform(0.5, 50.0, n) if speed == 1e-60 else np.where(np.arange(n) % 2 == 0, 1e-3, 1e3) / d
+    p = Problem(d, theta, np.zeros(n), np.ones(n), np.full(n, np.inf), [speed], [0.0])
+    cap = p.capacity(p.deadline[p.order])
+    curves = fractional._flat_as_steps(WorkCurves.of(p.family.ramps()).take(p.order), cap)
+    assert curves.has_stairs
+    cap_inc = np.maximum(np.diff(cap, prepend=0.0), 0.0)
+    got = {}
+    walked = []
+    pool_runs = fractional._pool_runs
+
+    def counting(*args):
+        out = pool_runs(*args)
+        walked.append(out[2])
+        return out
+
+    saved = fractional.POOL_AHEAD_N
+    fractional._pool_runs = counting
+    try:
+        for ahead in (0, 10**9):
+            fractional.POOL_AHEAD_N = ahead
+            got[ahead] = fractional._pav(curves, cap_inc, np.zeros(1, dtype=np.intp))
+    finally:
+        fractional.POOL_AHEAD_N, fractional._pool_runs = saved, pool_runs
+    assert walked and sum(walked) <= (fractional._POOL_WALKS + 1) * n
+    assert np.allclose(got[0][0], got[10**9][0], rtol=1e-12, atol=0.0)
+    assert np.array_equal(got[0][1], got[10**9][1])  # the same prices: the same blocks
