@@ -129,6 +129,8 @@ class Stairs:
         if table is not None:
             return table[(self.rows(k) if rows is None else rows) + q]
         if keys.ndim == 2:  # few steps each: count the unit's steps above the level
+            if keys.shape[1] == 1:  # one step each (ramps flat to rounding): above or not
+                return wz[row[k] + (keys[k, 0] < q)]
             return wz[row[k] + np.count_nonzero(keys[k] < np.asarray(q)[:, None], axis=1)]
         # the steps of staircase k above level q end at its (position in keys) - start[k];
         # its works from 0 start at start[k] + k
