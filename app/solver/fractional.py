@@ -347,9 +347,11 @@ def _block_columns(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray,
     slope, lin, fixed, xlo, xhi``; :meth:`~app.solver.kernel.WorkCurves.range_price`'s bit
     for bit (a one-unit block in closed form, the others by the vectorised breakpoint
     walk). O(n log n) at worst."""
-    length = np.diff(np.append(heads, cap_inc.shape[0]))
-    cols = [c[heads] for c in family.singleton_pieces(cap_inc)]  # right where a block is one unit
-    multi = length > 1
+    cols = family.singleton_pieces(cap_inc)  # right where a block is one unit
+    if heads.shape[0] == cap_inc.shape[0]:  # every block is one unit
+        return list(cols)
+    cols = [c[heads] for c in cols]
+    multi = np.diff(np.append(heads, cap_inc.shape[0])) > 1
     if multi.any():
         for c, got in zip(cols, family.run_pieces(heads, cap, multi), strict=True):
             c[multi] = got
@@ -463,8 +465,10 @@ def _pav_small(
     is_head = cap_inc > 0.0
     is_head[group_starts] = True
     heads = np.flatnonzero(is_head)
-    new_chain = np.isin(heads, group_starts[1:])
-    cap = np.add.reduceat(cap_inc, heads)
+    chain_start = np.zeros(n, dtype=bool)
+    chain_start[group_starts[1:]] = True
+    new_chain = chain_start[heads]
+    cap = cap_inc if heads.shape[0] == n else np.add.reduceat(cap_inc, heads)
     cols = _block_columns(family, cap_inc, heads, cap)
     if heads.shape[0] >= POOL_AHEAD_N:
         heads, new_chain, cap, cols = _pool_ahead(family, cap_inc, heads, new_chain, cap, cols)
