@@ -141,16 +141,26 @@ def dsct_approx(problem: Problem) -> Solution:
     return approx_from(problem, fractional_relaxation(problem))
 
 
-def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float, name: str) -> Solution:
+def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float, name: str,
+                      relaxed: FractionalSolution | None = None) -> Solution:
     """Optimal schedule for a fixed assignment: each machine's own tasks solved exactly
     (section V: Algorithm 1's problem on one machine, machine ``r`` offering
-    ``s_r (d - available_at_r)`` work by time ``d``), all machines in one sweep."""
+    ``s_r (d - available_at_r)`` work by time ``d``), all machines in one sweep.
+
+    ``relaxed``: the problem's relaxation, if solved; when one machine holds every task and
+    its capacities are the relaxation's bit for bit (one machine, or the others free only
+    after every deadline), the machines' problem is the relaxation's very chain, and its
+    works are taken as they are (the same call on the same numbers) instead of solved again.
+    """
     idx, starts = machine_chains(problem, machine)
     work = np.zeros(problem.n)
     if idx.shape[0]:
         cap = problem.machine_capacity(problem.deadline[idx], machine[idx])
-        w, _ = nested_allocation(problem.family, idx, cap, starts)
-        work[idx] = w
+        if relaxed is not None and _is_relaxed_chain(problem, idx, starts, cap):
+            work[idx] = relaxed.work[idx]
+        else:
+            w, _ = nested_allocation(problem.family, idx, cap, starts)
+            work[idx] = w
     start, duration = sequence_on_machines(problem, idx, starts, machine, work)
     machine = np.where(work > 0, machine, UNSCHEDULED)
     return make_solution(
@@ -159,19 +169,31 @@ def solve_on_machines(problem: Problem, machine: np.ndarray, upper_bound: float,
     )
 
 
+def _is_relaxed_chain(problem: Problem, idx: np.ndarray, starts: np.ndarray, cap: np.ndarray) -> bool:
+    """Whether one chain ``idx`` with capacities ``cap`` is the chain
+    :func:`~app.solver.fractional.fractional_relaxation` solves: every task, in its deadline
+    order, under the aggregate capacity, equal bit for bit. O(n log m)."""
+    return (starts.shape[0] == 1 and idx.shape[0] == problem.n and np.array_equal(idx, problem.order)
+            and np.array_equal(cap, problem.capacity(problem.deadline[idx])))
+
+
 @register("dsct-refined", polynomial=True, guaranteed=True, models=True)
 def dsct_refined(problem: Problem) -> Solution:
     """DSCT-APPROX's assignment, then each machine re-solved exactly.
 
-    Never worse than dsct-approx; same guarantee. O(n log n) plus two sweeps.
+    Never worse than dsct-approx; same guarantee. O(n log n) plus two sweeps (one on a
+    single machine, whose problem is the relaxation's: its works are the relaxation's).
     With tasks of measured models, each machine that runs one is re-optimised over its
     tasks' configurations (:func:`refine_models`).
     """
     frac = fractional_relaxation(problem)
-    machine, _, _, _ = list_schedule(problem, frac.work)
+    if problem.m == 1:  # list scheduling puts every task on the one machine
+        machine = np.zeros(problem.n, dtype=np.int64)
+    else:
+        machine, _, _, _ = list_schedule(problem, frac.work)
     if problem.n_model:
         return refine_models(problem, machine, approx_from(problem, frac, "dsct-refined"), frac.upper_bound)
-    return solve_on_machines(problem, machine, frac.upper_bound, "dsct-refined")
+    return solve_on_machines(problem, machine, frac.upper_bound, "dsct-refined", frac)
 
 
 #: total (states x choices x positions) the configuration search may spend on a problem:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 
@@ -59,6 +58,14 @@ _LEVEL_PASSES = 12  # whole-array passes of a level besides the Newton rounds
 #: a ramp whose log-price moves by less than this many ulps of its top over all the work it
 #: can ever take is solved as a step (:func:`_flat_as_steps`)
 FLAT_ULPS = 16.0
+#: from this many blocks on, pool-adjacent-violators first pools runs of violators
+#: vectorised (:func:`_pool_ahead`), at most :data:`_POOL_ROUNDS` rounds: a round costs a
+#: few numpy passes over the blocks, the plain-Python pass about 1 us a block
+POOL_AHEAD_N = SMALL_N
+_POOL_ROUNDS = 16
+#: ... and while the runs of steps they walk add up to at most this many times the units
+#: (a run pooled again is walked again: cascades of steps re-sort the same units)
+_POOL_WALKS = 4
 #: a level whose progress (the positions it closes plus the smaller half of each split) is
 #: under 1/_STALL of the open positions hands over to pool-adjacent-violators
 _STALL = 8
@@ -333,6 +340,107 @@ def _pav(family: WorkCurves, cap_inc: np.ndarray,
     return np.add.reduceat(w, unit_start[:-1]), x[unit_start[1:] - 1]
 
 
+def _block_columns(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray,
+                   cap: np.ndarray) -> list[np.ndarray]:
+    """Per block (blocks of consecutive units beginning at ``heads``, block ``b`` taking
+    ``cap[b]``): its log-price and its :data:`~app.solver.kernel.Piece`, as arrays ``x,
+    slope, lin, fixed, xlo, xhi``; :meth:`~app.solver.kernel.WorkCurves.range_price`'s bit
+    for bit (a one-unit block in closed form, the others by the vectorised breakpoint
+    walk). O(n log n) at worst."""
+    cols = family.singleton_pieces(cap_inc)  # right where a block is one unit
+    if heads.shape[0] == cap_inc.shape[0]:  # every block is one unit
+        return list(cols)
+    cols = [c[heads] for c in cols]
+    multi = np.diff(np.append(heads, cap_inc.shape[0])) > 1
+    if multi.any():
+        for c, got in zip(cols, family.run_pieces(heads, cap, multi), strict=True):
+            c[multi] = got
+    return cols
+
+
+def _pool_ahead(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, new_chain: np.ndarray,
+                cap: np.ndarray, cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Pool-adjacent-violators' first poolings, vectorised: every maximal run of blocks whose
+    prices increase (within a chain) is pooled into one block at once, where that is exact
+    (:func:`_pool_runs`); this repeats until no such run is left, at most
+    :data:`_POOL_ROUNDS` rounds and while the walks over runs of steps have sorted at most
+    :data:`_POOL_WALKS` times the units. Takes and returns the blocks (first units, which
+    begin a chain, capacities and :func:`_block_columns`).
+
+    The optimum's blocks are unions of these (a block whose price is below its right
+    neighbour's pools with it in every order of pooling, and the pooled price lies between
+    the two, below the next neighbour's when that one was higher still), so the plain-Python
+    pass that finishes from them ends where it would have from the single tasks, with fewer
+    poolings one at a time. Each round O(n) plus O(k log k) for the k units of the runs of
+    steps it pools: O(n log n) in all (a fixed number of rounds, O(n) units walked)."""
+    step = np.logical_and.reduceat(family.inv == math.inf, heads)  # blocks made only of steps
+    walks = _POOL_WALKS * cap_inc.shape[0]  # units the walks may still sort
+    for _ in range(_POOL_ROUNDS):
+        x, nb = cols[0], heads.shape[0]
+        joins = (x[1:] > x[:-1]) & ~new_chain[1:]  # block b + 1 pools with block b
+        if not joins.any():
+            break
+        joins, got, walked = _pool_runs(family, cap_inc, heads, cols, step, joins)
+        if not joins.any():
+            break
+        first = np.flatnonzero(np.concatenate(([True], ~joins)))
+        grown = np.diff(np.append(first, nb)) > 1
+        heads, new_chain, step = heads[first], new_chain[first], np.logical_and.reduceat(step, first)
+        cap = np.add.reduceat(cap_inc, heads)
+        cols = [c[first] for c in cols]
+        for c, g in zip(cols, got, strict=True):
+            c[grown] = g
+        walks -= walked
+        if walks < 0:
+            break
+    return heads, new_chain, cap, cols
+
+
+def _pool_runs(family: WorkCurves, cap_inc: np.ndarray, heads: np.ndarray, cols: list[np.ndarray],
+               step: np.ndarray, joins: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The runs of blocks ``joins`` would pool (block ``b + 1`` with block ``b`` where
+    ``joins[b]``), kept where their pooled price is found as the one-at-a-time pass finds it
+    in O(1): every task fits uncompressed (price 0), or the blocks' pieces summed hold at
+    their root (eq. 9 on the summed piece); a run of steps only is priced by the vectorised
+    walk (exact: sums of step sizes). Other runs are left to the one-at-a-time pass. Returns
+    the joins kept and the pooled runs' :func:`_block_columns`, in run order."""
+    nb = heads.shape[0]
+    first = np.flatnonzero(np.concatenate(([True], ~joins)))
+    grown = np.diff(np.append(first, nb)) > 1
+    steps = np.logical_and.reduceat(step, first)
+    unit_first = heads[first]
+    cap = np.add.reduceat(cap_inc, unit_first)
+    usum = np.add.reduceat(family.u, unit_first)
+    fits = usum <= cap
+    slope, lin, fixed = (np.add.reduceat(c, first) for c in cols[1:4])
+    xlo = np.maximum.reduceat(cols[4], first)
+    xhi = np.minimum.reduceat(cols[5], first)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        root = (lin - (cap - fixed)) / slope
+    held = (slope > 0.0) & (xlo <= root) & (root <= xhi)
+    bad = grown & ~(fits | held | steps)
+    if bad.any():  # drop the runs priced neither way: their blocks stay apart
+        drop = np.repeat(bad, np.diff(np.append(first, nb)))
+        joins = joins & ~drop[1:]
+        return _pool_runs(family, cap_inc, heads, cols, step, joins) if joins.any() else (joins, [], 0)
+    sel = np.flatnonzero(grown)
+    out = [root[sel], slope[sel], lin[sel], fixed[sel], xlo[sel], xhi[sel]]
+    free = fits[sel]
+    if free.any():  # price 0, each takes its u (as the one-at-a-time pass pools them)
+        lomin = np.minimum.reduceat(family._saturation(), unit_first)[sel]
+        for c, v in zip(out, (-np.inf, 0.0, 0.0, usum[sel], -np.inf, lomin), strict=True):
+            c[free] = v[free] if isinstance(v, np.ndarray) else v
+    walk = steps[sel] & ~free
+    if walk.any():  # runs of steps only: the breakpoint walk over their units
+        walked = np.zeros(first.shape[0], dtype=bool)
+        walked[sel[walk]] = True
+        got = family.run_pieces(unit_first, cap, walked)
+        for c, g in zip(out, got, strict=True):
+            c[walk] = g
+    units = np.diff(np.append(unit_first, cap_inc.shape[0]))
+    return joins, out, int(units[sel[walk]].sum())
+
+
 def _pav_small(
     family: WorkCurves, cap_inc: np.ndarray, group_starts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -353,19 +461,43 @@ def _pav_small(
     ~730 us for the sweep).
     """
     n = cap_inc.shape[0]
-    ci = cap_inc.tolist()
     # runs of tasks whose capacity does not grow (never across chains) start as one block
-    heads = cap_inc > 0.0
-    heads[group_starts] = True
-    heads = heads.nonzero()[0].tolist()
-    if group_starts.shape[0] > 1:
-        chain_starts = set(group_starts[1:].tolist())
-        new_chain = [a in chain_starts for a in heads]
+    is_head = cap_inc > 0.0
+    is_head[group_starts] = True
+    heads = np.flatnonzero(is_head)
+    chain_start = np.zeros(n, dtype=bool)
+    chain_start[group_starts[1:]] = True
+    new_chain = chain_start[heads]
+    cap = cap_inc if heads.shape[0] == n else np.add.reduceat(cap_inc, heads)
+    cols = _block_columns(family, cap_inc, heads, cap)
+    if heads.shape[0] >= POOL_AHEAD_N:
+        heads, new_chain, cap, cols = _pool_ahead(family, cap_inc, heads, new_chain, cap, cols)
+    if ((cols[0][1:] > cols[0][:-1]) & ~new_chain[1:]).any():  # violators left: pool one by one
+        got = _pool_stack(family, n, heads, new_chain, cap, cols)
+        if got is None:
+            return None
+        heads, x = got
+        cap = np.add.reduceat(cap_inc, heads)
     else:
-        new_chain = repeat(False)
-    single_x, single_piece = family.singletons(cap_inc)
-    head_arr = np.asarray(heads, dtype=np.intp)
-    runs = family.run_prices(head_arr, np.add.reduceat(cap_inc, head_arr))
+        x = cols[0]
+    seg_of = np.repeat(np.arange(heads.shape[0]), np.diff(np.append(heads, n)))
+    xe = x[seg_of]
+    w = family.work_at(xe, None)
+    w = _use_capacity(family, None, w, xe, x, None, heads, seg_of, cap)
+    return w, xe
+
+
+def _pool_stack(family: WorkCurves, n: int, heads: np.ndarray, new_chain: np.ndarray, cap: np.ndarray,
+                cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The plain-Python pass of :func:`_pav_small` from the blocks beginning at ``heads``
+    (``new_chain``: those that begin a chain; ``cap``: their capacities; ``cols``: their
+    :func:`_block_columns`). Returns the pooled blocks' first units and prices, or None when
+    the budget runs out."""
+    heads = heads.tolist()
+    caps = cap.tolist()
+    prices = cols[0].tolist()
+    pieces = zip(*(c.tolist() for c in cols[1:]), strict=True)
+    new_chain = new_chain.tolist()
     u_of, lo_of = family.bounds()  # for pooling at price 0
     pool_price = family.pool_price
     budget = 40 * n + 400
@@ -376,16 +508,13 @@ def _pav_small(
     wall = (0, 0, 0.0, math.inf, 0.0, 0.0, 0.0, -math.inf, math.inf, 0.0, 0.0)
     blocks: list[tuple] = [wall]
     push, pop = blocks.append, blocks.pop
-    for a, k, chain in zip(heads, [*heads[1:], n], new_chain):  # noqa: B905 (repeat is endless)
+    for a, k, cap, x, (slope, lin, fixed, xlo, xhi), chain in zip(
+            heads, [*heads[1:], n], caps, prices, pieces, new_chain, strict=True):
         if chain:
             push(wall)
-        cap = ci[a]
         if k - a == 1:
-            x = single_x[a]
-            slope, lin, fixed, xlo, xhi = single_piece[a]
             usum, lomin = u_of[a], lo_of[a]
         else:
-            x, (slope, lin, fixed, xlo, xhi) = runs[a]
             usum, lomin = sum(u_of[a:k]), min(lo_of[a:k])
             evals += 3 * (k - a)
         while blocks[-1][3] < x:  # prices are finite or -inf: never past a wall
@@ -421,14 +550,7 @@ def _pav_small(
             return None
         push((a, k, cap, x, slope, lin, fixed, xlo, xhi, usum, lomin))
     blocks = [blk for blk in blocks if blk is not wall]
-    starts = np.array([blk[0] for blk in blocks], dtype=np.intp)
-    x = np.array([blk[3] for blk in blocks])
-    cap = np.add.reduceat(cap_inc, starts)
-    seg_of = np.arange(starts.shape[0]).repeat([blk[1] - blk[0] for blk in blocks])
-    xe = x[seg_of]
-    w = family.work_at(xe, None)
-    w = _use_capacity(family, None, w, xe, x, None, starts, seg_of, cap)
-    return w, xe
+    return np.array([blk[0] for blk in blocks], dtype=np.intp), np.array([blk[3] for blk in blocks])
 
 
 def fractional_relaxation(problem: Problem, family: AccuracyFamily | None = None) -> FractionalSolution:

@@ -19,11 +19,14 @@ talk to :class:`WorkCurves`, which implements on them:
   (a step is a ramp of ``steep = 0``), for the small-problem path;
 - ``u``, and ``bounds()``: per unit as Python floats, ``u`` and the log-price at or below
   which the unit takes all of it;
-- ``singletons(cap)``, ``range_price(a, b, cap)`` and ``pool_price(...)``: scalar versions
+- ``range_price(a, b, cap)`` and ``pool_price(...)``: scalar versions
   of ``block_price`` for units ``a..b-1``, in plain Python, for small problems where numpy's
   per-call overhead dominates. They return the linear :data:`Piece` of the block's total
   work around its price, which the small-problem sweep adds up to pool two blocks in O(1)
-  when no unit changes status, and re-evaluates only on the side where some unit does.
+  when no unit changes status, and re-evaluates only on the side where some unit does;
+- ``singleton_pieces(cap)``: every unit's price and piece alone, in closed form; and
+  ``run_pieces(heads, cap, which)``: ``range_price`` for many blocks of several units at
+  once (vectorised, the same numbers bit for bit).
 
 Prices are handled as logarithms because the exponential family's price spans hundreds of
 orders of magnitude on real instances (``theta`` from 1e-3 to 1e4, works from 1e-6 to 1e6).
@@ -126,6 +129,8 @@ class Stairs:
         if table is not None:
             return table[(self.rows(k) if rows is None else rows) + q]
         if keys.ndim == 2:  # few steps each: count the unit's steps above the level
+            if keys.shape[1] == 1:  # one step each (ramps flat to rounding): above or not
+                return wz[row[k] + (keys[k, 0] < q)]
             return wz[row[k] + np.count_nonzero(keys[k] < np.asarray(q)[:, None], axis=1)]
         # the steps of staircase k above level q end at its (position in keys) - start[k];
         # its works from 0 start at start[k] + k
@@ -210,26 +215,38 @@ def ragged_searchsorted(values: np.ndarray, offset: np.ndarray, group: np.ndarra
     return before[place] - offset[group]
 
 
-#: groups up to this long are summed as rows of one padded matrix, longer ones one by one
+#: groups up to this long are summed all at once, longer ones one by one
 _ROW = 64
+#: ... by whole-array steps, one per place in a group, when none is longer than this
+_STEPS = 16
 
 
 def _grouped_cumsum(v: np.ndarray, first: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Running sums of ``v`` restarting at each group (``first[g]``, ``count[g]`` positions),
     each in plain left-to-right order (the order, and so the rounding, of a Python loop
-    that adds them one by one): rows of a padded matrix for the short groups, one
-    ``cumsum`` per group longer than :data:`_ROW`. O(len(v))."""
+    that adds them one by one). Groups up to :data:`_ROW` long: when none is longer than
+    :data:`_STEPS`, step ``j`` adds the ``j``-th value of every group that long at once
+    (groups sorted by length, so those are a prefix); otherwise as rows of a padded matrix.
+    One ``cumsum`` per longer group. O(len(v))."""
     out = np.empty_like(v)
     short = np.flatnonzero(count <= _ROW)
     if short.shape[0]:
         cnt = count[short]
-        row = np.repeat(np.arange(short.shape[0]), cnt)
-        col = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        src = np.repeat(first[short], cnt) + col
-        mat = np.zeros((short.shape[0], int(cnt.max())))
-        mat[row, col] = v[src]
-        np.cumsum(mat, axis=1, out=mat)
-        out[src] = mat[row, col]
+        if int(cnt.max()) <= _STEPS:
+            out[first[short]] = v[first[short]]  # a group's first running sum is its first value
+            by_length = np.argsort(-cnt, kind="stable")
+            start, neg_len = first[short][by_length], -cnt[by_length]
+            for j in range(1, -int(neg_len[0])):
+                pos = start[:np.searchsorted(neg_len, -j, side="left")] + j  # groups longer than j
+                out[pos] = out[pos - 1] + v[pos]
+        else:
+            row = np.repeat(np.arange(short.shape[0]), cnt)
+            col = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            src = np.repeat(first[short], cnt) + col
+            mat = np.zeros((short.shape[0], int(cnt.max())))
+            mat[row, col] = v[src]
+            np.cumsum(mat, axis=1, out=mat)
+            out[src] = mat[row, col]
     for g in np.flatnonzero(count > _ROW).tolist():
         a = int(first[g])
         out[a:a + int(count[g])] = np.cumsum(v[a:a + int(count[g])])
@@ -424,42 +441,43 @@ class WorkCurves:
             x = self._range_root(a, b, cap)
         return (x, 3 * (b - a)) + (self._piece(a, b, x),)
 
-    def run_prices(self, heads: np.ndarray, cap: np.ndarray) -> dict[int, tuple[float, Piece]]:
-        """:meth:`range_price` for every run of several units at once, vectorised: the runs
-        partition the units and begin at ``heads`` (sorted, first 0); run ``r`` takes
-        ``cap[r]``. Returns, per first unit of a run of two or more, its log-price and its
-        :data:`Piece`. The same breakpoint walk as :meth:`_range_root` (events sorted by
-        price within each run, running sums by a doubling scan), O(k log k) for k units
-        in such runs; the small-problem sweep prices thousands of short runs of equal
-        deadlines this way instead of one Python call each."""
+    def run_pieces(self, heads: np.ndarray, cap: np.ndarray,
+                   which: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The log-price and the :data:`Piece` of the runs ``which`` (a mask over the runs;
+        each such run has two or more units): arrays ``x, slope, lin, fixed, xlo, xhi``, one
+        entry per run in ``which``. The runs partition the units and begin at ``heads``
+        (sorted, first 0); run ``r`` takes ``cap[r]``. The same breakpoint walk as
+        :meth:`_range_root` (events sorted by price within each run, running sums by a
+        doubling scan), with each run's sums added left to right as the Python loop adds
+        them, so the prices are :meth:`range_price`'s bit for bit. O(n) plus O(k log k) for
+        the k units of the runs in ``which``."""
         n = self.top.shape[0]
         length = np.diff(np.append(heads, n))
-        multi = length > 1
-        if not multi.any():
-            return {}
         top, inv, u = self.top, self.inv, self.u
         lo, top_inv = self._saturation(), self._top_inv()
         usum = np.add.reduceat(u, heads)
         x = np.where(usum <= cap, -np.inf, np.maximum.reduceat(top, heads))  # (the zero-cap price)
-        walk = multi & (usum > cap) & (cap > 0.0)
+        walk = which & (usum > cap) & (cap > 0.0)
         if walk.any():
             x[walk] = self._walk(heads, length, walk, cap)
-        sel = np.flatnonzero(multi)
-        run_of = np.repeat(np.arange(heads.shape[0]), length)
-        xe = x[run_of]
+        sel = np.flatnonzero(which)
+        count = length[sel]
+        first = np.zeros(sel.shape[0], dtype=np.intp)  # each selected run's first unit, compacted
+        np.cumsum(count[:-1], out=first[1:])
+        unit = np.repeat(heads[sel] - first, count) + np.arange(int(count.sum()))
+        xe = np.repeat(x[sel], count)
+        top, inv, u, lo, top_inv = top[unit], inv[unit], u[unit], lo[unit], top_inv[unit]
         nothing = xe >= top
         full = ~nothing & (xe <= lo)
         mid = ~(nothing | full)
-        last = heads + length - 1
+        last = first + count - 1
         with np.errstate(invalid="ignore"):
-            slope = _grouped_cumsum(np.where(mid, inv, 0.0), heads, length)[last]
-            lin = _grouped_cumsum(np.where(mid, top_inv, 0.0), heads, length)[last]
-        fixed = _grouped_cumsum(np.where(full, u, 0.0), heads, length)[last]
-        xlo = np.maximum.reduceat(np.where(nothing, top, np.where(mid, lo, -np.inf)), heads)
-        xhi = np.minimum.reduceat(np.where(full, lo, np.where(mid, top, np.inf)), heads)
-        cols = [arr[sel].tolist() for arr in (x, slope, lin, fixed, xlo, xhi)]
-        return {a: (xr, (sl, li, fi, lw, hg))
-                for a, xr, sl, li, fi, lw, hg in zip(heads[sel].tolist(), *cols, strict=True)}
+            slope = _grouped_cumsum(np.where(mid, inv, 0.0), first, count)[last]
+            lin = _grouped_cumsum(np.where(mid, top_inv, 0.0), first, count)[last]
+        fixed = _grouped_cumsum(np.where(full, u, 0.0), first, count)[last]
+        xlo = np.maximum.reduceat(np.where(nothing, top, np.where(mid, lo, -np.inf)), first)
+        xhi = np.minimum.reduceat(np.where(full, lo, np.where(mid, top, np.inf)), first)
+        return x[sel], slope, lin, fixed, xlo, xhi
 
     def _walk(self, heads: np.ndarray, length: np.ndarray, walk: np.ndarray, cap: np.ndarray) -> np.ndarray:
         """:meth:`_range_root` for the runs ``walk`` (each ``0 < cap < sum u``), vectorised."""
@@ -497,8 +515,10 @@ class WorkCurves:
         out = np.where(hit % 2 == 0, np.minimum(np.maximum(root[e], price[e]), prev[e]), price[e])
         return np.where(hit >= 2 * ev_run.shape[0], price[last], out)
 
-    def singletons(self, cap: np.ndarray) -> tuple[list[float], list[Piece]]:
-        """``range_price(i, i + 1, cap[i])`` for every task at once (vectorised)."""
+    def singleton_pieces(self, cap: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Every unit's log-price and :data:`Piece` alone under ``cap[i]`` (what
+        ``range_price(i, i + 1, cap[i])`` computes, to rounding), in closed form for all at
+        once: arrays ``x, slope, lin, fixed, xlo, xhi``, one entry per unit. O(n)."""
         top, inv, u = self.top, self.inv, self.u
         lo = self._saturation()
         full = u <= cap
@@ -508,15 +528,8 @@ class WorkCurves:
         mid = ~(full | zero)
         with np.errstate(over="ignore"):  # overflow only where another branch is taken
             x = np.where(full, -np.inf, np.where(zero, top, top - cap * self.steep))
-        pieces = zip(
-            np.where(mid, inv, 0.0).tolist(),
-            np.where(mid, self._top_inv(), 0.0).tolist(),
-            np.where(full, u, 0.0).tolist(),
-            np.where(full, -np.inf, np.where(zero, top, lo)).tolist(),
-            np.where(full, lo, np.where(zero, np.inf, top)).tolist(),
-            strict=True,
-        )
-        return x.tolist(), list(pieces)
+        return (x, np.where(mid, inv, 0.0), np.where(mid, self._top_inv(), 0.0), np.where(full, u, 0.0),
+                np.where(full, -np.inf, np.where(zero, top, lo)), np.where(full, lo, np.where(zero, np.inf, top)))
 
     def pool_price(
         self, a: int, mid: int, b: int, cap: float, lo: float, hi: float, x0: float,

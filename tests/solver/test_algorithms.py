@@ -149,6 +149,38 @@ def test_single_machine_matches_convex_solver() -> None:
         assert total == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("late", [0, 2])
+def test_refined_takes_the_relaxations_works_only_for_its_very_chain(late: int) -> None:
+    """On one machine (or one machine plus machines free only after every deadline), the
+    machine's problem is the relaxation's chain: dsct-refined takes the relaxation's works
+    for it, which must be what solving the machine again gives, bit for bit; on machines
+    that share the tasks, the works are solved per machine (then they differ)."""
+    from app.solver import fractional_relaxation
+    from app.solver.approx import _is_relaxed_chain
+    from app.solver.schedule import machine_chains
+
+    rng = np.random.default_rng(late)
+    for kind in KINDS:
+        p = make_instance(rng, kind, 700, 1)  # past SMALL_N: the sweep, and its hand-over
+        m = 1 + late
+        p = Problem(p.deadline, p.theta, p.a_min, p.a_max, p.t_max, np.full(m, float(p.speed[0])),
+                    np.concatenate(([p.available_at[0]], np.full(late, 2.0 * p.deadline.max() + 1.0))))
+        refined = solve(p, "dsct-refined")
+        on_one = refined.machine[refined.machine >= 0]
+        assert np.all(on_one == 0)
+        again = solve_on_machines(p, np.zeros(p.n, dtype=np.int64), refined.upper_bound, "again")
+        assert np.array_equal(refined.work, again.work), kind
+        assert np.array_equal(refined.work, fractional_relaxation(p).work), kind
+        # every task on machine 0 while a second machine is free as early: not the
+        # relaxation's chain (its capacity is half the aggregate), so solved on its own
+        shared = Problem(p.deadline, p.theta, p.a_min, p.a_max, p.t_max, np.full(2, float(p.speed[0])),
+                         np.full(2, float(p.available_at[0])))
+        idx, starts = machine_chains(shared, np.zeros(p.n, dtype=np.int64))
+        cap = shared.machine_capacity(shared.deadline[idx], 0)
+        assert not _is_relaxed_chain(shared, idx, starts, cap)
+        assert _is_relaxed_chain(p, idx, starts, p.machine_capacity(p.deadline[idx], 0))
+
+
 @st.composite
 def problems(draw) -> Problem:
     n = draw(st.integers(0, 25))

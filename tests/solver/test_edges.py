@@ -1,7 +1,8 @@
 """The solvers at numeric edges: extreme scales and spreads, tiny windows and ranges, machines
-free late, and inputs that unbalance the sweep's splits. Both relaxation paths are forced in
-turn (the plain-Python pool-adjacent-violators below ``SMALL_N`` tasks, and the vectorised
-sweep above it), and every schedule goes through the independent checker."""
+free late, and inputs that unbalance the sweep's splits. The relaxation's paths are forced in
+turn (the plain-Python pool-adjacent-violators below ``SMALL_N`` tasks, the same with its
+vectorised first poolings, and the vectorised sweep above it), and every schedule goes
+through the independent checker."""
 
 from __future__ import annotations
 
@@ -21,23 +22,23 @@ from app.solver import POLYNOMIAL, Problem, check, fractional_relaxation, solve
 from .instances import EDGE_KINDS, make_edge_instance, make_instance, scaled
 
 DATA = Path(__file__).parent / "data"
-PATHS = ("small", "sweep")
+PATHS = ("small", "pooled", "sweep")
 
 
 @contextlib.contextmanager
 def relaxation_path(path: str):
-    """Force the relaxation's path: ``small`` (pool-adjacent-violators at any size) or
-    ``sweep`` (the level-wise sweep at any size, never handing over to PAV)."""
-    saved = fractional.SMALL_N, getattr(fractional, "SWEEP_BUDGET", None)
-    fractional.SMALL_N = 10**9 if path == "small" else 0
+    """Force the relaxation's path: ``small`` (pool-adjacent-violators at any size, pooling
+    one block at a time), ``pooled`` (the same, after its vectorised rounds of pooling at any
+    size) or ``sweep`` (the level-wise sweep at any size, never handing over to PAV)."""
+    saved = fractional.SMALL_N, fractional.SWEEP_BUDGET, fractional.POOL_AHEAD_N
+    fractional.SMALL_N = 0 if path == "sweep" else 10**9
+    fractional.POOL_AHEAD_N = 0 if path == "pooled" else 10**9
     if path == "sweep":
         fractional.SWEEP_BUDGET = math.inf
     try:
         yield
     finally:
-        fractional.SMALL_N = saved[0]
-        if saved[1] is not None:
-            fractional.SWEEP_BUDGET = saved[1]
+        fractional.SMALL_N, fractional.SWEEP_BUDGET, fractional.POOL_AHEAD_N = saved
 
 
 def assert_schedules_valid(p: Problem, algorithms=None) -> dict:
@@ -244,10 +245,11 @@ def test_checker_refuses_an_overrun_hidden_by_a_late_clock() -> None:
 
 
 @given(st.integers(0, 2**32 - 1))
-def test_run_prices_match_the_scalar_walk(seed: int) -> None:
-    """The runs of equal deadlines that pool-adjacent-violators starts from are priced all at
-    once; each price and piece must be the scalar walk's (``range_price``), bit for bit,
-    steps (``steep = 0``) and uncapped ramps included."""
+def test_block_pieces_match_the_scalar_walk(seed: int) -> None:
+    """The blocks that pool-adjacent-violators starts from (runs of equal deadlines) and
+    those it pools ahead are priced all at once; each price and piece must be the scalar
+    walk's (``range_price``), bit for bit, steps (``steep = 0``) and uncapped ramps
+    included."""
     from app.solver.kernel import WorkCurves
 
     rng = np.random.default_rng(seed)
@@ -262,28 +264,31 @@ def test_run_prices_match_the_scalar_walk(seed: int) -> None:
     heads = np.unique(np.concatenate(([0], rng.integers(1, n, int(rng.integers(0, n // 2 + 1))))))
     cap = rng.uniform(0.0, 1.2, heads.shape[0]) * np.add.reduceat(np.where(np.isinf(u), 5.0, u), heads)
     cap[rng.random(heads.shape[0]) < 0.1] = 0.0
-    got = curves.run_prices(heads, cap)
+    multi = np.diff(np.append(heads, n)) > 1
+    got = iter(zip(*(c.tolist() for c in curves.run_pieces(heads, cap, multi)), strict=True))
     for a, b, c in zip(heads.tolist(), [*heads[1:].tolist(), n], cap.tolist(), strict=True):
         if b - a > 1:
             x, _, piece = curves.range_price(a, b, c)
-            assert got[a] == (x, piece), (a, b)
+            assert next(got) == (x, *piece), (a, b)
 
 
-@pytest.mark.parametrize("kind", ["zigzag", "mixed_t_max", "levels"])
+@pytest.mark.parametrize("kind", ["zigzag", "zigzag_flat", "mixed_t_max", "levels"])
 def test_early_hand_over_gives_the_sweeps_answer(kind: str) -> None:
     """Lopsided splits hand over to pool-adjacent-violators after a few levels: the answer
-    is the one the sweep finds on its own (forced), and the one the small path finds."""
+    is the one the sweep finds on its own (forced), and the one the small path finds
+    (pooling one block at a time, or after its vectorised rounds). ``zigzag_flat`` is
+    ``zigzag`` on a machine of speed 1e-250: every task a step."""
     n = 2000
     d = 2.0 ** np.linspace(-900.0, 900.0, n)
     rng = np.random.default_rng(1)
-    if kind == "zigzag":
+    if kind in ("zigzag", "zigzag_flat"):
         theta, t_max = np.where(np.arange(n) % 2 == 0, 1e-3, 1e3) / d, np.full(n, np.inf)
     elif kind == "mixed_t_max":
         theta, t_max = 1.0 / d, np.where(rng.random(n) < 0.5, d * rng.uniform(0.1, 2.0, n), np.inf)
     if kind == "levels":
         p = make_edge_instance(rng, "levels", n, 1)
     else:
-        p = Problem(d, theta, np.zeros(n), np.ones(n), t_max, [1.0], [0.0])
+        p = Problem(d, theta, np.zeros(n), np.ones(n), t_max, [1e-250 if kind == "zigzag_flat" else 1.0], [0.0])
     handed, levels, pav, price = [], [], fractional._pav, fractional.WorkCurves.block_price
     fractional._pav = lambda fam, ci, starts: handed.append(ci.shape[0]) or pav(fam, ci, starts)
     fractional.WorkCurves.block_price = lambda self, *a: levels.append(1) or price(self, *a)
@@ -295,5 +300,43 @@ def test_early_hand_over_gives_the_sweeps_answer(kind: str) -> None:
     for path in PATHS:
         with relaxation_path(path):
             bounds.append(fractional_relaxation(p).upper_bound)
-    assert bounds[0] == pytest.approx(bounds[1], rel=1e-12)
-    assert bounds[0] == pytest.approx(bounds[2], rel=1e-12)
+    for other in bounds[1:]:
+        assert bounds[0] == pytest.approx(other, rel=1e-12)
+
+
+@pytest.mark.parametrize("speed", [1e-60, 1e-250])
+def test_pooling_ahead_of_steps_ends_where_the_loop_does(speed: float) -> None:
+    """Every task a step (windows far below the rounding of their prices): pooling ahead
+    pools runs of steps in rounds, a cascade of them within its budget of walks, and must end
+    at the blocks the one-at-a-time loop finds, with the same works."""
+    from app.solver.kernel import WorkCurves
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    d = np.sort(rng.uniform(1.0, 10.0, n)) if speed == 1e-60 else 2.0 ** np.linspace(-900, 900, n)
+    theta = rng.uniform(0.5, 50.0, n) if speed == 1e-60 else np.where(np.arange(n) % 2 == 0, 1e-3, 1e3) / d
+    p = Problem(d, theta, np.zeros(n), np.ones(n), np.full(n, np.inf), [speed], [0.0])
+    cap = p.capacity(p.deadline[p.order])
+    curves = fractional._flat_as_steps(WorkCurves.of(p.family.ramps()).take(p.order), cap)
+    assert curves.has_stairs
+    cap_inc = np.maximum(np.diff(cap, prepend=0.0), 0.0)
+    got = {}
+    walked = []
+    pool_runs = fractional._pool_runs
+
+    def counting(*args):
+        out = pool_runs(*args)
+        walked.append(out[2])
+        return out
+
+    saved = fractional.POOL_AHEAD_N
+    fractional._pool_runs = counting
+    try:
+        for ahead in (0, 10**9):
+            fractional.POOL_AHEAD_N = ahead
+            got[ahead] = fractional._pav(curves, cap_inc, np.zeros(1, dtype=np.intp))
+    finally:
+        fractional.POOL_AHEAD_N, fractional._pool_runs = saved, pool_runs
+    assert walked and sum(walked) <= (fractional._POOL_WALKS + 1) * n
+    assert np.allclose(got[0][0], got[10**9][0], rtol=1e-12, atol=0.0)
+    assert np.array_equal(got[0][1], got[10**9][1])  # the same prices: the same blocks

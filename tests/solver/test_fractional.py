@@ -21,6 +21,8 @@ def test_matches_convex_solver(kind: str, seed: int, monkeypatch: pytest.MonkeyP
 
     if seed % 2:  # odd seeds: the vectorised sweep; even seeds: the small-problem PAV
         monkeypatch.setattr(fractional, "SMALL_N", 0)
+    elif seed % 4 == 2:  # half of those after its vectorised rounds of pooling
+        monkeypatch.setattr(fractional, "POOL_AHEAD_N", 0)
     rng = np.random.default_rng(10_000 * KINDS.index(kind) + seed)
     p = make_instance(rng, kind, int(rng.integers(1, 40)), int(rng.integers(1, 5)))
     with warnings.catch_warnings():
@@ -98,7 +100,8 @@ def test_everything_fits_uncompressed() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_small_path_matches_vectorised_sweep(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The plain-Python PAV used below SMALL_N and the vectorised sweep agree."""
+    """The plain-Python PAV used below SMALL_N (pooling one block at a time, or after its
+    vectorised rounds of pooling) and the vectorised sweep agree."""
     import app.solver.fractional as fractional
 
     for seed in range(8):
@@ -106,7 +109,11 @@ def test_small_path_matches_vectorised_sweep(kind: str, monkeypatch: pytest.Monk
         p = make_instance(rng, kind, int(rng.integers(1, 300)), int(rng.integers(1, 6)))
         monkeypatch.setattr(fractional, "SMALL_N", 10**9)
         small = fractional.fractional_relaxation(p)
+        monkeypatch.setattr(fractional, "POOL_AHEAD_N", 0)  # its vectorised rounds of pooling first
+        pooled = fractional.fractional_relaxation(p)
+        monkeypatch.setattr(fractional, "POOL_AHEAD_N", 10**9)
         monkeypatch.setattr(fractional, "SMALL_N", 0)
         big = fractional.fractional_relaxation(p)
-        assert small.upper_bound == pytest.approx(big.upper_bound, rel=1e-12, abs=1e-12)
-        assert np.allclose(small.work, big.work, rtol=1e-7, atol=1e-9)
+        for other in (big, pooled):
+            assert small.upper_bound == pytest.approx(other.upper_bound, rel=1e-12, abs=1e-12)
+            assert np.allclose(small.work, other.work, rtol=1e-7, atol=1e-9)
