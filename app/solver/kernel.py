@@ -769,8 +769,10 @@ class WorkCurves:
             return x
 
         # start: parent's price when given, else the closed form with every task unconstrained
-        if x0 is None:
-            x_init = (_seg_sum(top * inv, starts) - cap) / _seg_sum(inv, starts)
+        if x0 is None:  # (0/0 or inf - inf where a segment is not sought: any start will do)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x_init = (_seg_sum(top * inv, starts) - cap) / _seg_sum(inv, starts)
+            x_init = np.where(np.isnan(x_init), hi - 1.0, x_init)
         else:
             x_init = np.where(np.isfinite(x0), x0, hi - 1.0)
         # total work > cap here: at or below every task's saturation price all take u, and
