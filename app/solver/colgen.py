@@ -29,11 +29,11 @@ has a positive reduced cost it equals the master LP's optimum.
 
 **Stabilisation.** The master is very degenerate: its LP value often equals the best
 schedule's from the first iteration, and its optimal duals jump between vertices whose
-bounds fall slowly (on a 50-task, 5-machine instance, 72.7 at the first iteration and still
-35.0 after 200, for an optimum near 33.0). So the duals priced are smoothed (Wentges) towards
+bounds fall slowly (docs/results.md gives an instance). So the duals priced are smoothed (Wentges) towards
 a *centre*, the duals with the best bound so far, which starts at duals built from the
 fractional relaxation's prices of work (:meth:`ColumnGeneration.starting_duals`, whose bound
-is the fractional optimum): the bound then falls from there, not from the first vertex's.
+is the fractional optimum where the relaxation reports every price): the bound then falls
+from there, not from the first vertex's.
 
 **Pricing** class ``k``: ``max_{S, w} sum_{i in S} (g_i(w_i) - pi_i)`` over the machine's
 prefix capacities, ``g_i(w) = a_i(w) - a_min_i`` (concave, increasing, ``g_i(0) = 0``). Per
@@ -68,7 +68,8 @@ Complexity per column-generation iteration: one LP over the pool (HiGHS); per cl
 envelope sweep (O(n log n)), one grid programme (O(n N log N)) and a local search of
 ``_LOCAL_PASSES`` passes of ``n`` cached column evaluations (one sweep each). The number of
 iterations is bounded by ``_MAX_ITERATIONS`` and the grid by ``_GRID_MAX``, both counts: the
-result does not depend on the clock unless the time limit stops it first.
+result does not depend on the clock unless a time limit stops it first (``stop_at``, or the
+integer master's safety stop: :meth:`ColumnGeneration.run`).
 
 Scope: curve tasks without floors. Batches with floors or measured models skip this step.
 """
@@ -96,12 +97,13 @@ _GRID_MAX = 1 << 18  # the finest grid
 _TRACE_POINTS = 1 << 18  # finer grids give bounds only (no trace-back)
 _TRACES = 6  # extra trace-backs per grid programme (the best sets ending at a task)
 _SMOOTHING = 0.8  # Wentges: price at this mix of the centre (best-bound duals) and the master's
-_MILP_SECONDS = 5.0  # the integer master's time limit (a safety stop)
-_MILP_NODES = 2000  # the integer master's budget, in nodes (deterministic)
+_MILP_SECONDS = 2.0  # the integer master's time limit (a safety stop)
+_MILP_NODES = 500  # the integer master's budget, in nodes (deterministic)
 _RC_TOL = 1e-9  # a column improves when its reduced cost exceeds this (relative to the scale)
 _COLUMNS_PER_CLASS = 24  # improving columns kept per class and iteration
 _MILP_EVERY = 50  # integer master every this many iterations (and when no column improves)
-_MILP_NEAR = 5  # ... or this many once the master's value is within the gap of the bound
+_MILP_NEAR = 5  # ... and when the master's value is within the gap of the bound, first after this
+# many iterations, then twice as many after each call that finds nothing better
 _LOCAL_PASSES = 2  # add/remove passes of the pricing's local search
 _SAFETY = 1e-10  # relative margin added to every bound (rounding of sums and sweeps)
 
@@ -422,6 +424,7 @@ class ColumnGeneration:
         self.pool_value: list[float] = []
         self._in_pool: set[tuple[int, tuple[int, ...]]] = set()
         self.exact_pricings = 0
+        self.last_x: np.ndarray | None = None  # the last master LP's solution
 
     # ------------------------------------------------------------------ columns
     def _solve(self, k: int, tasks: tuple[int, ...]) -> tuple[float, np.ndarray]:
@@ -489,7 +492,38 @@ class ColumnGeneration:
         if res.status != 0:
             raise RuntimeError(f"master LP failed: {res.message}")
         y = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0)  # marginals <= 0 (minimising -v)
+        self.last_x = np.asarray(res.x)
         return float(-res.fun), y[: self.n], y[self.n:]
+
+    def rounded_master(self) -> tuple[np.ndarray | None, float]:
+        """A schedule from the last master LP's solution: its columns above one half (no
+        two share a task, since each task's row sums to at most 1), the largest first, at
+        most ``c_k`` of class ``k``. When the LP's solution is integral this is its optimum.
+        O(pool)."""
+        x = self.last_x
+        if x is None:
+            return None, -np.inf
+        over = np.flatnonzero(x > 0.5)
+        return self._schedule_of(over[np.argsort(-x[over], kind="stable")].tolist())
+
+    def _schedule_of(self, columns: list[int]) -> tuple[np.ndarray, float]:
+        """The schedule made of pool ``columns`` (in that order of preference; a column over
+        its class's count or sharing a task with an earlier one is skipped): the assignment
+        (task -> machine) and its value above ``a_min``."""
+        machine = np.full(self.n, UNSCHEDULED, dtype=np.int64)
+        used = [0] * len(self.classes)
+        taken: set[int] = set()
+        total = 0.0
+        for c in columns:
+            k, tasks = self.pool[c]
+            if used[k] >= self.classes[k].count or taken.intersection(tasks):
+                continue
+            taken.update(tasks)
+            r = self.classes[k].machines[used[k]]
+            used[k] += 1
+            machine[self.order[list(tasks)]] = r
+            total += self.pool_value[c]
+        return machine, total
 
     def lagrangian_bound(self, pi: np.ndarray, mu: np.ndarray, reduced: list[float]) -> float:
         """The bound of the module docs, in total accuracy (``a_min`` included)."""
@@ -511,37 +545,25 @@ class ColumnGeneration:
                             "node_limit": _MILP_NODES})
         if res.x is None:
             return None, -np.inf
-        machine = np.full(self.n, UNSCHEDULED, dtype=np.int64)
-        used = [0] * len(self.classes)
-        total = 0.0
-        for c in np.flatnonzero(res.x > 0.5).tolist():
-            k, tasks = self.pool[c]
-            if used[k] >= self.classes[k].count:
-                continue
-            r = self.classes[k].machines[used[k]]
-            used[k] += 1
-            machine[self.order[list(tasks)]] = r
-            total += self.pool_value[c]
-        return machine, total
+        return self._schedule_of(np.flatnonzero(res.x > 0.5).tolist())
 
     # ------------------------------------------------------------------ the loop
-    def _price(self, pi: np.ndarray, mu: np.ndarray, points: int, stop_at: float,
-               grid: bool = False) -> tuple[list[float], list[list[tuple[int, ...]]]]:
+    def _price(self, pi: np.ndarray, mu: np.ndarray, points: int,
+               stop_at: float) -> tuple[list[float], list[list[tuple[int, ...]]]]:
         """Price every class at duals ``(pi, mu)``: per class an upper bound on the best
-        reduced cost and candidate columns. First the envelope (a bound, and its columns
-        improved by local search); the grid programme (a tighter bound, more columns) for
-        the classes where that finds no improving column, or for all with ``grid``."""
+        reduced cost and candidate columns: the envelope (a bound, and its best two columns
+        improved by local search), then the grid programme on ``points`` points (a tighter
+        bound, and its column improved the same way); the smaller bound."""
         reduced, cols = [], []
         for k in range(len(self.classes)):
             pr = _Pricing(self, k, pi, float(mu[k]))
             bound = pr.envelope()
             for tasks in pr.improving()[:2]:
                 pr.improve(tasks, _LOCAL_PASSES)
-            if grid or not pr.improving():
-                fine, col = pr.grid_bound(points, stop_at)
-                if col is not None:
-                    pr.improve(col, _LOCAL_PASSES)
-                bound = min(bound, fine)
+            fine, col = pr.grid_bound(points, stop_at)
+            if col is not None:
+                pr.improve(col, _LOCAL_PASSES)
+            bound = min(bound, fine)
             reduced.append(bound)
             cols.append(pr.improving())
         return reduced, cols
@@ -552,7 +574,8 @@ class ColumnGeneration:
         return sum(self.add(k, tasks) for k, ks in enumerate(cols) for tasks in ks)
 
     def starting_duals(self) -> tuple[np.ndarray, np.ndarray]:
-        """Duals whose Lagrangian bound is the fractional relaxation's optimum (module docs):
+        """Duals whose Lagrangian bound is the fractional relaxation's optimum where it reports
+        every task's price (module docs):
         the relaxation's prices of work ``lambda`` (non-increasing in deadline order, so
         prefix prices ``y_j = lambda_j - lambda_{j+1} >= 0``), each task's surplus
         ``pi_i = max_w g_i(w) - lambda_i w`` and each machine's time at those prices,
@@ -561,12 +584,17 @@ class ColumnGeneration:
         the fractional optimum instead of the far weaker one of the first master's vertex.
         O(n log n) (one sweep)."""
         frac = fractional_relaxation(self.prob)
-        with np.errstate(over="ignore"):
-            lam = np.exp(frac.log_price[self.order])  # by rank; -inf (no work): 0
-        lam = np.maximum.accumulate(np.where(np.isfinite(lam), lam, 0.0)[::-1])[::-1]
-        y = lam - np.append(lam[1:], 0.0)
         th, da, u = self.theta, self.delta_a, self.u_task
         slope0 = da * th
+        log_price = frac.log_price[self.order]  # by rank
+        with np.errstate(over="ignore"):
+            lam = np.exp(log_price)
+        # no price reported (a task solved as a step): its marginal gain where it stops
+        # short of ``u``, else 0. Any prices >= 0 give a valid bound; these only tighten it.
+        work = frac.work[self.order]
+        lam = np.where(np.isfinite(log_price), lam, np.where(work < u, slope0 * np.exp(-th * work), 0.0))
+        lam = np.maximum.accumulate(np.where(np.isfinite(lam), lam, 0.0)[::-1])[::-1]
+        y = lam - np.append(lam[1:], 0.0)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             w = np.where(lam < slope0, np.log(slope0 / lam) / th, 0.0)  # g'(w) = lambda (inf: lambda 0)
         w = np.minimum(np.nan_to_num(w, nan=0.0, posinf=np.inf), u)
@@ -574,23 +602,16 @@ class ColumnGeneration:
         mu = np.array([float(np.dot(y, cls.cap)) for cls in self.classes])
         return pi, mu
 
-    def _finer(self, points: int, reduced: list[float], pi: np.ndarray, mu: np.ndarray,
-               best_val: float, gap_tol: float) -> int:
+    def _finer(self, points: int, reduced: list[float]) -> int:
         """The next grid when the current one finds no improving column (0: stop):
-        ``_GRID_REFINE`` times finer, up to ``_GRID_MAX``. Stop when no class's bound is
-        positive (the bound is the master's optimum), or when the master's value alone is
-        above what the gap allows (only a better schedule or branching could close it) and
-        the grid is already at ``_TRACE_POINTS``."""
+        ``_GRID_REFINE`` times finer, up to ``_GRID_MAX``. Stop at the finest grid, or when
+        no class's bound is positive (the bound is then the master's optimum)."""
         if points >= _GRID_MAX:
             return 0
         counts = np.array([c.count for c in self.classes], dtype=np.float64)
         excess = float(np.dot(counts, np.maximum(reduced, 0.0)))
         if excess <= _RC_TOL * self.scale * float(counts.sum()):
             return 0  # no column improves: the bound is the master's optimum
-        target = best_val / (1.0 - gap_tol) if best_val > 0 else best_val
-        slack = target - self.lagrangian_bound(pi, mu, [0.0] * len(self.classes))
-        if slack <= 0.0 and points >= _TRACE_POINTS:
-            return 0
         return min(_GRID_MAX, _GRID_REFINE * points)
 
     def run(self, incumbent: float, gap_tol: float, stop_at: float,
@@ -605,12 +626,20 @@ class ColumnGeneration:
         kept, the duals with the best bound so far, starting from
         :meth:`starting_duals` (bound: the fractional optimum), and each iteration prices
         at ``_SMOOTHING`` times the centre plus the rest times the master's duals, on the
-        ``_GRID_POINTS`` grid. When that point yields no new column (a mis-pricing), it
-        prices at the master's own duals; when those yield none either, the grid is
-        refined ``_GRID_REFINE`` times at a time (its over-estimate shrinks like its
-        step), up to ``_GRID_MAX`` (:meth:`_finer`), the finer grids only for the bound and
-        the columns the coarse one misses. Every priced point gives a valid bound (module
-        docs); the smallest is returned.
+        grid (``_GRID_POINTS`` at first). When that point yields no new column (a
+        mis-pricing), it prices at the master's own duals; when those yield none either,
+        the grid is refined ``_GRID_REFINE`` times (its over-estimate shrinks like its
+        step), up to ``_GRID_MAX`` (:meth:`_finer`), and kept for the iterations after:
+        the duals settle as it converges, and pricing on a coarser grid again gave worse
+        bounds in the same time. Every priced point gives a valid bound (module docs); the
+        smallest is returned.
+
+        Schedules: the last master LP's columns above one half at every iteration
+        (:meth:`rounded_master`), and the integer master (:meth:`integer_master`) every
+        ``_MILP_EVERY`` iterations, at the end, and when the master's value would close
+        the gap. The integer master's time limit ``_MILP_SECONDS`` is a safety stop, a
+        clock like ``stop_at``: where it binds before its node budget, which schedule it
+        finds depends on the machine's speed, as any time-limited result of ``exact``.
         """
         for k, cls in enumerate(self.classes):  # singletons: every task can be priced
             for i in np.flatnonzero(cls.u > 0.0).tolist():
@@ -622,7 +651,7 @@ class ColumnGeneration:
         points = _GRID_POINTS  # kept once refined: the master's duals settle as it converges
         last_milp, wait = 0, _MILP_NEAR
         centre = self.starting_duals()
-        reduced, cols = self._price(*centre, points, stop_at, grid=True)
+        reduced, cols = self._price(*centre, points, stop_at)
         bound = self.lagrangian_bound(*centre, reduced)
         self._add_priced(cols)
 
@@ -631,23 +660,27 @@ class ColumnGeneration:
 
         for it in range(1, max_iterations + 1):
             if time.perf_counter() >= stop_at or closed():
+                it -= 1  # this one did not run
                 break
             lp, pi, mu = self.solve_master()
+            machine, val = self.rounded_master()
+            if machine is not None and val + self.a_min_total > best_val:
+                best_machine, best_val = machine, val + self.a_min_total
             added = 0
             done = False
             while not added:
                 for alpha in (_SMOOTHING, 0.0):  # the smoothed point, then the master's (mis-pricing)
                     ps, ms = alpha * centre[0] + (1 - alpha) * pi, alpha * centre[1] + (1 - alpha) * mu
-                    reduced, cols = self._price(ps, ms, points, stop_at, grid=True)
+                    reduced, cols = self._price(ps, ms, points, stop_at)
                     here = self.lagrangian_bound(ps, ms, reduced)
                     if here < bound:
                         bound, centre = here, (ps, ms)
                     added = self._add_priced(cols)
-                    if added:
+                    if added or closed():
                         break
                 if added or closed():
                     break
-                points = self._finer(points, reduced, pi, mu, best_val, gap_tol)  # a finer grid
+                points = self._finer(points, reduced)  # a finer grid
                 if points == 0 or time.perf_counter() >= stop_at:
                     converged, done = points == 0, True
                     break

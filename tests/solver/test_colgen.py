@@ -169,6 +169,14 @@ def test_bound_at_every_iteration_is_above_the_optimum(kind: str, seed: int) -> 
     # smaller of the two
     if len(machine_classes(p)) == 1:
         assert last.lp_value <= root + 1e-9 * max(1.0, abs(root))
+    # the last master LP's columns above one half: a real schedule, valued exactly
+    machine, value = cg.rounded_master()
+    a_min = float(np.sum(p.a_min))
+    assert machine is not None and value + a_min <= opt + 1e-9
+    assert solve_on_machines(p, machine, 0.0, "x").total_accuracy == pytest.approx(value + a_min, abs=1e-9)
+    # a gap already closed by the incumbent: no iteration runs, and none is counted
+    closed = ColumnGeneration(p, machine_classes(p)).run(opt, 0.5, 1e18)
+    assert closed.iterations == 0 and closed.bound >= opt - 1e-9
 
 
 @pytest.mark.parametrize(("kind", "seed"), CASES)
