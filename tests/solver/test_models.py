@@ -373,8 +373,8 @@ def test_upgrades_when_a_table_was_not_foreseen(monkeypatch: pytest.MonkeyPatch)
     from app.solver.schedule import machine_chains
 
     class Short(configs._TableStore):
-        def __init__(self, models, speeds, k, c, sid, room):
-            super().__init__(models, speeds, k, c, sid, np.full_like(room, -np.inf))
+        def __init__(self, models, k, c, speed, room):
+            super().__init__(models, k, c, speed, np.full_like(room, -np.inf))
 
     real = configs._upgrade_alone
     left: list[int] = []
