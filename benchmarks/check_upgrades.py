@@ -6,10 +6,12 @@
 Solves a few hundred random batches of model tasks (the test families of
 ``tests/solver/test_envelope.py``, the benchmark's instances, and machines with hundreds to
 thousands of tasks each) with ``dsct-approx`` and records a digest of every schedule
-(machine, configuration and the exact bits of start, duration and work per task). A speed-up
-of the upgrade pass must leave every digest unchanged; ``--compare`` lists any batch whose
-schedule differs and exits 1. A check script, not a test: it compares two versions of the
-code.
+(machine, configuration and the exact bits of start, duration and work per task) and its
+total accuracy. A speed-up of the upgrade pass must leave every digest unchanged;
+``--compare`` lists any batch whose schedule differs, with the largest change of total
+accuracy, and exits 1. A change of the pass's rounding (how the limits are kept) may change
+schedules where an upgrade fits its limit to within rounding; ``--compare`` then says how
+many and by how much. A check script, not a test: it compares two versions of the code.
 """
 
 from __future__ import annotations
@@ -54,14 +56,22 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--write", type=Path)
     group.add_argument("--compare", type=Path)
     args = ap.parse_args(argv)
-    got = {name: digest(p, solve(p, "dsct-approx")) for name, p in batches()}
+    got = {}
+    for name, p in batches():
+        sol = solve(p, "dsct-approx")
+        got[name] = [digest(p, sol), float(sol.total_accuracy)]
     if args.write:
         args.write.write_text(json.dumps(got, indent=0))
         print(f"{len(got)} schedules written to {args.write}")
         return 0
     before = json.loads(args.compare.read_text())
-    differ = [name for name in before if got.get(name) != before[name]]
+    differ = [name for name in before if name not in got or got[name][0] != before[name][0]]
     print(f"{len(before)} schedules compared, {len(differ)} differ" + (f": {differ[:20]}" if differ else ""))
+    if differ:
+        change = [(got[name][1] - before[name][1], name) for name in differ if name in got]
+        low, high = min(change), max(change)
+        print(f"total accuracy after minus before: from {low[0]:+.3g} ({low[1]}) to {high[0]:+.3g} ({high[1]}); "
+              f"largest relative change {max(abs(d) / max(abs(before[n][1]), 1e-300) for d, n in change):.3g}")
     return 1 if differ or set(got) != set(before) else 0
 
 

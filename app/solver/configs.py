@@ -318,11 +318,11 @@ class _TableStore:
         self.lo = np.append(tables.span[:, 0], self.none)
         self.hi = np.append(tables.span[:, 1], self.none)
         self.missing = keys.shape[0]
-        #: per table, its running minima padded with +inf, when every table is short
+        #: per table, its running minima padded with +inf (one at least), when every table is short
         self.rows = None
         width = int((self.hi - self.lo).max(initial=0))
         if width <= 16:
-            cols = np.arange(width)
+            cols = np.arange(width + 1)
             at = self.lo[:, None] + cols
             self.rows = np.where(at < self.hi[:, None], self.neg_least[np.minimum(at, self.none)], np.inf)
 
@@ -341,8 +341,8 @@ class _TableStore:
         else a binary search per task, vectorised."""
         x = -room
         lo, hi = self.lo[table], self.hi[table]
-        if self.rows is not None:
-            at = lo + (self.rows[table] / speed[:, None] < x[:, None]).sum(axis=1)
+        if self.rows is not None and table.shape[0] <= 4096:
+            at = lo + (self.rows[table] / speed[:, None] < x[:, None]).argmin(axis=1)  # the first that fits
         else:
             width = int((hi - lo).max(initial=0))
             at, end = lo.copy(), hi.copy()
@@ -448,8 +448,7 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     alone = length[chain] > _LOCKSTEP
     sequential = set(np.unique(chain[alone]).tolist())
     together = np.flatnonzero(~alone)
-    used = np.zeros(length.shape[0], dtype=np.int64)
-    used[np.unique(chain[together])] = length[np.unique(chain[together])]
+    used = np.where(np.bincount(chain[together], minlength=length.shape[0]) > 0, length, 0)
     for rows in _bands(used):
         mine = together[np.isin(chain[together], rows[used[rows] > 0])]
         if mine.shape[0]:
@@ -494,13 +493,14 @@ class _Lockstep:
     the limit's stored part ``v`` (:class:`_Limits`: the limit is ``min(v + add, cap)``
     with ``add`` and ``cap`` per block), the task's best upgrade within its limit (table
     entry, extra seconds ``dt``, key ``rank * width + column``) and its table; per block,
-    the least key, and the most ``dt`` and least ``v - dt`` of its upgrades, which say
-    when an upgrade in it may no longer fit; per row, a bound on every ``|v|`` and
-    ``|add|`` (the limits' largest size plus the extra seconds given so far), the scale of
-    the rounding that check allows for."""
+    the least key, the most ``dt`` and ``room``, the least ``min(v + add, cap) - dt`` (kept
+    up to rounding as the limits fall: below a tolerance, an upgrade in the block may no
+    longer fit); per row, a bound on every ``|v|`` and ``|add|`` (the limits' largest size
+    plus the extra seconds given so far), the scale of the rounding that tolerance allows
+    for."""
 
     cells = ("v", "entry", "dt", "key", "table", "kind", "cand")
-    blocks = ("add", "cap", "kmin", "dmax", "marg")
+    blocks = ("add", "cap", "kmin", "room", "dmax")
     per_row = ("scale", "group", "speed")
 
     def __init__(self, rows: int, nb: int, dead: int):
@@ -515,21 +515,21 @@ class _Lockstep:
         self.add = np.zeros((rows, nb))
         self.cap = np.full((rows, nb), np.inf)
         self.kmin = np.full((rows, nb), dead, dtype=np.int64)
+        self.room = np.full((rows, nb), np.inf)
         self.dmax = np.full((rows, nb), -np.inf)
-        self.marg = np.full((rows, nb), np.inf)
 
     def keep(self, rows: np.ndarray) -> None:
         for name in self.cells + self.blocks + self.per_row:
             setattr(self, name, getattr(self, name)[rows])
         self.shape = self.v.shape
 
-    def refresh(self, r: np.ndarray, b: np.ndarray) -> None:
-        """The per-block summaries of blocks ``b`` of rows ``r``."""
+    def refresh(self, r: np.ndarray, b: np.ndarray, lim: np.ndarray) -> None:
+        """The per-block summaries of blocks ``b`` of rows ``r``, whose limits are ``lim``."""
         nb = self.add.shape[1]
-        dt = self.dt.reshape(-1, nb, _BLOCK)[r, b]
         self.kmin[r, b] = self.key.reshape(-1, nb, _BLOCK)[r, b].min(axis=1)
+        dt = self.dt.reshape(-1, nb, _BLOCK)[r, b]
+        self.room[r, b] = (lim - dt).min(axis=1)
         self.dmax[r, b] = dt.max(axis=1)
-        self.marg[r, b] = (self.v.reshape(-1, nb, _BLOCK)[r, b] - dt).min(axis=1)
 
 
 def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bounds: np.ndarray, chain: np.ndarray,
@@ -546,14 +546,16 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
     settled; in it, those from the task on minus the extra seconds, the earlier ones capped
     by the task's new limit; later blocks' pending add and cap minus the extra seconds,
     earlier blocks' cap capped), and every task whose upgrade may no longer fit (its block
-    flagged by the per-block summaries, then checked exactly) gets its best within its
-    limit now (a task with none is out for good). Rows of machines that are done are
-    dropped as they grow many. A machine whose best upgrade is to less work (its limits
-    would rise) or to a table not built is left out: returns those chains, for
+    flagged by the per-block room, then checked exactly) gets its best within its limit
+    now (a task with none is out for good). Rows of machines that are done are dropped as
+    they grow many. A machine whose best upgrade is to less work (its limits would rise)
+    or to a table not built is left out: returns those chains, for
     :func:`_upgrade_machine`. O(B + L / B) per row and round for rows of at most L places,
     plus the tasks whose upgrade no longer fits (each compared with its table)."""
     out: set[int] = set()
-    rows, row = np.unique(chain, return_inverse=True)
+    new_row = np.ones(chain.shape[0], dtype=bool)  # chain: non-decreasing
+    new_row[1:] = chain[1:] != chain[:-1]
+    rows, row = chain[new_row], np.cumsum(new_row) - 1
     start = bounds[rows]
     col = first.pos - start[row]
     nb = max(1, -(-int((bounds[rows + 1] - start).max()) // _BLOCK))
@@ -573,23 +575,22 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
     s.kind[row, col] = problem.model[tid]
     s.cand[row, col] = np.arange(chain.shape[0])
     every = np.arange(rows.shape[0] * nb)
-    s.refresh(every // nb, every % nb)
+    s.refresh(every // nb, every % nb, s.v.reshape(-1, _BLOCK))
     final = config[tid].copy()
     cols, blocks = np.arange(_BLOCK), np.arange(nb)
-    while s.shape[0]:
+    less = store.extra < 0.0
+    while True:
         best = s.kmin.min(axis=1)
-        going = best < dead
-        r = np.flatnonzero(going)
-        if r.shape[0] < going.shape[0]:
+        r = np.flatnonzero(best < dead)
+        if r.shape[0] <= s.shape[0] >> 1:
             if r.shape[0] == 0:
                 break
-            if r.shape[0] <= 0.75 * going.shape[0]:
-                s.keep(r)
-                continue
+            s.keep(r)
+            best, r = best[r], np.arange(r.shape[0])
         p = best[r] % width
         e = s.entry[r, p]
-        rising = store.extra[e] < 0.0
-        if rising.any():  # its limits would rise: that machine runs alone
+        if less[e].any():  # its limits would rise: that machine runs alone
+            rising = less[e]
             out.update(s.group[r[rising]].tolist())
             s.kmin[r[rising]] = dead
             r, p, e = r[~rising], p[~rising], e[~rising]
@@ -607,11 +608,13 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         now = vb[np.arange(r.shape[0]), i]
         np.minimum(vb, now[:, None], out=vb, where=~later)
         v3[r, b] = vb
-        after = blocks > b[:, None]
-        add, cap = s.add[r], s.cap[r]
+        after, before = blocks > b[:, None], blocks < b[:, None]
+        add, cap, room = s.add[r], s.cap[r], s.room[r]
         np.subtract(add, step[:, None], out=add, where=after)
         np.subtract(cap, step[:, None], out=cap, where=after)
-        np.minimum(cap, now[:, None], out=cap, where=blocks < b[:, None])
+        np.minimum(cap, now[:, None], out=cap, where=before)
+        np.subtract(room, step[:, None], out=room, where=after)
+        np.minimum(room, now[:, None] - s.dmax[r], out=room, where=before)
         s.add[r], s.cap[r] = add, cap
         # the upgrade made; the task's table now
         up = store.config[e]
@@ -622,11 +625,9 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
             out.update(s.group[lost].tolist())
         s.table[r, p] = tab
         s.dt[r, p] = np.inf  # its next upgrade is found below
-        # blocks where an upgrade may no longer fit: the task's, later ones whose pending
-        # add may have overtaken a margin (up to rounding), any whose cap fell below one
-        near = s.marg[r] + add <= 1e-9 * s.scale[r][:, None]
-        flag = (s.dmax[r] > cap) | (after & near) | (blocks == b[:, None])
-        fr, fb = np.nonzero(flag)
+        # blocks where an upgrade may no longer fit: the task's, any whose room may be gone
+        room[np.arange(r.shape[0]), b] = -np.inf
+        fr, fb = np.nonzero(room <= 1e-9 * s.scale[r][:, None])
         fr = r[fr]
         lim = np.minimum(v3[fr, fb] + s.add[fr, fb][:, None], s.cap[fr, fb][:, None])
         stale_r, stale_c = np.nonzero(s.dt.reshape(-1, nb, _BLOCK)[fr, fb] > lim)
@@ -635,7 +636,8 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         s.entry[rr, cc] = at
         s.dt[rr, cc] = store.extra[at] / s.speed[rr]
         s.key[rr, cc] = store.rank[at] * width + cc
-        s.refresh(fr, fb)
+        s.room[r] = room
+        s.refresh(fr, fb, lim)
         if lost.shape[0]:
             s.kmin[lost] = dead
     done = ~np.isin(chain, np.fromiter(out, dtype=np.int64, count=len(out))) & (final != config[tid])
