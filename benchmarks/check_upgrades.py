@@ -4,8 +4,9 @@
     .venv/bin/python benchmarks/check_upgrades.py --compare /tmp/before.json # on the new code
 
 Solves a few hundred random batches of model tasks (the test families of
-``tests/solver/test_envelope.py``, the benchmark's instances, and machines with hundreds to
-thousands of tasks each) with ``dsct-approx`` and records a digest of every schedule
+``tests/solver/test_envelope.py``, the benchmark's instances, machines with hundreds to
+thousands of tasks each, and batches whose works and deadlines are multiples of a tenth,
+where upgrades fit their limits exactly and rounding decides them) with ``dsct-approx`` and records a digest of every schedule
 (machine, configuration and the exact bits of start, duration and work per task) and its
 total accuracy. A speed-up of the upgrade pass must leave every digest unchanged;
 ``--compare`` lists any batch whose schedule differs, with the largest change of total
@@ -26,10 +27,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.solver import solve  # noqa: E402
+from app.solver import Problem, solve  # noqa: E402
+from app.solver.problem import Models  # noqa: E402
 from benchmarks.bench_solver import model_instance as bench_instance  # noqa: E402
 from tests.solver.test_envelope import KINDS  # noqa: E402
 from tests.solver.test_envelope import model_instance as family_instance  # noqa: E402
+
+
+def tenths(rng: np.random.Generator, n: int, m: int) -> Problem:
+    """Model tasks with works and deadlines on a grid of tenths (not exact in binary)."""
+    ms = Models(a_min=[0.0, 0.0], start=[0, 4, 7], work=[0.1, 0.2, 0.3, 0.6, 0.2, 0.3, 0.5],
+                accuracy=[0.3, 0.4, 0.5, 0.7, 0.1, 0.3, 0.4])
+    speed = rng.choice([0.5, 1.0, 2.0], m)
+    deadline = rng.integers(1, max(2, n // m + 2), n) * 0.1 * rng.choice([1, 2, 3], n)
+    ones = np.ones(n)
+    return Problem(deadline, ones, 0 * ones, ones, ones, speed, np.zeros(m), model=rng.integers(0, 2, n), models=ms)
 
 
 def batches():
@@ -41,6 +53,9 @@ def batches():
         yield f"{kind}-{i}", family_instance(rng, kind, n, int(rng.integers(1, 8)))
     for i, (n, m) in enumerate([(2000, 1), (5000, 2), (10_000, 100), (10_000, 10), (30_000, 100)]):
         yield f"bench-{n}-{m}", bench_instance(n, m, seed=i)
+    rng = np.random.default_rng(4)
+    for i in range(40):
+        yield f"tenths-{i}", tenths(rng, int(rng.integers(10, 3000)), int(rng.integers(1, 6)))
 
 
 def digest(problem, sol) -> str:

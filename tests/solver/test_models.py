@@ -311,13 +311,14 @@ def _plain_start(p: Problem, machine: np.ndarray, rng: np.random.Generator) -> t
 
 
 def _exact_fits(rng: np.random.Generator, n: int, m: int) -> Problem:
-    """Model tasks whose works, speeds and deadlines are small multiples of 1/4: limits
-    meet extra seconds exactly all the time (rounding decides those fits), and many
-    upgrades of different tasks share their accuracy per second."""
-    ms = Models(a_min=[0.0, 0.0], start=[0, 4, 7], work=[0.25, 0.5, 1.0, 2.0, 0.5, 1.0, 1.5],
-                accuracy=[0.25, 0.375, 0.5, 0.75, 0.125, 0.375, 0.5])
+    """Model tasks whose works and deadlines are small multiples of a tenth (not exact in
+    binary): limits meet extra seconds exactly all the time, in exact arithmetic, so that
+    rounding decides those fits, and many upgrades of different tasks share their accuracy
+    per second."""
+    ms = Models(a_min=[0.0, 0.0], start=[0, 4, 7], work=[0.1, 0.2, 0.3, 0.6, 0.2, 0.3, 0.5],
+                accuracy=[0.3, 0.4, 0.5, 0.7, 0.1, 0.3, 0.4])
     speed = rng.choice([0.5, 1.0, 2.0], m)
-    deadline = rng.integers(1, max(2, n // m + 2), n) * 0.25 * rng.choice([1, 2, 4], n)
+    deadline = rng.integers(1, max(2, n // m + 2), n) * 0.1 * rng.choice([1, 2, 3], n)
     ones = np.ones(n)
     return Problem(deadline, ones, 0 * ones, ones, ones, speed, np.zeros(m), model=rng.integers(0, 2, n), models=ms)
 
@@ -359,7 +360,7 @@ def test_upgrades_against_the_rule_written_plainly(block: int, lockstep: int, mo
 
 @pytest.mark.parametrize("block", [4, 64])
 def test_upgrades_where_limits_meet_upgrades_exactly(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Works and deadlines on a grid of quarters, so that upgrades fit their limits exactly
+    """Works and deadlines on a grid of tenths, so that upgrades fit their limits exactly
     and ratios tie across tasks and configurations: through dsct-approx every schedule passes
     the checker and is never below plain rounding; through the pass alone, every result
     meets the deadlines and stops only when no upgrade fits, and the lockstep makes the
