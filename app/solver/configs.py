@@ -29,10 +29,11 @@ from .problem import Problem
 __all__ = ["best_within", "upgrade"]
 
 _BLOCK = 64  # places per block of limits (:class:`_Limits`): the rounding of every limit
+_COMPARE_ALL = 4096  # tasks at most whose tables are compared whole (more: binary searches, fewer passes)
 _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
 _PAD = 1 << 16  # cells of padding a band of rows may add beyond twice its size
 _LOCKSTEP = 1 << 14  # machines of at most this many tasks make their upgrades in lockstep (longer ones: alone,
-#: where one pass over a machine's limits per upgrade costs less than the lockstep's padded passes)
+#: where a Python loop of a few microseconds per trial costs less than a lockstep round per upgrade)
 
 
 def best_within(problem: Problem, tasks: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -69,7 +70,9 @@ class _Limits:
     of the running tasks after it)``. A point read is O(1); when the task at ``p`` grows
     by ``dt`` every limit from ``p`` on drops by ``dt`` and the earlier ones are capped by
     the new limit at ``p``: O(B + n / B) vectorised, in blocks of B = :data:`_BLOCK`
-    positions, each with a pending ``x -> min(x + add, cap)``."""
+    positions, each with a pending ``x -> min(x + add, cap)``. These operations are the
+    pass's rounding of every limit: the lockstep (:func:`_upgrade_lockstep`) makes the same
+    ones, so that a machine's upgrades do not depend on which way ran it."""
 
     def __init__(self, limit: np.ndarray):
         n = limit.shape[0]
@@ -341,7 +344,7 @@ class _TableStore:
         else a binary search per task, vectorised."""
         x = -room
         lo, hi = self.lo[table], self.hi[table]
-        if self.rows is not None and table.shape[0] <= 4096:
+        if self.rows is not None and table.shape[0] <= _COMPARE_ALL:
             at = lo + (self.rows[table] / speed[:, None] < x[:, None]).argmin(axis=1)  # the first that fits
         else:
             width = int((hi - lo).max(initial=0))
@@ -499,7 +502,7 @@ class _Lockstep:
     plus the extra seconds given so far), the scale of the rounding that tolerance allows
     for."""
 
-    cells = ("v", "entry", "dt", "key", "table", "kind", "cand")
+    cells = ("v", "entry", "dt", "key", "table", "cand")
     blocks = ("add", "cap", "kmin", "room", "dmax")
     per_row = ("scale", "group", "speed")
 
@@ -510,7 +513,6 @@ class _Lockstep:
         self.dt = np.full(self.shape, -np.inf)
         self.key = np.full(self.shape, dead, dtype=np.int64)
         self.table = np.zeros(self.shape, dtype=np.intp)
-        self.kind = np.full(self.shape, -1, dtype=np.int64)
         self.cand = np.full(self.shape, -1, dtype=np.intp)
         self.add = np.zeros((rows, nb))
         self.cap = np.full((rows, nb), np.inf)
@@ -572,7 +574,6 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
     s.dt[row, col] = store.extra[first.at] / s.speed[row]
     s.key[row, col] = store.rank[first.at] * width + col
     s.table[row, col] = first.table
-    s.kind[row, col] = problem.model[tid]
     s.cand[row, col] = np.arange(chain.shape[0])
     every = np.arange(rows.shape[0] * nb)
     s.refresh(every // nb, every % nb, s.v.reshape(-1, _BLOCK))
@@ -619,7 +620,7 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         # the upgrade made; the task's table now
         up = store.config[e]
         final[s.cand[r, p]] = up
-        tab = store.table(s.kind[r, p], up)
+        tab = store.by_key[up]  # the table of (model, up), up >= 0
         lost = r[tab == store.missing]
         if lost.shape[0]:  # not foreseen (see _TableStore): that machine runs alone
             out.update(s.group[lost].tolist())
