@@ -4,12 +4,15 @@
     .venv/bin/python benchmarks/check_upgrades.py --compare /tmp/before.json # on the new code
 
 Solves a few hundred random batches of model tasks (the test families of
-``tests/solver/test_envelope.py``, the benchmark's instances, and machines with hundreds to
-thousands of tasks each) with ``dsct-approx`` and records a digest of every schedule
-(machine, configuration and the exact bits of start, duration and work per task). A speed-up
-of the upgrade pass must leave every digest unchanged; ``--compare`` lists any batch whose
-schedule differs and exits 1. A check script, not a test: it compares two versions of the
-code.
+``tests/solver/test_envelope.py``, the benchmark's instances, machines with hundreds to
+thousands of tasks each, and batches whose works and deadlines are multiples of a tenth,
+where upgrades fit their limits exactly and rounding decides them) with ``dsct-approx`` and records a digest of every schedule
+(machine, configuration and the exact bits of start, duration and work per task) and its
+total accuracy. A speed-up of the upgrade pass must leave every digest unchanged;
+``--compare`` lists any batch whose schedule differs, with the largest change of total
+accuracy, and exits 1. A change of the pass's rounding (how the limits are kept) may change
+schedules where an upgrade fits its limit to within rounding; ``--compare`` then says how
+many and by how much. A check script, not a test: it compares two versions of the code.
 """
 
 from __future__ import annotations
@@ -24,10 +27,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.solver import solve  # noqa: E402
+from app.solver import Problem, solve  # noqa: E402
+from app.solver.problem import Models  # noqa: E402
 from benchmarks.bench_solver import model_instance as bench_instance  # noqa: E402
 from tests.solver.test_envelope import KINDS  # noqa: E402
 from tests.solver.test_envelope import model_instance as family_instance  # noqa: E402
+
+
+def tenths(rng: np.random.Generator, n: int, m: int) -> Problem:
+    """Model tasks with works and deadlines on a grid of tenths (not exact in binary)."""
+    ms = Models(a_min=[0.0, 0.0], start=[0, 4, 7], work=[0.1, 0.2, 0.3, 0.6, 0.2, 0.3, 0.5],
+                accuracy=[0.3, 0.4, 0.5, 0.7, 0.1, 0.3, 0.4])
+    speed = rng.choice([0.5, 1.0, 2.0], m)
+    deadline = rng.integers(1, max(2, n // m + 2), n) * 0.1 * rng.choice([1, 2, 3], n)
+    ones = np.ones(n)
+    return Problem(deadline, ones, 0 * ones, ones, ones, speed, np.zeros(m), model=rng.integers(0, 2, n), models=ms)
 
 
 def batches():
@@ -39,6 +53,9 @@ def batches():
         yield f"{kind}-{i}", family_instance(rng, kind, n, int(rng.integers(1, 8)))
     for i, (n, m) in enumerate([(2000, 1), (5000, 2), (10_000, 100), (10_000, 10), (30_000, 100)]):
         yield f"bench-{n}-{m}", bench_instance(n, m, seed=i)
+    rng = np.random.default_rng(4)
+    for i in range(40):
+        yield f"tenths-{i}", tenths(rng, int(rng.integers(10, 3000)), int(rng.integers(1, 6)))
 
 
 def digest(problem, sol) -> str:
@@ -54,14 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--write", type=Path)
     group.add_argument("--compare", type=Path)
     args = ap.parse_args(argv)
-    got = {name: digest(p, solve(p, "dsct-approx")) for name, p in batches()}
+    got = {}
+    for name, p in batches():
+        sol = solve(p, "dsct-approx")
+        got[name] = [digest(p, sol), float(sol.total_accuracy)]
     if args.write:
         args.write.write_text(json.dumps(got, indent=0))
         print(f"{len(got)} schedules written to {args.write}")
         return 0
     before = json.loads(args.compare.read_text())
-    differ = [name for name in before if got.get(name) != before[name]]
+    differ = [name for name in before if name not in got or got[name][0] != before[name][0]]
     print(f"{len(before)} schedules compared, {len(differ)} differ" + (f": {differ[:20]}" if differ else ""))
+    if differ:
+        change = [(got[name][1] - before[name][1], name) for name in differ if name in got]
+        low, high = min(change), max(change)
+        print(f"total accuracy after minus before: from {low[0]:+.3g} ({low[1]}) to {high[0]:+.3g} ({high[1]}); "
+              f"largest relative change {max(abs(d) / max(abs(before[n][1]), 1e-300) for d, n in change):.3g}")
     return 1 if differ or set(got) != set(before) else 0
 
 

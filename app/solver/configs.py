@@ -28,13 +28,12 @@ from .problem import Problem
 
 __all__ = ["best_within", "upgrade"]
 
-_BLOCK = 4096  # positions per block of :class:`_Limits`
+_BLOCK = 64  # places per block of limits (:class:`_Limits`): the rounding of every limit
+_COMPARE_ALL = 4096  # tasks at most whose tables are compared whole (more: binary searches, fewer passes)
 _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
-_COMPACT_EVERY = 16  # rounds of the lockstep between looks for columns to drop
-_COMPACT_AT = 0.7  # columns are dropped when the longest row's upgradable tasks fill at most this share
 _PAD = 1 << 16  # cells of padding a band of rows may add beyond twice its size
-_LOCKSTEP = 1024  # machines of at most this many tasks make their upgrades in lockstep (longer ones: alone,
-#: where one pass over a machine's limits per upgrade costs less than the lockstep's padded passes)
+_LOCKSTEP = 1 << 14  # machines of at most this many tasks make their upgrades in lockstep (longer ones: alone,
+#: where a Python loop of a few microseconds per trial costs less than a lockstep round per upgrade)
 
 
 def best_within(problem: Problem, tasks: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -71,7 +70,9 @@ class _Limits:
     of the running tasks after it)``. A point read is O(1); when the task at ``p`` grows
     by ``dt`` every limit from ``p`` on drops by ``dt`` and the earlier ones are capped by
     the new limit at ``p``: O(B + n / B) vectorised, in blocks of B = :data:`_BLOCK`
-    positions, each with a pending ``x -> min(x + add, cap)``."""
+    positions, each with a pending ``x -> min(x + add, cap)``. These operations are the
+    pass's rounding of every limit: the lockstep (:func:`_upgrade_lockstep`) makes the same
+    ones, so that a machine's upgrades do not depend on which way ran it."""
 
     def __init__(self, limit: np.ndarray):
         n = limit.shape[0]
@@ -160,76 +161,73 @@ class _Queue:
 @dataclass(frozen=True, eq=False)
 class _Tables:
     """Tables of upgrades built at once (:func:`_build_tables`), key after key:
-    ``span`` per key ``(lo, hi)`` into the per-upgrade arrays (``-ratio``, extra seconds,
-    configuration, minus the running minimum of the extra seconds within the key)."""
+    ``span`` per key ``(lo, hi)`` into the per-upgrade arrays (``-ratio``, extra work,
+    configuration, minus the running minimum of the extra work within the key)."""
 
     span: np.ndarray
     negr: np.ndarray
-    dt: np.ndarray
+    extra: np.ndarray
     config: np.ndarray
     neg_least: np.ndarray
 
 
-class _Upgrades:
-    """Per (model, configuration, machine speed): every upgrade of a task of that model
-    running that configuration (-1: none), best first (accuracy gain per second, then
-    fewer extra seconds, then the lower index), with running minima of the extra seconds
-    so that the best upgrade within a limit is a binary search.
+def _ratio_order(gain: float, extra: float) -> float:
+    """The sort key of an upgrade by accuracy gain per unit of extra work (per second on
+    a machine: its speed is common to every upgrade compared there): ``-gain / extra``,
+    ``-inf`` for no extra work."""
+    return -(gain / extra) if extra > 0.0 else -math.inf
 
-    The tables sit end to end in flat lists (``negr``, ``dt``, ``config``: -ratio, extra
-    seconds, configuration; ``neg_least``: minus the running minimum of the extra seconds),
+
+class _Upgrades:
+    """Per (model, configuration): every upgrade of a task of that model running that
+    configuration (-1: none), best first (accuracy gain per unit of extra work, then less
+    extra work, then the lower index), with running minima of the extra work so that the
+    best upgrade within a limit is a binary search. A machine's speed divides every extra
+    work alike, so one table serves every machine: the extra seconds on a machine of speed
+    s are ``extra / s`` (a division rounds monotonically, so the running minima in seconds
+    are those of the works divided).
+
+    The tables sit end to end in flat lists (``negr``, ``extra``, ``config``: -ratio,
+    extra work, configuration; ``neg_least``: minus the running minimum of the extra work),
     key by key, and ``span[key]`` gives each key's ``(lo, hi)`` there. A key is built on
-    first use (:meth:`build`), O(C log C) for C configurations of the model. It computes
-    every number with the floating-point operations of :func:`_build_tables` (all tables
-    at once, vectorised), so the tables do not depend on how they were built."""
+    first use (:meth:`build`), O(C log C) for C configurations of the model, with the
+    floating-point operations of :func:`_build_tables` (all tables at once, vectorised),
+    so the tables do not depend on how they were built."""
 
     def __init__(self, models):
-        self.models = models
         self.work = models.work.tolist()
         self.accuracy = models.accuracy.tolist()
         self.start = models.start.tolist()
         self.a_min = models.a_min.tolist()
-        #: per upgrade, key after key: -ratio, extra seconds, configuration
         self.negr: list[float] = []
-        self.dt: list[float] = []
+        self.extra: list[float] = []
         self.config: list[int] = []
         self.neg_least: list[float] = []
-        self.span: dict[tuple[int, int, float], tuple[int, int]] = {}
-        self._by_config: dict[tuple[int, int], tuple[list[float], list[float], list[int]]] = {}
+        self.span: dict[tuple[int, int], tuple[int, int]] = {}
 
-    def _gains(self, k: int, c: int) -> tuple[list[float], list[float], list[int]]:
-        """The upgrades of a task of model ``k`` running ``c`` (-1: none), on any machine:
-        accuracy gains, extra works and configurations (cached per (model, configuration))."""
-        key = (k, c)
-        got = self._by_config.get(key)
-        if got is None:
-            work, accuracy = self.work, self.accuracy
-            w0 = 0.0 if c < 0 else work[c]
-            a0 = self.a_min[k] if c < 0 else accuracy[c]
-            up = [c2 for c2 in range(self.start[k], self.start[k + 1]) if accuracy[c2] - a0 > 0.0]
-            got = self._by_config[key] = ([accuracy[c2] - a0 for c2 in up], [work[c2] - w0 for c2 in up], up)
-        return got
-
-    def build(self, key: tuple[int, int, float]) -> tuple[int, int]:
-        """Append the table of ``key`` (model, configuration or -1, speed); its span."""
-        k, c, speed = key
-        gains, extra, up = self._gains(k, c)
-        dts = [w / speed for w in extra]
-        options = sorted(zip([-(g / dt) if dt > 0.0 else -math.inf for g, dt in zip(gains, dts, strict=True)],
-                             dts, up, strict=True))
-        lo = len(self.dt)
+    def build(self, key: tuple[int, int]) -> tuple[int, int]:
+        """Append the table of ``key`` (model, configuration or -1); its span."""
+        k, c = key
+        work, accuracy = self.work, self.accuracy
+        w0 = 0.0 if c < 0 else work[c]
+        a0 = self.a_min[k] if c < 0 else accuracy[c]
+        up = [c2 for c2 in range(self.start[k], self.start[k + 1]) if accuracy[c2] - a0 > 0.0]
+        extra = [work[c2] - w0 for c2 in up]
+        options = sorted(zip([_ratio_order(accuracy[c2] - a0, x) for c2, x in zip(up, extra, strict=True)],
+                             extra, up, strict=True))
+        lo = len(self.extra)
         if options:
-            negr, dt, config = zip(*options, strict=True)
+            negr, extra, config = zip(*options, strict=True)
             self.negr.extend(negr)
-            self.dt.extend(dt)
+            self.extra.extend(extra)
             self.config.extend(config)
-            self.neg_least.extend(accumulate([-x for x in dt], max))
-        got = self.span[key] = (lo, len(self.dt))
+            self.neg_least.extend(accumulate([-x for x in extra], max))
+        got = self.span[key] = (lo, len(self.extra))
         return got
 
 
-def _build_tables(models, k: np.ndarray, c: np.ndarray, speed: np.ndarray) -> _Tables:
-    """The upgrade tables of the keys ``(k, c, speed)`` (distinct), vectorised, with the
+def _build_tables(models, k: np.ndarray, c: np.ndarray) -> _Tables:
+    """The upgrade tables of the keys ``(k, c)`` (distinct), vectorised, with the
     floating-point operations of :meth:`_Upgrades.build`: O(N log N) for N upgrades in
     all."""
     ms = models
@@ -244,117 +242,116 @@ def _build_tables(models, k: np.ndarray, c: np.ndarray, speed: np.ndarray) -> _T
     gain = ms.accuracy[c2] - a0[group]
     keep = gain > 0.0
     group, c2, gain = group[keep], c2[keep], gain[keep]
-    dt = (ms.work[c2] - w0[group]) / speed[group]
+    extra = ms.work[c2] - w0[group]
     with np.errstate(divide="ignore"):
-        negr = np.where(dt > 0.0, -(gain / np.where(dt > 0.0, dt, 1.0)), -np.inf)
-    order = np.lexsort((c2, dt, negr, group))
-    group, c2, dt, negr = group[order], c2[order], dt[order], negr[order]
-    # running maximum of -dt within each key: by rank among all values, the key's
+        negr = np.where(extra > 0.0, -(gain / np.where(extra > 0.0, extra, 1.0)), -np.inf)
+    order = np.lexsort((c2, extra, negr, group))
+    group, c2, extra, negr = group[order], c2[order], extra[order], negr[order]
+    # running maximum of -extra within each key: by rank among all values, the key's
     # number above every rank of the keys before it
     total = group.shape[0]
     rank = np.empty(total, dtype=np.int64)
-    by_value = np.argsort(-dt, kind="stable")
+    by_value = np.argsort(-extra, kind="stable")
     rank[by_value] = np.arange(total)
     best = np.maximum.accumulate(group.astype(np.int64) * total + rank) - group.astype(np.int64) * total
-    neg_least = -dt[by_value[best]]
+    neg_least = -extra[by_value[best]]
     counts = np.bincount(group, minlength=k.shape[0])
     span = np.empty((k.shape[0], 2), dtype=np.intp)
     span[:, 1] = np.cumsum(counts)
     span[:, 0] = span[:, 1] - counts
-    return _Tables(span, negr, dt, c2, neg_least)
+    return _Tables(span, negr, extra, c2, neg_least)
 
 
 class _TableStore:
     """The upgrade tables every task may meet, built at once (:func:`_build_tables`) as
-    flat arrays (``negr``, ``dt``, ``config``, ``neg_least`` as in :class:`_Tables`, one
-    last entry past them standing for "none"), found by key ``(model, configuration or
-    -1, speed)`` for many tasks at once (:meth:`spans`), with every entry's ``rank`` by
-    ``(-ratio, extra seconds)`` (equal pairs, equal ranks) so that the best upgrade of
-    many is one integer minimum."""
+    flat arrays (``negr``, ``extra``, ``config``, ``neg_least`` as in :class:`_Tables`,
+    one last entry past them standing for "none"), found by key ``(model, configuration or
+    -1)`` for many tasks at once (:meth:`table`), with every entry's ``rank`` by
+    ``(-ratio, extra work)`` (equal pairs, equal ranks) so that the best upgrade of many
+    on one machine is one integer minimum."""
 
-    def __init__(self, models, speeds: np.ndarray, k: np.ndarray, c: np.ndarray, sid: np.ndarray,
-                 room: np.ndarray):
+    def __init__(self, models, k: np.ndarray, c: np.ndarray, speed: np.ndarray, room: np.ndarray):
         """The tables of tasks of models ``k`` now running ``c`` (-1: none) on machines of
-        speeds ``speeds[sid]``, with limits ``room``: their own and those of every more
+        speeds ``speed``, with limits ``room`` (seconds): their own and those of every more
         accurate configuration they may reach. A task's limit falls by the extra seconds
         of each of its upgrades, so it reaches only configurations whose work exceeds its
         own by at most its speed times its limit (a margin of 1e-9 relative to the works
-        covers the rounding); :meth:`spans` says where a table is missing all the same."""
-        self.models = models
-        self.speeds = speeds
+        covers the rounding); :meth:`table` says where one is missing all the same."""
         self.n_configs = int(models.work.shape[0])
-        now, task_key = np.unique(self._key(k, c, sid), return_inverse=True)
-        most = np.full(now.shape[0], -np.inf)
-        np.maximum.at(most, task_key, room)
-        code, sid = np.divmod(now, speeds.shape[0])
-        has = code < self.n_configs
-        k = np.where(has, 0, code - self.n_configs)
-        k[has] = np.searchsorted(models.start, code[has], side="right") - 1
-        a0 = np.where(has, models.accuracy[np.minimum(code, self.n_configs - 1)], models.a_min[k])
-        w0 = np.where(has, models.work[np.minimum(code, self.n_configs - 1)], 0.0)
-        size = (models.start[k + 1] - models.start[k]).astype(np.intp)
-        owner = np.repeat(np.arange(k.shape[0]), size)
-        c2 = models.start[k][owner] + np.arange(owner.shape[0]) - np.repeat(np.cumsum(size) - size, size)
-        reach = (speeds[sid] * np.maximum(most, 0.0))[owner]
+        possible = self.n_configs + int(models.a_min.shape[0])
+        task_key = self._key(k, c)
+        reach_of = np.full(possible, -np.inf)
+        np.maximum.at(reach_of, task_key, speed * room)
+        wanted = np.zeros(possible, dtype=bool)
+        wanted[task_key] = True
+        now = np.flatnonzero(wanted)
+        has = now < self.n_configs
+        kk = np.where(has, 0, now - self.n_configs)
+        kk[has] = np.searchsorted(models.start, now[has], side="right") - 1
+        a0 = np.where(has, models.accuracy[np.minimum(now, self.n_configs - 1)], models.a_min[kk])
+        w0 = np.where(has, models.work[np.minimum(now, self.n_configs - 1)], 0.0)
+        size = (models.start[kk + 1] - models.start[kk]).astype(np.intp)
+        owner = np.repeat(np.arange(kk.shape[0]), size)
+        c2 = models.start[kk][owner] + np.arange(owner.shape[0]) - np.repeat(np.cumsum(size) - size, size)
+        reach = np.maximum(reach_of[now], 0.0)[owner]
         extra = models.work[c2] - w0[owner]
         better = (models.accuracy[c2] > a0[owner]) & (extra <= reach + 1e-9 * (models.work[c2] + w0[owner] + reach))
-        keys = np.unique(np.concatenate((now, self._key(k[owner][better], c2[better], sid[owner][better]))))
-        code, sid = np.divmod(keys, speeds.shape[0])
-        has = code < self.n_configs
-        k = np.where(has, 0, code - self.n_configs)
-        k[has] = np.searchsorted(models.start, code[has], side="right") - 1
-        tables = _build_tables(models, k, np.where(has, code, -1), speeds[sid])
-        self.keys, self.lo, self.hi = keys, tables.span[:, 0], tables.span[:, 1]
-        #: every key's place among the keys, when there are few possible keys
-        self.by_key = None
-        possible = (self.n_configs + int(models.a_min.shape[0])) * speeds.shape[0]
-        if possible <= 4 * keys.shape[0] + 65536:
-            self.by_key = np.full(possible, -1, dtype=np.intp)
-            self.by_key[keys] = np.arange(keys.shape[0])
+        wanted[c2[better]] = True
+        keys = np.flatnonzero(wanted)
+        has = keys < self.n_configs
+        kk = np.where(has, 0, keys - self.n_configs)
+        kk[has] = np.searchsorted(models.start, keys[has], side="right") - 1
+        tables = _build_tables(models, kk, np.where(has, keys, -1))
+        #: every key's place among the keys (-1: not built)
+        self.by_key = np.full(possible, keys.shape[0], dtype=np.intp)
+        self.by_key[keys] = np.arange(keys.shape[0])
         self.negr = np.append(tables.negr, np.inf)
-        self.dt = np.append(tables.dt, -np.inf)
+        self.extra = np.append(tables.extra, -np.inf)
         self.config = np.append(tables.config, -1)
         self.neg_least = np.append(tables.neg_least, np.inf)
-        order = np.lexsort((self.dt, self.negr))
+        order = np.lexsort((self.extra, self.negr))
         new = np.ones(order.shape[0], dtype=bool)
-        negr, dt = self.negr[order], self.dt[order]
-        new[1:] = (negr[1:] != negr[:-1]) | (dt[1:] != dt[:-1])
+        negr, extra = self.negr[order], self.extra[order]
+        new[1:] = (negr[1:] != negr[:-1]) | (extra[1:] != extra[:-1])
         self.rank = np.empty(order.shape[0], dtype=np.int64)
         self.rank[order] = np.cumsum(new) - 1
-        self.rank[-1] = np.iinfo(np.int64).max  # none
         self.none = order.shape[0] - 1
+        self.rank[self.none] = self.rank[:-1].max(initial=-1) + 1  # none: after every upgrade
+        #: per table (one more, empty, for a table not built): its place in the flat arrays
+        self.lo = np.append(tables.span[:, 0], self.none)
+        self.hi = np.append(tables.span[:, 1], self.none)
+        self.missing = keys.shape[0]
+        #: per table, its running minima padded with +inf (one at least), when every table is short
+        self.rows = None
+        width = int((self.hi - self.lo).max(initial=0))
+        if width <= 16:
+            cols = np.arange(width + 1)
+            at = self.lo[:, None] + cols
+            self.rows = np.where(at < self.hi[:, None], self.neg_least[np.minimum(at, self.none)], np.inf)
 
-    def _key(self, k: np.ndarray, c: np.ndarray, sid: np.ndarray) -> np.ndarray:
-        return np.where(c >= 0, c, self.n_configs + k).astype(np.int64) * self.speeds.shape[0] + sid
+    def _key(self, k: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return np.where(c >= 0, c, self.n_configs + k)
 
-    def spans(self, k: np.ndarray, c: np.ndarray, sid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per task (model ``k``, configuration ``c`` or -1, speed index ``sid``): its
-        table's ``(lo, hi)`` in the flat arrays, and whether it was built."""
-        key = self._key(k, c, sid)
-        if self.by_key is not None:
-            at = self.by_key[key]
-            built = at >= 0
-        else:
-            at = np.minimum(np.searchsorted(self.keys, key), self.keys.shape[0] - 1)
-            built = self.keys[at] == key
-        return self.lo[at], self.hi[at], built
+    def table(self, k: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Per task (model ``k``, configuration ``c`` or -1): its table, :attr:`missing`
+        where it was not built."""
+        return self.by_key[self._key(k, c)]
 
-    def first_within(self, lo: np.ndarray, hi: np.ndarray, room: np.ndarray) -> np.ndarray:
-        """Per task, the first place in its table ``[lo, hi)`` whose running minimum of the
-        extra seconds is at most ``room`` (its best upgrade within ``room``), as
-        ``bisect_left(neg_least, -room, lo, hi)``, or :attr:`none`: a binary search per
-        task, vectorised (few tasks and short tables: every entry compared at once)."""
+    def first_within(self, table: np.ndarray, room: np.ndarray, speed: np.ndarray) -> np.ndarray:
+        """Per task, the first place in its ``table`` whose running minimum of the extra
+        seconds (extra work over ``speed``) is at most ``room`` (its best upgrade within
+        ``room``), or :attr:`none`: every entry compared at once when the tables are short,
+        else a binary search per task, vectorised."""
         x = -room
-        width = int((hi - lo).max(initial=0))
-        if width <= 16 and lo.shape[0] <= 256:
-            cols = np.arange(width)
-            at = lo + ((self.neg_least[np.minimum(lo[:, None] + cols, hi[:, None])] < x[:, None])
-                       & (cols < (hi - lo)[:, None])).sum(axis=1)
+        lo, hi = self.lo[table], self.hi[table]
+        if self.rows is not None and table.shape[0] <= _COMPARE_ALL:
+            at = lo + (self.rows[table] / speed[:, None] < x[:, None]).argmin(axis=1)  # the first that fits
         else:
+            width = int((hi - lo).max(initial=0))
             at, end = lo.copy(), hi.copy()
             for _ in range(width.bit_length()):
                 mid = (at + end) >> 1
-                right = (self.neg_least[mid] < x) & (at < end)
+                right = (self.neg_least[mid] / speed < x) & (at < end)
                 at = np.where(right, mid + 1, at)
                 end = np.where(right | (at >= end), end, mid)
         return np.where(at < hi, at, self.none)
@@ -418,48 +415,48 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     by its deadline. An upgrade moves a model task to a more accurate configuration (or
     gives one to a model task that has none); it takes ``extra`` seconds and delays every
     later task of the machine by as much, so it is made only when ``extra`` is at most the
-    least slack (deadline minus end) of the task and of every later running task. Upgrades
-    go by the best accuracy gain per second first, ties to the fewer extra seconds, then
-    the earlier position. Machines do not share time: the machines of at most
-    :data:`_LOCKSTEP` tasks make their upgrades in lockstep, one upgrade per machine a
-    round, vectorised over the machines (:func:`_upgrade_lockstep`); a longer machine, or
-    one that meets an upgrade to less work, runs on its own (:func:`_upgrade_machine`).
-    Both make the same upgrades, with the same floating-point operations.
+    task's limit: the least slack (deadline minus end) of the task and of every later
+    running task, kept in blocks of :data:`_BLOCK` places (:class:`_Limits`, whose
+    rounding is the pass's). Upgrades go by the best accuracy gain per second first, ties
+    to the fewer extra seconds, then the earlier position. Machines do not share time: the
+    machines of at most :data:`_LOCKSTEP` tasks make their upgrades in lockstep, one
+    upgrade per machine a round, vectorised over the machines (:func:`_upgrade_lockstep`);
+    a longer machine, or one that meets an upgrade to less work, runs on its own
+    (:func:`_upgrade_machine`). Both make the same upgrades, with the same floating-point
+    operations.
 
     O(n log n + T) to set up (T: the entries of the upgrade tables the tasks may meet, at
-    most C per model task's configuration and machine speed), then O(sum over upgrades of
-    the tasks still upgradable on the upgraded machine) in numpy passes, over as many
-    rounds as the most upgrades one machine makes; per round O(m' L) for the m' machines
-    still upgrading and L the most upgradable tasks on one of them (machines of similar
-    length in one band, :func:`_bands`)."""
+    most C per model task's (model, configuration)), then O(B + n_r / B) numpy work per
+    upgrade on a machine of n_r tasks (blocks of B places) plus a binary search per task
+    whose best upgrade no longer fits; in lockstep, as many rounds as the most upgrades
+    one machine makes, each O(m' (B + L / B)) for the m' machines still upgrading and L
+    the longest of them (machines of similar length in one band, :func:`_bands`)."""
     if idx.shape[0] == 0:
         return
     bounds = np.append(group_starts, idx.shape[0])
     mach = machine[idx]
-    speeds, speed_id = np.unique(problem.speed, return_inverse=True)
     w = work[idx]
     limit = _all_chain_limits(problem, idx, bounds, mach, w)
     # every model task's best upgrade within its limit
     kinds = problem.model[idx]
     on = np.flatnonzero(kinds >= 0)
-    k_on, c_on, sid_on = kinds[on], config[idx][on], speed_id[mach[on]]
-    store = _TableStore(problem.models, speeds, k_on, c_on, sid_on, limit[on])
-    lo_t, hi_t, _ = store.spans(k_on, c_on, sid_on)  # all built
-    at = store.first_within(lo_t, hi_t, limit[on])
+    k_on, c_on, speed_on = kinds[on], config[idx][on], problem.speed[mach[on]]
+    store = _TableStore(problem.models, k_on, c_on, speed_on, limit[on])
+    tab = store.table(k_on, c_on)  # all built
+    at = store.first_within(tab, limit[on], speed_on)
     fits = at != store.none
-    first = _Candidates(pos=on[fits], at=at[fits], lo=lo_t[fits], hi=hi_t[fits])
+    first = _Candidates(pos=on[fits], at=at[fits], table=tab[fits])
     chain = np.searchsorted(bounds, first.pos, side="right") - 1
     length = np.diff(bounds)
-    # a chain longer than a block keeps its limits in blocks (another rounding): alone
-    alone = length[chain] > min(_LOCKSTEP, _BLOCK)
+    alone = length[chain] > _LOCKSTEP
     sequential = set(np.unique(chain[alone]).tolist())
     together = np.flatnonzero(~alone)
-    per_chain = np.bincount(chain[together], minlength=length.shape[0])
-    for rows in _bands(per_chain):
-        mine = together[np.isin(chain[together], rows[per_chain[rows] > 0])]
+    used = np.where(np.bincount(chain[together], minlength=length.shape[0]) > 0, length, 0)
+    for rows in _bands(used):
+        mine = together[np.isin(chain[together], rows[used[rows] > 0])]
         if mine.shape[0]:
-            sequential |= _upgrade_lockstep(problem, store, idx, chain[mine], first.take(mine), limit,
-                                            speed_id[mach], work, config)
+            sequential |= _upgrade_lockstep(problem, store, idx, bounds, chain[mine], first.take(mine), limit,
+                                            problem.speed[mach], work, config)
     if sequential:
         _upgrade_alone(problem, store, idx, bounds, mach, chain, first, limit, sorted(sequential), work, config)
 
@@ -467,15 +464,14 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
 @dataclass(frozen=True, eq=False)
 class _Candidates:
     """Model tasks with an upgrade within their limit: position in the chains, place of
-    that upgrade in the tables and their own table's ``[lo, hi)``."""
+    that upgrade in the tables and their own table."""
 
     pos: np.ndarray
     at: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
+    table: np.ndarray
 
     def take(self, which: np.ndarray) -> _Candidates:
-        return _Candidates(self.pos[which], self.at[which], self.lo[which], self.hi[which])
+        return _Candidates(self.pos[which], self.at[which], self.table[which])
 
 
 def _upgrade_alone(problem: Problem, store: _TableStore, idx: np.ndarray, bounds: np.ndarray, mach: np.ndarray,
@@ -487,111 +483,164 @@ def _upgrade_alone(problem: Problem, store: _TableStore, idx: np.ndarray, bounds
         lo, hi = int(bounds[g]), int(bounds[g + 1])
         mine = chain == g
         at = first.at[mine]
-        pos, negr, dt, cfg = first.pos[mine], store.negr[at], store.dt[at], store.config[at]
-        least = -store.neg_least[first.hi[mine] - 1]
-        order = np.lexsort((pos, dt, negr))
-        queue = _Queue(negr[order], dt[order], pos[order] - lo, cfg[order], least[order])
+        pos, negr, extra, cfg = first.pos[mine], store.negr[at], store.extra[at], store.config[at]
+        least = -store.neg_least[store.hi[first.table[mine]] - 1] / problem.speed[mach[lo]]
+        order = np.lexsort((pos, extra, negr))
+        queue = _Queue(negr[order], extra[order], pos[order] - lo, cfg[order], least[order])
         _upgrade_machine(problem, options, idx[lo:hi], int(mach[lo]), limit[lo:hi], queue, work, config)
 
 
-def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, chain: np.ndarray, first: _Candidates,
-                      limit: np.ndarray, speed_id: np.ndarray, work: np.ndarray, config: np.ndarray) -> set[int]:
+class _Lockstep:
+    """The state of machines making their upgrades in lockstep (:func:`_upgrade_lockstep`):
+    per machine (a row) and place of its chain (a column, in blocks of :data:`_BLOCK`),
+    the limit's stored part ``v`` (:class:`_Limits`: the limit is ``min(v + add, cap)``
+    with ``add`` and ``cap`` per block), the task's best upgrade within its limit (table
+    entry, extra seconds ``dt``, key ``rank * width + column``) and its table; per block,
+    the least key, the most ``dt`` and ``room``, the least ``min(v + add, cap) - dt`` (kept
+    up to rounding as the limits fall: below a tolerance, an upgrade in the block may no
+    longer fit); per row, a bound on every ``|v|`` and ``|add|`` (the limits' largest size
+    plus the extra seconds given so far), the scale of the rounding that tolerance allows
+    for."""
+
+    cells = ("v", "entry", "dt", "key", "table", "cand")
+    blocks = ("add", "cap", "kmin", "room", "dmax")
+    per_row = ("scale", "group", "speed")
+
+    def __init__(self, rows: int, nb: int, dead: int):
+        self.shape = (rows, nb * _BLOCK)
+        self.v = np.full(self.shape, np.inf)
+        self.entry = np.zeros(self.shape, dtype=np.intp)
+        self.dt = np.full(self.shape, -np.inf)
+        self.key = np.full(self.shape, dead, dtype=np.int64)
+        self.table = np.zeros(self.shape, dtype=np.intp)
+        self.cand = np.full(self.shape, -1, dtype=np.intp)
+        self.add = np.zeros((rows, nb))
+        self.cap = np.full((rows, nb), np.inf)
+        self.kmin = np.full((rows, nb), dead, dtype=np.int64)
+        self.room = np.full((rows, nb), np.inf)
+        self.dmax = np.full((rows, nb), -np.inf)
+
+    def keep(self, rows: np.ndarray) -> None:
+        for name in self.cells + self.blocks + self.per_row:
+            setattr(self, name, getattr(self, name)[rows])
+        self.shape = self.v.shape
+
+    def refresh(self, r: np.ndarray, b: np.ndarray, lim: np.ndarray) -> None:
+        """The per-block summaries of blocks ``b`` of rows ``r``, whose limits are ``lim``."""
+        nb = self.add.shape[1]
+        self.kmin[r, b] = self.key.reshape(-1, nb, _BLOCK)[r, b].min(axis=1)
+        dt = self.dt.reshape(-1, nb, _BLOCK)[r, b]
+        self.room[r, b] = (lim - dt).min(axis=1)
+        self.dmax[r, b] = dt.max(axis=1)
+
+
+def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bounds: np.ndarray, chain: np.ndarray,
+                      first: _Candidates, limit: np.ndarray, speed: np.ndarray, work: np.ndarray,
+                      config: np.ndarray) -> set[int]:
     """:func:`upgrade` on many machines at once, in place; ``first``: their model tasks
     with an upgrade within their limit, by chain (``chain``) then position.
 
-    A machine's tasks are a row of padded matrices (limit, rank and extra seconds of the
-    task's upgrade, ...), kept so that every task's upgrade is its best within its limit
-    now. Each round every machine makes its best one (the least rank, then the earliest
-    position: the sequential rule's next upgrade, since its limits only fall, see
-    :func:`_upgrade_machine`); its limits fall as in :class:`_Limits` (with the same
-    floating-point operations: those from the task on by the extra seconds, the earlier
-    ones capped by the task's new limit), and every task whose upgrade no longer fits
-    gets its best within its limit now (a task with none is out for good). Columns of
-    tasks that are out, and rows of machines that are done, are dropped as they grow
-    many. A machine whose best upgrade is to less work (its limits would rise) is left
-    out: returns those chains, for :func:`_upgrade_machine`."""
+    A machine's chain is a row of padded matrices (:class:`_Lockstep`), kept so that every
+    task's upgrade is its best within its limit now. Each round every machine makes its
+    best one (the least rank, then the earliest position: the sequential rule's next
+    upgrade, since its limits only fall, see :func:`_upgrade_machine`); its limits fall
+    with the floating-point operations of :meth:`_Limits.grow` (the block of the task
+    settled; in it, those from the task on minus the extra seconds, the earlier ones capped
+    by the task's new limit; later blocks' pending add and cap minus the extra seconds,
+    earlier blocks' cap capped), and every task whose upgrade may no longer fit (its block
+    flagged by the per-block room, then checked exactly) gets its best within its limit
+    now (a task with none is out for good). Rows of machines that are done are dropped as
+    they grow many. A machine whose best upgrade is to less work (its limits would rise)
+    or to a table not built is left out: returns those chains, for
+    :func:`_upgrade_machine`. O(B + L / B) per row and round for rows of at most L places,
+    plus the tasks whose upgrade no longer fits (each compared with its table)."""
     out: set[int] = set()
-    if chain.shape[0] == 0:
-        return out
-    rows, row = np.unique(chain, return_inverse=True)
-    count = np.bincount(row)
-    col = np.arange(chain.shape[0]) - np.repeat(np.cumsum(count) - count, count)
-    shape = (rows.shape[0], int(count.max()))
+    new_row = np.ones(chain.shape[0], dtype=bool)  # chain: non-decreasing
+    new_row[1:] = chain[1:] != chain[:-1]
+    rows, row = chain[new_row], np.cumsum(new_row) - 1
+    start = bounds[rows]
+    col = first.pos - start[row]
+    nb = max(1, -(-int((bounds[rows + 1] - start).max()) // _BLOCK))
+    width = nb * _BLOCK
+    dead = int(store.rank[store.none]) * width  # keys from here on: no upgrade
+    s = _Lockstep(rows.shape[0], nb, dead)
     tid = idx[first.pos]
-
-    def matrix(fill, values):
-        a = np.full(shape, fill, dtype=np.asarray(values).dtype)
-        a[row, col] = values
-        return a
-
-    none = store.none
-    v = matrix(0.0, limit[first.pos])
-    entry = matrix(none, first.at)
-    key = store.rank[entry]
-    dt = store.dt[entry]
-    cfg = matrix(-1, config[tid])
-    kind = matrix(-1, problem.model[tid])
-    lo = matrix(0, first.lo)
-    hi = matrix(0, first.hi)
-    cand = matrix(-1, np.arange(chain.shape[0]))  # the candidate's number, for the answer
-    group = rows
-    sid = speed_id[first.pos[np.cumsum(count) - count]]
+    s.speed = speed[start]
+    s.group = rows
+    s.v[row, col] = limit[first.pos]
+    s.scale = np.zeros(rows.shape[0])
+    np.maximum.at(s.scale, row, np.abs(limit[first.pos]))
+    s.entry[row, col] = first.at
+    s.dt[row, col] = store.extra[first.at] / s.speed[row]
+    s.key[row, col] = store.rank[first.at] * width + col
+    s.table[row, col] = first.table
+    s.cand[row, col] = np.arange(chain.shape[0])
+    every = np.arange(rows.shape[0] * nb)
+    s.refresh(every // nb, every % nb, s.v.reshape(-1, _BLOCK))
     final = config[tid].copy()
-    mats = [v, entry, key, dt, cfg, kind, lo, hi, cand]
-    rounds = 0
-    dead = store.rank[none]
-    while mats[0].shape[0]:
-        v, entry, key, dt, cfg, kind, lo, hi, cand = mats
-        width = v.shape[1]
-        q = key.argmin(axis=1)
-        r = np.arange(q.shape[0])
-        e = entry[r, q]
-        step = store.dt[e]
-        going = e != none
-        rising = going & (step < 0.0)
-        if rising.any():
-            out.update(group[rising].tolist())
-            going &= ~rising
-            key[rising] = dead
-            dt[rising] = -np.inf
-        if not going.all():
-            if not going.any():
+    cols, blocks = np.arange(_BLOCK), np.arange(nb)
+    less = store.extra < 0.0
+    while True:
+        best = s.kmin.min(axis=1)
+        r = np.flatnonzero(best < dead)
+        if r.shape[0] <= s.shape[0] >> 1:
+            if r.shape[0] == 0:
                 break
-            if rounds % 8 == 0 and going.sum() <= 0.75 * going.shape[0]:
-                mats = [a[going] for a in mats]
-                group, sid = group[going], sid[going]
+            s.keep(r)
+            best, r = best[r], np.arange(r.shape[0])
+        p = best[r] % width
+        e = s.entry[r, p]
+        if less[e].any():  # its limits would rise: that machine runs alone
+            rising = less[e]
+            out.update(s.group[r[rising]].tolist())
+            s.kmin[r[rising]] = dead
+            r, p, e = r[~rising], p[~rising], e[~rising]
+            if r.shape[0] == 0:
                 continue
-            q = np.where(going, q, width)
-            step = np.where(going, step, 0.0)
-        flat = r * width + np.minimum(q, width - 1)
-        now = np.where(going, v.ravel()[flat] - step, np.inf)  # the task's limit once upgraded
-        later = np.greater_equal(np.arange(width), q[:, None])
-        np.subtract(v, step[:, None], out=v, where=later)
-        np.minimum(v, now[:, None], out=v, where=~later)
-        flat, e = flat[going], e[going]
+        b, i = p // _BLOCK, p % _BLOCK
+        step = s.dt[r, p]
+        s.scale[r] += step
+        # the limits, as _Limits.grow
+        v3 = s.v.reshape(-1, nb, _BLOCK)
+        vb = np.minimum(v3[r, b] + s.add[r, b][:, None], s.cap[r, b][:, None])
+        s.add[r, b], s.cap[r, b] = 0.0, np.inf
+        later = cols >= i[:, None]
+        np.subtract(vb, step[:, None], out=vb, where=later)
+        now = vb[np.arange(r.shape[0]), i]
+        np.minimum(vb, now[:, None], out=vb, where=~later)
+        v3[r, b] = vb
+        after, before = blocks > b[:, None], blocks < b[:, None]
+        add, cap, room = s.add[r], s.cap[r], s.room[r]
+        np.subtract(add, step[:, None], out=add, where=after)
+        np.subtract(cap, step[:, None], out=cap, where=after)
+        np.minimum(cap, now[:, None], out=cap, where=before)
+        np.subtract(room, step[:, None], out=room, where=after)
+        np.minimum(room, now[:, None] - s.dmax[r], out=room, where=before)
+        s.add[r], s.cap[r] = add, cap
+        # the upgrade made; the task's table now
         up = store.config[e]
-        final[cand.ravel()[flat]] = up
-        cfg.ravel()[flat] = up
-        t_lo, t_hi, built = store.spans(kind.ravel()[flat], up, sid[going])
-        if not built.all():  # not foreseen (see _TableStore): that machine runs alone
-            lost = np.flatnonzero(going)[~built]
-            out.update(group[lost].tolist())
-            key[lost], dt[lost] = dead, -np.inf
-            t_lo[~built] = t_hi[~built] = none
-        lo.ravel()[flat], hi.ravel()[flat] = t_lo, t_hi
-        dt.ravel()[flat] = np.inf  # its next upgrade is found below
-        stale = np.flatnonzero(dt > v)
-        at = store.first_within(lo.ravel()[stale], hi.ravel()[stale], v.ravel()[stale])
-        entry.ravel()[stale] = at
-        key.ravel()[stale] = store.rank[at]
-        dt.ravel()[stale] = store.dt[at]
-        rounds += 1
-        if rounds % _COMPACT_EVERY == 0:
-            live = key != dead
-            keep_w = max(1, int(live.sum(axis=1).max(initial=0)))
-            if keep_w <= _COMPACT_AT * width:
-                keep = np.argsort(~live, axis=1, kind="stable")[:, :keep_w]
-                mats = [np.take_along_axis(a, keep, axis=1) for a in mats]
+        final[s.cand[r, p]] = up
+        tab = store.by_key[up]  # the table of (model, up), up >= 0
+        lost = r[tab == store.missing]
+        if lost.shape[0]:  # not foreseen (see _TableStore): that machine runs alone
+            out.update(s.group[lost].tolist())
+        s.table[r, p] = tab
+        s.dt[r, p] = np.inf  # its next upgrade is found below
+        # blocks where an upgrade may no longer fit: the task's, any whose room may be gone
+        room[np.arange(r.shape[0]), b] = -np.inf
+        fr, fb = np.nonzero(room <= 1e-9 * s.scale[r][:, None])
+        fr = r[fr]
+        lim = np.minimum(v3[fr, fb] + s.add[fr, fb][:, None], s.cap[fr, fb][:, None])
+        stale_r, stale_c = np.nonzero(s.dt.reshape(-1, nb, _BLOCK)[fr, fb] > lim)
+        rr, cc = fr[stale_r], fb[stale_r] * _BLOCK + stale_c
+        at = store.first_within(s.table[rr, cc], lim[stale_r, stale_c], s.speed[rr])
+        s.entry[rr, cc] = at
+        s.dt[rr, cc] = store.extra[at] / s.speed[rr]
+        s.key[rr, cc] = store.rank[at] * width + cc
+        s.room[r] = room
+        s.refresh(fr, fb, lim)
+        if lost.shape[0]:
+            s.kmin[lost] = dead
     done = ~np.isin(chain, np.fromiter(out, dtype=np.int64, count=len(out))) & (final != config[tid])
     config[tid[done]] = final[done]
     work[tid[done]] = problem.models.work[final[done]]
@@ -621,18 +670,23 @@ def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r:
     pop, push = heapq.heappop, heapq.heappush
     span, build, neg_least = options.span, options.build, options.neg_least
     local: dict[int, tuple[int, int]] = {}  # this machine's spans, by configuration
-    o_negr, o_dt, o_cfg = options.negr, options.dt, options.config
+    o_negr, o_extra, o_cfg = options.negr, options.extra, options.config
     read = limits.v.item if not limits.blocks else limits.__getitem__
+
+    def seconds(x: float) -> float:
+        return x / speed
+
     # Inherently sequential: each upgrade changes the slack the next ones may use.
     while True:
         if qi < q_len and not (heap and heap[0] < entries[qi]):
-            _, dt, p, c2 = entries[qi]
+            _, extra, p, c2 = entries[qi]
             qi += 1
         elif heap:
-            _, dt, p, c2 = pop(heap)
+            _, extra, p, c2 = pop(heap)
         else:
             break
         room = read(p)
+        dt = extra / speed
         if dt <= room:
             cs[p] = c2
             changed.append(p)
@@ -642,20 +696,21 @@ def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r:
                 limits = _Limits(chain_limits(problem.deadline[tasks], end, w > 0.0))
                 read = limits.v.item if not limits.blocks else limits.__getitem__
                 queue.rising = True
+                room = read(p)
             else:
                 limits.grow(p, dt)
-            room -= dt
+                room = read(p)
         c_now = cs[p]
-        code = c_now if c_now >= 0 else -1 - ks[p]  # names (model, configuration) at this speed
+        code = c_now if c_now >= 0 else -1 - ks[p]  # names (model, configuration)
         got = local.get(code)
         if got is None:
-            key = (ks[p], c_now, speed)
+            key = (ks[p], c_now)
             got = local[code] = span.get(key) or build(key)
         lo, hi = got
         # the first whose running minimum fits: that minimum is its own extra seconds
-        i = bisect_left(neg_least, -room, lo, hi)
+        i = bisect_left(neg_least, -room, lo, hi, key=seconds)
         if i < hi:
-            push(heap, (o_negr[i], o_dt[i], p, o_cfg[i]))
+            push(heap, (o_negr[i], o_extra[i], p, o_cfg[i]))
         else:  # the task can no longer be upgraded; after enough such, sweep the queue
             drops += 1
             if drops >= _SWEEP and drops >= (q_len - qi) >> 3 and not queue.rising:
