@@ -27,21 +27,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.solver import Problem, solve  # noqa: E402
-from app.solver.problem import Models  # noqa: E402
+from app.solver import solve  # noqa: E402
 from benchmarks.bench_solver import model_instance as bench_instance  # noqa: E402
+from tests.solver.instances import tenths_instance  # noqa: E402
 from tests.solver.test_envelope import KINDS  # noqa: E402
 from tests.solver.test_envelope import model_instance as family_instance  # noqa: E402
-
-
-def tenths(rng: np.random.Generator, n: int, m: int) -> Problem:
-    """Model tasks with works and deadlines on a grid of tenths (not exact in binary)."""
-    ms = Models(a_min=[0.0, 0.0], start=[0, 4, 7], work=[0.1, 0.2, 0.3, 0.6, 0.2, 0.3, 0.5],
-                accuracy=[0.3, 0.4, 0.5, 0.7, 0.1, 0.3, 0.4])
-    speed = rng.choice([0.5, 1.0, 2.0], m)
-    deadline = rng.integers(1, max(2, n // m + 2), n) * 0.1 * rng.choice([1, 2, 3], n)
-    ones = np.ones(n)
-    return Problem(deadline, ones, 0 * ones, ones, ones, speed, np.zeros(m), model=rng.integers(0, 2, n), models=ms)
 
 
 def batches():
@@ -55,7 +45,7 @@ def batches():
         yield f"bench-{n}-{m}", bench_instance(n, m, seed=i)
     rng = np.random.default_rng(4)
     for i in range(40):
-        yield f"tenths-{i}", tenths(rng, int(rng.integers(10, 3000)), int(rng.integers(1, 6)))
+        yield f"tenths-{i}", tenths_instance(rng, int(rng.integers(10, 3000)), int(rng.integers(1, 6)))
 
 
 def digest(problem, sol) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.solver import Problem
+from app.solver.problem import Models
 
 KINDS = (
     "random",
@@ -122,3 +123,16 @@ def scaled(p: Problem, c: float) -> Problem:
     Works, accuracies and the optimum are unchanged (speeds stay: work per time unit is
     rescaled through theta and t_max)."""
     return Problem(p.deadline * c, p.theta / c, p.a_min, p.a_max, p.t_max * c, p.speed, p.available_at * c)
+
+
+def tenths_instance(rng: np.random.Generator, n: int, m: int) -> Problem:
+    """Model tasks whose works and deadlines are small multiples of a tenth (not exact in
+    binary): limits meet extra seconds exactly all the time, in exact arithmetic, so that
+    rounding decides those fits, and many upgrades of different tasks share their accuracy
+    per second."""
+    ms = Models(a_min=[0.0, 0.0], start=[0, 4, 7], work=[0.1, 0.2, 0.3, 0.6, 0.2, 0.3, 0.5],
+                accuracy=[0.3, 0.4, 0.5, 0.7, 0.1, 0.3, 0.4])
+    speed = rng.choice([0.5, 1.0, 2.0], m)
+    deadline = rng.integers(1, max(2, n // m + 2), n) * 0.1 * rng.choice([1, 2, 3], n)
+    ones = np.ones(n)
+    return Problem(deadline, ones, 0 * ones, ones, ones, speed, np.zeros(m), model=rng.integers(0, 2, n), models=ms)

@@ -14,6 +14,7 @@ from app.solver import Problem, check, solve
 from app.solver.configs import best_within
 from app.solver.problem import Models
 
+from .instances import tenths_instance
 from .test_envelope import KINDS, model_instance
 
 
@@ -248,8 +249,7 @@ def _reference_upgrades(p: Problem, machine: np.ndarray, work: np.ndarray, confi
                 k = p.model[j]
                 if k < 0:
                     continue
-                later = [p.deadline[i] - e for i, e in zip(tasks[q + 1:], end[q + 1:], strict=True) if work[i] > 0]
-                limit = min([p.deadline[j] - end[q], *later])
+                limit = _limit(p, tasks, end, work, q)
                 c = config[j]
                 w0, a0 = (0.0, ms.a_min[k]) if c < 0 else (ms.work[c], ms.accuracy[c])
                 for c2 in range(ms.start[k], ms.start[k + 1]):
@@ -270,6 +270,13 @@ def _reference_upgrades(p: Problem, machine: np.ndarray, work: np.ndarray, confi
         config[j], work[j] = c2, ms.work[c2]
 
 
+def _limit(p: Problem, tasks: np.ndarray, end: np.ndarray, work: np.ndarray, q: int) -> float:
+    """The most the task at place ``q`` of a chain (``tasks`` back to back, ending at ``end``)
+    may grow: its own slack and that of every later task that runs."""
+    later = [p.deadline[i] - e for i, e in zip(tasks[q + 1:], end[q + 1:], strict=True) if work[i] > 0]
+    return min([p.deadline[tasks[q]] - end[q], *later])
+
+
 def _assert_greedy_end(p: Problem, machine: np.ndarray, work: np.ndarray, config: np.ndarray) -> None:
     """Every machine's chain meets its deadlines (to rounding) and no model task has an
     upgrade that fits its limit by more than rounding: the pass stopped only when none fit."""
@@ -286,8 +293,7 @@ def _assert_greedy_end(p: Problem, machine: np.ndarray, work: np.ndarray, config
             k = p.model[j]
             if k < 0:
                 continue
-            later = [p.deadline[i] - e for i, e in zip(tasks[q + 1:], end[q + 1:], strict=True) if work[i] > 0]
-            limit = min([p.deadline[j] - end[q], *later])
+            limit = _limit(p, tasks, end, work, q)
             c = config[j]
             w0, a0 = (0.0, ms.a_min[k]) if c < 0 else (ms.work[c], ms.accuracy[c])
             for c2 in range(ms.start[k], ms.start[k + 1]):
@@ -308,19 +314,6 @@ def _plain_start(p: Problem, machine: np.ndarray, rng: np.random.Generator) -> t
                 config[j], work[j] = c, p.models.work[c]
                 t += work[j] / p.speed[r]
     return work, config
-
-
-def _exact_fits(rng: np.random.Generator, n: int, m: int) -> Problem:
-    """Model tasks whose works and deadlines are small multiples of a tenth (not exact in
-    binary): limits meet extra seconds exactly all the time, in exact arithmetic, so that
-    rounding decides those fits, and many upgrades of different tasks share their accuracy
-    per second."""
-    ms = Models(a_min=[0.0, 0.0], start=[0, 4, 7], work=[0.1, 0.2, 0.3, 0.6, 0.2, 0.3, 0.5],
-                accuracy=[0.3, 0.4, 0.5, 0.7, 0.1, 0.3, 0.4])
-    speed = rng.choice([0.5, 1.0, 2.0], m)
-    deadline = rng.integers(1, max(2, n // m + 2), n) * 0.1 * rng.choice([1, 2, 3], n)
-    ones = np.ones(n)
-    return Problem(deadline, ones, 0 * ones, ones, ones, speed, np.zeros(m), model=rng.integers(0, 2, n), models=ms)
 
 
 @pytest.mark.parametrize(("block", "lockstep"), [(4, 0), (4, 1 << 14), (64, 0), (64, 1 << 14), (4, 8)])
@@ -371,7 +364,7 @@ def test_upgrades_where_limits_meet_upgrades_exactly(block: int, monkeypatch: py
     monkeypatch.setattr(configs, "_BLOCK", block)
     rng = np.random.default_rng(8)
     for i in range(30):
-        p = _exact_fits(rng, int(rng.integers(1, 120)), int(rng.integers(1, 4)))
+        p = tenths_instance(rng, int(rng.integers(1, 120)), int(rng.integers(1, 4)))
         sol = solve(p, "dsct-approx")
         assert check(p, sol).ok, (i, check(p, sol).violations)
         with monkeypatch.context() as patch:
