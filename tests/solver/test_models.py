@@ -250,10 +250,7 @@ def _reference_upgrades(p: Problem, machine: np.ndarray, work: np.ndarray, confi
                 if k < 0:
                     continue
                 limit = _limit(p, tasks, end, work, q)
-                c = config[j]
-                w0, a0 = (0.0, ms.a_min[k]) if c < 0 else (ms.work[c], ms.accuracy[c])
-                for c2 in range(ms.start[k], ms.start[k + 1]):
-                    gain, dt = ms.accuracy[c2] - a0, (ms.work[c2] - w0) / p.speed[r]
+                for c2, gain, dt in _upgrades(p, j, config[j], p.speed[r]):
                     if gain > 0 and abs(dt - limit) <= 1e-9 * (abs(limit) + abs(dt) + end[-1]):
                         near = True
                     if gain > 0 and dt <= limit:
@@ -277,10 +274,18 @@ def _limit(p: Problem, tasks: np.ndarray, end: np.ndarray, work: np.ndarray, q: 
     return min([p.deadline[tasks[q]] - end[q], *later])
 
 
+def _upgrades(p: Problem, j: int, c: int, speed: float):
+    """Every configuration of model task ``j``'s model, as from configuration ``c`` (-1: none)
+    on a machine of ``speed``: ``(configuration, accuracy gained, extra seconds)``."""
+    ms, k = p.models, p.model[j]
+    w0, a0 = (0.0, ms.a_min[k]) if c < 0 else (ms.work[c], ms.accuracy[c])
+    for c2 in range(ms.start[k], ms.start[k + 1]):
+        yield c2, ms.accuracy[c2] - a0, (ms.work[c2] - w0) / speed
+
+
 def _assert_greedy_end(p: Problem, machine: np.ndarray, work: np.ndarray, config: np.ndarray) -> None:
     """Every machine's chain meets its deadlines (to rounding) and no model task has an
     upgrade that fits its limit by more than rounding: the pass stopped only when none fit."""
-    ms = p.models
     for r in range(p.m):
         tasks = np.array([j for j in p.order if machine[j] == r], dtype=int)
         if tasks.shape[0] == 0:
@@ -294,10 +299,8 @@ def _assert_greedy_end(p: Problem, machine: np.ndarray, work: np.ndarray, config
             if k < 0:
                 continue
             limit = _limit(p, tasks, end, work, q)
-            c = config[j]
-            w0, a0 = (0.0, ms.a_min[k]) if c < 0 else (ms.work[c], ms.accuracy[c])
-            for c2 in range(ms.start[k], ms.start[k + 1]):
-                assert not (ms.accuracy[c2] > a0 and (ms.work[c2] - w0) / p.speed[r] < limit - tol), (r, q, c2)
+            for c2, gain, dt in _upgrades(p, j, config[j], p.speed[r]):
+                assert not (gain > 0 and dt < limit - tol), (r, q, c2)
 
 
 def _plain_start(p: Problem, machine: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
