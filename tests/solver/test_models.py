@@ -245,11 +245,7 @@ def _reference_upgrades(p: Problem, machine: np.ndarray, work: np.ndarray, confi
             if tasks.shape[0] == 0:
                 continue
             end = p.available_at[r] + np.cumsum(work[tasks] / p.speed[r])
-            for q, j in enumerate(tasks):
-                k = p.model[j]
-                if k < 0:
-                    continue
-                limit = _limit(p, tasks, end, work, q)
+            for q, j, limit in _model_places(p, tasks, end, work):
                 for c2, gain, dt in _upgrades(p, j, config[j], p.speed[r]):
                     if gain > 0 and abs(dt - limit) <= 1e-9 * (abs(limit) + abs(dt) + end[-1]):
                         near = True
@@ -267,11 +263,15 @@ def _reference_upgrades(p: Problem, machine: np.ndarray, work: np.ndarray, confi
         config[j], work[j] = c2, ms.work[c2]
 
 
-def _limit(p: Problem, tasks: np.ndarray, end: np.ndarray, work: np.ndarray, q: int) -> float:
-    """The most the task at place ``q`` of a chain (``tasks`` back to back, ending at ``end``)
-    may grow: its own slack and that of every later task that runs."""
-    later = [p.deadline[i] - e for i, e in zip(tasks[q + 1:], end[q + 1:], strict=True) if work[i] > 0]
-    return min([p.deadline[tasks[q]] - end[q], *later])
+def _model_places(p: Problem, tasks: np.ndarray, end: np.ndarray, work: np.ndarray):
+    """The model tasks of a chain (``tasks`` back to back, ending at ``end``): their place
+    ``q``, the task, and the most it may grow (its own slack and that of every later task
+    that runs)."""
+    for q, j in enumerate(tasks):
+        if p.model[j] < 0:
+            continue
+        later = [p.deadline[i] - e for i, e in zip(tasks[q + 1:], end[q + 1:], strict=True) if work[i] > 0]
+        yield q, j, min([p.deadline[j] - end[q], *later])
 
 
 def _upgrades(p: Problem, j: int, c: int, speed: float):
@@ -294,11 +294,7 @@ def _assert_greedy_end(p: Problem, machine: np.ndarray, work: np.ndarray, config
         tol = 1e-9 * (1.0 + float(np.abs(end).max()) + float(np.abs(p.deadline[tasks]).max()))
         runs = work[tasks] > 0
         assert (end[runs] <= p.deadline[tasks][runs] + tol).all()
-        for q, j in enumerate(tasks):
-            k = p.model[j]
-            if k < 0:
-                continue
-            limit = _limit(p, tasks, end, work, q)
+        for q, j, limit in _model_places(p, tasks, end, work):
             for c2, gain, dt in _upgrades(p, j, config[j], p.speed[r]):
                 assert not (gain > 0 and dt < limit - tol), (r, q, c2)
 
