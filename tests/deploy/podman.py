@@ -84,7 +84,9 @@ def podman(*args: str, check: bool = True, timeout: float = 600, **kw) -> subpro
 
 
 def missing_tools() -> list[str]:
-    tools = [t for t in ("podman", "runc", "mmdebstrap") if shutil.which(t) is None]
+    # netavark sets container networks up with iptables: without it every build step fails
+    tools = [t for t in ("podman", "runc", "mmdebstrap", "iptables")
+             if shutil.which(t) is None and not Path("/usr/sbin", t).exists()]
     return tools + [t for t in ("netavark", "aardvark-dns")
                     if shutil.which(t) is None and not Path("/usr/lib/podman", t).exists()]
 
