@@ -15,6 +15,8 @@ To add a family, write a class with these four members (see ``docs/solver.md``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -24,6 +26,21 @@ from .problem import Models, Problem
 
 _SATURATION = 746.0  # exp(-746) underflows to 0.0
 _FEW_MODELS = 16  # up to this many models present, look up envelopes model by model
+#: a lookup table of models x distinct breakpoints up to this many cells is kept
+_TABLE_CELLS = 1 << 16
+
+
+@dataclass(frozen=True)
+class BreakpointTable:
+    """Where a work falls on every model's envelope, by one search among the distinct
+    breakpoints of all models: a work in ``[levels[g - 1], levels[g])`` (``g`` from
+    :func:`numpy.searchsorted`, side ``"right"``) lies on model ``k``'s segment that starts
+    at breakpoint ``at[k * width + g]`` (an index into ``env_w``; its last breakpoint past
+    the envelope's end), which is what a search in the model's own breakpoints finds."""
+
+    levels: np.ndarray
+    at: np.ndarray
+    width: int
 
 
 class AccuracyFamily(Protocol):
@@ -150,7 +167,10 @@ class EnvelopeFamily:
         count = np.diff(self.env_start) - 1
         start = np.zeros(models.count + 1, dtype=np.intp)
         np.cumsum(count, out=start[1:])
-        top = np.log((self.env_a[seg + 1] - self.env_a[seg]) / (self.env_w[seg + 1] - self.env_w[seg]))
+        #: per breakpoint, the slope of the segment it starts (0 at a model's last breakpoint)
+        self.env_slope = np.zeros(self.env_w.shape[0])
+        self.env_slope[seg] = (self.env_a[seg + 1] - self.env_a[seg]) / (self.env_w[seg + 1] - self.env_w[seg])
+        top = np.log(self.env_slope[seg])
         self.stairs = Stairs(top=top, start=start, end=self.env_w[seg + 1])
         #: per model, its highest step's top (-inf when flat)
         self._first_top = np.full(models.count, -np.inf)
@@ -167,13 +187,37 @@ class EnvelopeFamily:
         return Ramps(top=self._first_top[self.model], steep=np.zeros(n), u=self.u, stair=self.model,
                      stairs=self.stairs)
 
+    @cached_property
+    def _breakpoint_table(self) -> BreakpointTable | None:
+        """:class:`BreakpointTable` of the envelopes, or None when models times distinct
+        breakpoints exceed :data:`_TABLE_CELLS` (many models: one per task, say)."""
+        levels = np.unique(self.env_w)
+        count = self.env_start.shape[0] - 1
+        if count * (levels.shape[0] + 1) > _TABLE_CELLS:
+            return None
+        at = np.empty((count, levels.shape[0] + 1), dtype=np.intp)
+        for k in range(count):
+            lo, hi = int(self.env_start[k]), int(self.env_start[k + 1])
+            # a work in [levels[g - 1], levels[g]) lies after exactly the model's breakpoints
+            # at or before levels[g - 1] (all of them are levels); none below levels[0]
+            below = np.zeros(levels.shape[0] + 1, dtype=np.intp)
+            below[1:] = np.searchsorted(self.env_w[lo:hi], levels, side="right")
+            at[k] = np.minimum(lo + below - 1, hi - 1)
+        return BreakpointTable(levels=levels, at=at.ravel(), width=levels.shape[0] + 1)
+
     def _segment(self, work: np.ndarray, idx: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per task: its work (at least 0), the envelope breakpoint at or before it (an index
         into ``env_w``), and the slope of the segment that starts there (0 past the
-        envelope's end). One binary search per task in its model's breakpoints: a loop over
-        the models when they are few, otherwise all at once (:func:`ragged_searchsorted`)."""
+        envelope's end). One binary search per task: among the distinct breakpoints of all
+        models, then a lookup in :class:`BreakpointTable`, when models are few enough;
+        otherwise in its model's breakpoints, a loop over the models when they are few, or
+        all at once (:func:`ragged_searchsorted`). O(n log k) for k breakpoints."""
         model = self.model if idx is None else self.model[idx]
         work = np.maximum(np.broadcast_to(np.asarray(work, dtype=np.float64), model.shape), 0.0)
+        table = self._breakpoint_table
+        if table is not None:
+            at = table.at[model * table.width + np.searchsorted(table.levels, work, side="right")]
+            return work, at, self.env_slope[at]
         present = np.flatnonzero(np.bincount(model, minlength=self.env_start.shape[0] - 1))
         if present.shape[0] <= _FEW_MODELS:
             at = np.empty(model.shape[0], dtype=np.intp)
@@ -185,10 +229,7 @@ class EnvelopeFamily:
             at = ragged_searchsorted(self.env_w, self.env_start, model, work, side="right")
         last = self.env_start[model + 1] - 1
         at = np.minimum(self.env_start[model] + at - 1, last)
-        nxt = np.minimum(at + 1, last)
-        with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 at the end: no segment
-            slope = np.where(at < last, (self.env_a[nxt] - self.env_a[at]) / (self.env_w[nxt] - self.env_w[at]), 0.0)
-        return work, at, slope
+        return work, at, self.env_slope[at]
 
     def value(self, work: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
         work, at, slope = self._segment(work, idx)
@@ -220,6 +261,8 @@ class MixedFamily:
         self.u[self.model_tasks] = self.envelope.u
 
     def ramps(self) -> Ramps:
+        if self.curve_tasks.shape[0] == 0:  # every task on a model: its own index there
+            return self.envelope.ramps()
         env, curve = self.envelope.ramps(), self.curve.ramps()
         n = self.sub.shape[0]
         top, steep, u = np.empty(n), np.empty(n), np.empty(n)
@@ -230,6 +273,8 @@ class MixedFamily:
         return Ramps(top=top, steep=steep, u=u, stair=stair, stairs=env.stairs)
 
     def _split(self, work, idx, name: str) -> np.ndarray:
+        if self.curve_tasks.shape[0] == 0:  # every task on a model: its own index there
+            return getattr(self.envelope, name)(work, idx)
         tasks = np.arange(self.sub.shape[0]) if idx is None else np.asarray(idx)
         work = np.broadcast_to(np.asarray(work, dtype=np.float64), tasks.shape)
         out = np.empty(tasks.shape[0])
