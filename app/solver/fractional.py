@@ -145,7 +145,8 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
     cap_inc[starts] = cap[starts]
     idx = np.arange(n_all)
 
-    if family.unit_count() <= SMALL_N:
+    # (a unit writes at least one: more units than SMALL_N need no count)
+    if n_all <= SMALL_N and family.unit_count() <= SMALL_N:
         small = _pav(family, cap_inc, starts)
         if small is not None:
             return small
@@ -176,9 +177,11 @@ def _nested_units(family: WorkCurves, cap: np.ndarray, starts: np.ndarray,
         rounds = getattr(family, "last_rounds", 1)
         spent += n * (rounds + _LEVEL_PASSES)
         xe = x[seg_of]
-        w = family.work_at(xe, idx[pos])
+        # the levels above each segment's price, looked up once per segment
+        above = family.stairs.above(x)[seg_of] if family.has_stairs else None
+        w = family.work_at(xe, idx[pos], above)
         if steps:  # steps at a price share its residual: before the slack test
-            w = _use_capacity(family, idx[pos], w, xe, x, None, starts, seg_of, seg_cap)
+            w = _use_capacity(family, idx[pos], w, xe, x, None, starts, seg_of, seg_cap, above)
 
         # prefix slack inside each segment, at the segment's one-block price
         rel = _segment_cumsum(ci - w, starts, lengths, seg_of, tol[pos[starts]])
@@ -296,14 +299,16 @@ def sweep_budget(n: int) -> float:
     return SWEEP_BUDGET * n
 
 
-def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap) -> np.ndarray:
+def _use_capacity(family, idx, w, xe, x, split, starts, seg_of, cap, above=None) -> np.ndarray:
     """A tight block must use its capacity exactly. Works come from log-prices, whose
     rounding is ~1e-16 |ln price| / theta in absolute work: negligible unless a block's
-    capacity is tiny. Spread the residual over the unconstrained tasks in work space."""
+    capacity is tiny. Spread the residual over the unconstrained tasks in work space.
+    ``above``: the staircases' levels above ``xe`` (:meth:`~app.solver.kernel.Stairs.above`),
+    if known. O(len(idx))."""
     tight = np.isfinite(x) if split is None else np.isfinite(x) & ~split
     if not tight.any():
         return w
-    sens = family.shares(xe, idx, starts, seg_of, w) * tight[seg_of]
+    sens = family.shares(xe, idx, starts, seg_of, w, above) * tight[seg_of]
     total_sens = np.add.reduceat(sens, starts)
     resid = cap - np.add.reduceat(w, starts)
     u = family.u if idx is None else family.u[idx]

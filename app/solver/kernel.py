@@ -155,19 +155,27 @@ class Stairs:
         asc = self.levels[::-1]
         return asc.shape[0] - np.searchsorted(asc, x, side="right")
 
-    def step_at(self, k: np.ndarray, x: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
+    def step_at(self, k: np.ndarray, x: np.ndarray, work: np.ndarray | None = None,
+                above: np.ndarray | None = None) -> np.ndarray:
         """Per unit on staircase ``k`` at log-price ``x``: the length of its step whose top is
         exactly ``x`` (0 if none), that is the work between taking that step and not.
-        ``work``: the unit's work above ``x`` (:meth:`work` at :meth:`above`), if known."""
+        ``work``: the unit's work above ``x`` (:meth:`work` at :meth:`above`), if known;
+        ``above``: :meth:`above` of ``x``, if known."""
         out = np.zeros(x.shape[0])
         g = self.levels.shape[0]
         if g == 0:
             return out
-        q = self.above(x)
-        at = np.flatnonzero(self.levels[np.minimum(q, g - 1)] == x)  # x is a level
+        q = self.above(x) if above is None else above
+        is_level = self.levels[np.minimum(q, g - 1)] == x  # x is a level (then q < g)
+        at = np.flatnonzero(is_level)
+        if 2 * at.shape[0] > x.shape[0]:  # most units: look every one up, keep those at a level
+            rows = self.rows(k)
+            taken = self.work(k, np.minimum(q + 1, g), rows) - (self.work(k, q, rows) if work is None else work)
+            return np.where(is_level, taken, out)
         if at.shape[0]:
             k, q = k[at], q[at]
-            out[at] = self.work(k, q + 1) - (self.work(k, q) if work is None else work[at])
+            rows = self.rows(k)
+            out[at] = self.work(k, q + 1, rows) - (self.work(k, q, rows) if work is None else work[at])
         return out
 
 
@@ -676,14 +684,16 @@ class WorkCurves:
         arr = getattr(self, name)
         return arr if idx is None else arr[idx]
 
-    def work_at(self, x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    def work_at(self, x: np.ndarray, idx: np.ndarray | None, above: np.ndarray | None = None) -> np.ndarray:
         """Optimal work of tasks ``idx`` (``None``: all) at log-prices ``x`` (one per task).
         O(len(x)). At ``x = -inf`` (price 0) the raw work is ``inf``, clipped to ``u``. A
-        step exactly at its price is not taken (the residual spread gives it its share)."""
+        step exactly at its price is not taken (the residual spread gives it its share).
+        ``above``: :meth:`Stairs.above` of ``x``, if known (a sweep prices whole segments:
+        it looks their prices up once, not once per unit)."""
         if self.has_stairs:
             on, k = self._on_stairs(idx)
             if on is None:  # every unit on a staircase
-                return self.stairs.work(k, self.stairs.above(x))
+                return self.stairs.work(k, self.stairs.above(x) if above is None else above)
         u = self._pick("u", idx)
         with np.errstate(over="ignore", invalid="ignore"):  # inf is clipped below
             w = (self._pick("top", idx) - x) * self._pick("inv", idx)
@@ -692,7 +702,7 @@ class WorkCurves:
         else:
             w = np.minimum(np.maximum(w, 0.0), u)
         if self.has_stairs:
-            w[on] = self.stairs.work(k, self.stairs.above(x[on]))
+            w[on] = self.stairs.work(k, self.stairs.above(x[on]) if above is None else above[on])
         return w
 
     def _on_stairs(self, idx: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
@@ -712,24 +722,34 @@ class WorkCurves:
         return np.where((raw > 0.0) & (raw < self._pick("u", idx)), inv, 0.0)
 
     def shares(self, x: np.ndarray, idx: np.ndarray | None, starts: np.ndarray,
-               seg_of: np.ndarray, work: np.ndarray | None = None) -> np.ndarray:
+               seg_of: np.ndarray, work: np.ndarray | None = None,
+               above: np.ndarray | None = None) -> np.ndarray:
         """How a segment's residual work is spread over its units at log-price ``x``: in
         proportion to ``-dw/dx``. A step exactly at ``x`` has an infinite one: where a
         segment has steps at its price, they alone share it, in proportion to their ``u``
         (the limit of steep ramps; every such unit is indifferent at that price). ``work``:
-        :meth:`work_at` at ``x``, if known (saves a lookup)."""
+        :meth:`work_at` at ``x``, if known (saves a lookup); ``above``: :meth:`Stairs.above`
+        of ``x``, if known."""
         if not (self.has_jumps or self.has_stairs):
             return self.sensitivity(x, idx)
+        if self.has_stairs:
+            on, k = self._on_stairs(idx)
+            if on is None:  # every unit on a staircase (so no jump, no ramp): steps alone
+                step = self.stairs.step_at(k, x, work, above)
+                if not step.any():
+                    return np.zeros(x.shape[0])
+                has_step = np.add.reduceat(step, starts) > 0.0
+                return np.where(has_step[seg_of], step, 0.0)
         step = np.zeros(x.shape[0])
         if self.has_jumps:
             at = self._pick("jump", idx) & (self._pick("top", idx) == x)
             step[at] = self._pick("u", idx)[at]
         if self.has_stairs:  # a staircase's step at x: the work between taking it and not
-            on, k = self._on_stairs(idx)
             if on is None:
-                step += self.stairs.step_at(k, x, work)
+                step += self.stairs.step_at(k, x, work, above)
             else:
-                step[on] = self.stairs.step_at(k, x[on], None if work is None else work[on])
+                step[on] = self.stairs.step_at(k, x[on], None if work is None else work[on],
+                                               None if above is None else above[on])
         ramp = self._pick("steep", idx) > 0.0
         sens = self.sensitivity(x, idx) if ramp.any() else np.zeros(x.shape[0])
         if not step.any():
@@ -875,14 +895,19 @@ class _StairSegments:
         np.cumsum(lengths[:-1], out=self.starts[1:])
         self.seg = np.repeat(np.arange(lengths.shape[0]), lengths)
         self.stair = curves.stair[units]
-        self.on = np.flatnonzero(self.stair >= 0)
-        self.k = self.stair[self.on]
+        if curves.stair_count == curves.stair.shape[0]:  # every unit on a staircase
+            self.on, self.k, self.on_seg = np.arange(units.shape[0]), self.stair, self.seg
+            ramp = np.zeros(0, dtype=np.intp)
+            self.has_ramp = np.zeros(lengths.shape[0], dtype=bool)
+        else:
+            self.on = np.flatnonzero(self.stair >= 0)
+            self.k = self.stair[self.on]
+            self.on_seg = self.seg[self.on]
+            ramp = np.flatnonzero(self.stair < 0)
+            self.has_ramp = np.add.reduceat((self.stair < 0).astype(np.intp), self.starts) > 0
         self.rows = curves.stairs.rows(self.k)
-        self.on_seg = self.seg[self.on]
-        ramp = np.flatnonzero(self.stair < 0)
         self.ramp, self.ramp_seg = ramp, self.seg[ramp]
         self.only_stairs = ramp.shape[0] == 0
-        self.has_ramp = np.add.reduceat((self.stair < 0).astype(np.intp), self.starts) > 0
         r = units[ramp]
         self.r_top, self.r_inv, self.r_u = curves.top[r], curves.inv[r], curves.u[r]
         self.w = np.zeros(units.shape[0])
