@@ -97,7 +97,11 @@ def approx_from(problem: Problem, frac: FractionalSolution, name: str = "dsct-ap
     """DSCT-APPROX's schedule from a solved relaxation (see :func:`dsct_approx`)."""
     machine, start, duration, cut = list_schedule(problem, frac.work)  # every task gets a machine
     work = np.where(cut, duration * problem.speed[machine], frac.work)
-    reason = np.where(cut, CUT_AT_DEADLINE, COMPRESSED_TO_ZERO)
+    # one reference per task to the two codes (a string array would copy a string per task,
+    # and the rounding to configurations needs an object array to add its own code)
+    reason = np.empty(problem.n, dtype=object)
+    reason.fill(COMPRESSED_TO_ZERO)
+    reason[cut] = CUT_AT_DEADLINE
     config = None
     if problem.n_model:
         start, duration, work, config, reason = round_to_configs(problem, machine, work, reason)
