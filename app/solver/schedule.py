@@ -132,10 +132,21 @@ def machine_chains(problem: Problem, machine: np.ndarray) -> tuple[np.ndarray, n
     """
     order = problem.order  # deadline order, ties by input order; then a stable sort by machine
     assigned = order[machine[order] >= 0]
-    idx = assigned[np.argsort(machine[assigned], kind="stable")]
+    idx = assigned[_stable_order(machine[assigned], problem.m)]
     mach = machine[idx]
     group_starts = np.flatnonzero(np.diff(mach, prepend=-2) != 0) if idx.shape[0] else np.zeros(0, dtype=np.intp)
     return idx, group_starts
+
+
+def _stable_order(machine: np.ndarray, m: int) -> np.ndarray:
+    """Stable argsort of machine indices in ``[0, m)``: numpy sorts 8- and 16-bit integers
+    stably by radix, O(n), so they are narrowed first when ``m`` fits (the same
+    permutation: a stable sort's is unique); otherwise a merge sort, O(n log n)."""
+    if m <= np.iinfo(np.uint8).max + 1:
+        machine = machine.astype(np.uint8)
+    elif m <= np.iinfo(np.uint16).max + 1:
+        machine = machine.astype(np.uint16)
+    return np.argsort(machine, kind="stable")
 
 
 def sequence_on_machines(
