@@ -74,13 +74,16 @@ def make_solution(
     if problem.n_model:
         config = _model_configs(problem, config, empty)
         models = problem.models
-        on = problem.model >= 0
         accuracy = np.empty(problem.n)
-        curve = np.flatnonzero(~on)
-        if curve.shape[0]:  # a model task's accuracy is its configuration's, not the envelope's
+        if problem.n_model == problem.n:  # every task on a model: all of them, unmasked
+            on: np.ndarray | slice = slice(None)
+        else:
+            on = problem.model >= 0
+            curve = np.flatnonzero(~on)
+            # a model task's accuracy is its configuration's, not the envelope's
             accuracy[curve] = problem.family.value(np.maximum(work[curve], 0.0), curve)
-        accuracy[on] = np.where(config[on] >= 0, models.accuracy[np.maximum(config[on], 0)],
-                                models.a_min[problem.model[on]])
+        chosen = config[on]
+        accuracy[on] = np.where(chosen >= 0, models.accuracy[np.maximum(chosen, 0)], models.a_min[problem.model[on]])
         config.setflags(write=False)
     else:
         accuracy = problem.accuracy(work)
