@@ -107,6 +107,19 @@ class Stairs:
             return wz, None, padded, row
         return wz, None, keys, row
 
+    @cached_property
+    def _step_lengths(self) -> np.ndarray | None:
+        """In the dense table's layout (:meth:`rows`), per staircase and level ``q``: the
+        length of its step at that level, ``work(k, q + 1) - work(k, q)`` (0 past the last
+        level); None without the dense table."""
+        _, table, _, _ = self._lookup
+        if table is None:
+            return None
+        works = table.reshape(-1, self.levels.shape[0] + 1)
+        out = np.zeros_like(works)
+        out[:, :-1] = works[:, 1:] - works[:, :-1]
+        return out.ravel()
+
     def rows(self, k: np.ndarray) -> np.ndarray:
         """Where staircases ``k`` start in the lookup of :meth:`work` (computed once per call
         site when the same units are looked up at several levels)."""
@@ -167,6 +180,9 @@ class Stairs:
             return out
         q = self.above(x) if above is None else above
         is_level = self.levels[np.minimum(q, g - 1)] == x  # x is a level (then q < g)
+        lengths = self._step_lengths
+        if lengths is not None:  # the dense table: every unit's step at its level, one lookup
+            return np.where(is_level, lengths[self.rows(k) + q], 0.0)
         at = np.flatnonzero(is_level)
         if 2 * at.shape[0] > x.shape[0]:  # most units: look every one up, keep those at a level
             rows = self.rows(k)
@@ -735,11 +751,8 @@ class WorkCurves:
         if self.has_stairs:
             on, k = self._on_stairs(idx)
             if on is None:  # every unit on a staircase (so no jump, no ramp): steps alone
-                step = self.stairs.step_at(k, x, work, above)
-                if not step.any():
-                    return np.zeros(x.shape[0])
-                has_step = np.add.reduceat(step, starts) > 0.0
-                return np.where(has_step[seg_of], step, 0.0)
+                # (a segment without a step at its price has only zeros to share it by)
+                return self.stairs.step_at(k, x, work, above)
         step = np.zeros(x.shape[0])
         if self.has_jumps:
             at = self._pick("jump", idx) & (self._pick("top", idx) == x)
