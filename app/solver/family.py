@@ -190,7 +190,8 @@ class EnvelopeFamily:
     @cached_property
     def _breakpoint_table(self) -> BreakpointTable | None:
         """:class:`BreakpointTable` of the envelopes, or None when models times distinct
-        breakpoints exceed :data:`_TABLE_CELLS` (many models: one per task, say)."""
+        breakpoints exceed :data:`_TABLE_CELLS` (many models: one per task, say). Built once
+        per family: O(K G log k) for K models, G distinct breakpoints, k per model."""
         levels = np.unique(self.env_w)
         count = self.env_start.shape[0] - 1
         if count * (levels.shape[0] + 1) > _TABLE_CELLS:
