@@ -176,6 +176,9 @@ class EnvelopeFamily:
         self._first_top = np.full(models.count, -np.inf)
         self._first_top[count > 0] = top[start[:-1][count > 0]]
         self.u = self.env_w[self.env_start[1:] - 1][self.model]  # the envelope's last work
+        #: the fewest cells a :class:`BreakpointTable` could have (models times the most
+        #: breakpoints of one): a lookup of fewer works than that searches model by model
+        self._table_floor = models.count * (int(np.diff(self.env_start).max(initial=0)) + 1)
 
     def envelope(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Model ``k``'s envelope: breakpoints ``(work, accuracy)`` from ``(0, a_min)``."""
@@ -191,31 +194,33 @@ class EnvelopeFamily:
     def _breakpoint_table(self) -> BreakpointTable | None:
         """:class:`BreakpointTable` of the envelopes, or None when models times distinct
         breakpoints exceed :data:`_TABLE_CELLS` (many models: one per task, say). Built once
-        per family: O(K G log k) for K models, G distinct breakpoints, k per model."""
-        levels = np.unique(self.env_w)
+        per family: O(K G + C log C) for K models, G distinct breakpoints, C in all."""
         count = self.env_start.shape[0] - 1
+        if self._table_floor > _TABLE_CELLS:
+            return None
+        levels = np.unique(self.env_w)
         if count * (levels.shape[0] + 1) > _TABLE_CELLS:
             return None
-        at = np.empty((count, levels.shape[0] + 1), dtype=np.intp)
-        for k in range(count):
-            lo, hi = int(self.env_start[k]), int(self.env_start[k + 1])
-            # a work in [levels[g - 1], levels[g]) lies after exactly the model's breakpoints
-            # at or before levels[g - 1] (all of them are levels); none below levels[0]
-            below = np.zeros(levels.shape[0] + 1, dtype=np.intp)
-            below[1:] = np.searchsorted(self.env_w[lo:hi], levels, side="right")
-            at[k] = np.minimum(lo + below - 1, hi - 1)
-        return BreakpointTable(levels=levels, at=at.ravel(), width=levels.shape[0] + 1)
+        # a work in [levels[g - 1], levels[g]) lies after exactly the model's breakpoints at
+        # or before levels[g - 1] (all of them are levels); none below levels[0]
+        width = levels.shape[0] + 1
+        owner = np.repeat(np.arange(count), np.diff(self.env_start))
+        rank = np.searchsorted(levels, self.env_w)  # each breakpoint's level
+        below = np.cumsum(np.bincount(owner * width + rank + 1, minlength=count * width).reshape(count, width), axis=1)
+        at = np.minimum(self.env_start[:-1, None] + below - 1, self.env_start[1:, None] - 1)
+        return BreakpointTable(levels=levels, at=at.ravel(), width=width)
 
     def _segment(self, work: np.ndarray, idx: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per task: its work (at least 0), the envelope breakpoint at or before it (an index
         into ``env_w``), and the slope of the segment that starts there (0 past the
         envelope's end). One binary search per task: among the distinct breakpoints of all
-        models, then a lookup in :class:`BreakpointTable`, when models are few enough;
-        otherwise in its model's breakpoints, a loop over the models when they are few, or
-        all at once (:func:`ragged_searchsorted`). O(n log k) for k breakpoints."""
+        models, then a lookup in :class:`BreakpointTable`, when models are few enough and
+        the works many enough to pay for the table (built once); otherwise in its model's
+        breakpoints, a loop over the models when they are few, or all at once
+        (:func:`ragged_searchsorted`). O(n log k) for k breakpoints."""
         model = self.model if idx is None else self.model[idx]
         work = np.maximum(np.broadcast_to(np.asarray(work, dtype=np.float64), model.shape), 0.0)
-        table = self._breakpoint_table
+        table = self._breakpoint_table if model.shape[0] >= self._table_floor else None
         if table is not None:
             at = table.at[model * table.width + np.searchsorted(table.levels, work, side="right")]
             return work, at, self.env_slope[at]
