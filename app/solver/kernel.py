@@ -180,9 +180,10 @@ class Stairs:
             return out
         q = self.above(x) if above is None else above
         is_level = self.levels[np.minimum(q, g - 1)] == x  # x is a level (then q < g)
-        lengths = self._step_lengths
-        if lengths is not None:  # the dense table: every unit's step at its level, one lookup
-            return np.where(is_level, lengths[self.rows(k) + q], 0.0)
+        _, table, _, _ = self._lookup
+        if table is not None and x.shape[0] >= table.shape[0]:  # units enough to pay for it once:
+            # every unit's step at its level, one lookup in the dense table's step lengths
+            return np.where(is_level, self._step_lengths[self.rows(k) + q], 0.0)
         at = np.flatnonzero(is_level)
         if 2 * at.shape[0] > x.shape[0]:  # most units: look every one up, keep those at a level
             rows = self.rows(k)
