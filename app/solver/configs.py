@@ -402,7 +402,8 @@ def _all_chain_limits(problem: Problem, idx: np.ndarray, bounds: np.ndarray, mac
         own = problem.deadline[idx[at]] - (problem.available_at[r][row] + flat[cell])
         mat.fill(np.inf)
         flat[cell] = np.where(wr > 0.0, own, np.inf)
-        after = np.minimum.accumulate(mat[:, ::-1], axis=1).ravel()  # each row's, from its end
+        # each row reversed: place width - 1 - j holds the least from column j on
+        after = np.minimum.accumulate(mat[:, ::-1], axis=1).ravel()
         later = np.full(at.shape[0], np.inf)
         inside = col + 1 < cnt[row]
         later[inside] = after[row[inside] * width + (width - 2 - col[inside])]

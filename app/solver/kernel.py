@@ -204,11 +204,11 @@ _FEW_GROUPS = 8
 def ragged_searchsorted(values: np.ndarray, offset: np.ndarray, group: np.ndarray, x: np.ndarray,
                         side: str = "left") -> np.ndarray:
     """Per query ``q``: ``searchsorted(values[offset[g]:offset[g + 1]], x[q], side)`` with
-    ``g = group[q]`` (each group's values sorted), vectorised for any number of groups: a
-    binary search per query within its group, all queries a step at a time (NaN queries
-    after every value, as :func:`numpy.searchsorted` puts them), or one
+    ``g = group[q]`` (each group's values sorted, none NaN), vectorised for any number of
+    groups: a binary search per query within its group, all queries a step at a time (NaN
+    queries after every value, as :func:`numpy.searchsorted` puts them), or one
     :func:`numpy.searchsorted` per group when at most :data:`_FEW_GROUPS` groups are asked
-    (fewer passes over the queries). O(Q log L) for Q queries and groups of at most L
+    (fewer passes over the queries). O(Q log L + G) for Q queries and G groups of at most L
     values."""
     present = np.flatnonzero(np.bincount(group, minlength=offset.shape[0] - 1))
     if present.shape[0] <= _FEW_GROUPS:

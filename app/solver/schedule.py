@@ -125,8 +125,9 @@ def _model_configs(problem: Problem, config: np.ndarray | None, empty: np.ndarra
 
 
 def _narrow(labels: np.ndarray, count: int) -> np.ndarray:
-    """Labels in ``[0, count)`` as the narrowest integers that hold them: numpy's stable
-    sort of 8- and 16-bit integers is a radix sort, O(n) rather than O(n log n)."""
+    """Labels in ``[0, count)`` (the caller's to ensure: larger ones would wrap) as the
+    narrowest integers that hold them: numpy's stable sort of 8- and 16-bit integers is a
+    radix sort, O(n) rather than O(n log n)."""
     for kind in (np.uint8, np.uint16):
         if count <= np.iinfo(kind).max + 1:
             return labels.astype(kind)
@@ -138,7 +139,7 @@ def machine_chains(problem: Problem, machine: np.ndarray) -> tuple[np.ndarray, n
 
     Returns ``(idx, group_starts)`` for :func:`app.solver.fractional.nested_allocation`;
     unassigned tasks (-1) are left out. O(n) past the problem's deadline order (O(n log n),
-    made once): a stable radix sort by machine where machines fit 16 bits.
+    made once) where machines fit 16 bits (a stable radix sort by machine), else O(n log n).
     """
     order = problem.order  # deadline order, ties by input order; then a stable sort by machine
     assigned = order[machine[order] >= 0]
