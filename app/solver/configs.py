@@ -29,7 +29,7 @@ from .problem import Problem
 __all__ = ["best_within", "upgrade"]
 
 _BLOCK = 64  # places per block of limits (:class:`_Limits`): the rounding of every limit
-_COMPARE_ALL = 4096  # tasks at most whose tables are compared whole (more: binary searches, fewer passes)
+_COMPARE_ALL = 4096  # tasks per slice when short tables are compared whole (long ones: binary searches)
 _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
 _PAD = 1 << 16  # cells of padding a band of rows may add beyond twice its size
 _LOCKSTEP = 1 << 14  # machines of at most this many tasks make their upgrades in lockstep (longer ones: alone,
@@ -344,8 +344,11 @@ class _TableStore:
         else a binary search per task, vectorised."""
         x = -room
         lo, hi = self.lo[table], self.hi[table]
-        if self.rows is not None and table.shape[0] <= _COMPARE_ALL:
-            at = lo + (self.rows[table] / speed[:, None] < x[:, None]).argmin(axis=1)  # the first that fits
+        if self.rows is not None:  # the first that fits, in slices of a bounded size
+            at = np.empty_like(lo)
+            for i in range(0, table.shape[0], _COMPARE_ALL):
+                sl = slice(i, i + _COMPARE_ALL)
+                at[sl] = lo[sl] + (self.rows[table[sl]] / speed[sl, None] < x[sl, None]).argmin(axis=1)
         else:
             width = int((hi - lo).max(initial=0))
             at, end = lo.copy(), hi.copy()
@@ -390,16 +393,20 @@ def _all_chain_limits(problem: Problem, idx: np.ndarray, bounds: np.ndarray, mac
         at = bounds[rows][row] + col
         r = mach[bounds[rows]]
         wr = w[at]
-        mat = np.zeros((rows.shape[0], int(cnt.max())))
-        mat[row, col] = wr / problem.speed[r][row]
+        width = int(cnt.max())
+        cell = row * width + col  # in the matrix, raveled
+        mat = np.zeros((rows.shape[0], width))
+        flat = mat.ravel()
+        flat[cell] = wr / problem.speed[r][row]
         np.cumsum(mat, axis=1, out=mat)
-        own = problem.deadline[idx[at]] - (problem.available_at[r][row] + mat[row, col])
+        own = problem.deadline[idx[at]] - (problem.available_at[r][row] + flat[cell])
         mat.fill(np.inf)
-        mat[row, col] = np.where(wr > 0.0, own, np.inf)
-        after = np.minimum.accumulate(mat[:, ::-1], axis=1)[:, ::-1]
+        flat[cell] = np.where(wr > 0.0, own, np.inf)
+        # each row reversed: place width - 1 - j holds the least from column j on
+        after = np.minimum.accumulate(mat[:, ::-1], axis=1).ravel()
         later = np.full(at.shape[0], np.inf)
         inside = col + 1 < cnt[row]
-        later[inside] = after[row[inside], col[inside] + 1]
+        later[inside] = after[row[inside] * width + (width - 2 - col[inside])]
         limit[at] = np.minimum(own, later)
     return limit
 
@@ -453,7 +460,9 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     together = np.flatnonzero(~alone)
     used = np.where(np.bincount(chain[together], minlength=length.shape[0]) > 0, length, 0)
     for rows in _bands(used):
-        mine = together[np.isin(chain[together], rows[used[rows] > 0])]
+        band = np.zeros(length.shape[0], dtype=bool)
+        band[rows[used[rows] > 0]] = True
+        mine = together[band[chain[together]]]
         if mine.shape[0]:
             sequential |= _upgrade_lockstep(problem, store, idx, bounds, chain[mine], first.take(mine), limit,
                                             problem.speed[mach], work, config)
@@ -527,9 +536,9 @@ class _Lockstep:
 
     def refresh(self, r: np.ndarray, b: np.ndarray, lim: np.ndarray) -> None:
         """The per-block summaries of blocks ``b`` of rows ``r``, whose limits are ``lim``."""
-        nb = self.add.shape[1]
-        self.kmin[r, b] = self.key.reshape(-1, nb, _BLOCK)[r, b].min(axis=1)
-        dt = self.dt.reshape(-1, nb, _BLOCK)[r, b]
+        flat = r * self.add.shape[1] + b  # the blocks' rows in the cells seen as rows of a block
+        self.kmin[r, b] = np.take(self.key.reshape(-1, _BLOCK), flat, axis=0).min(axis=1)
+        dt = np.take(self.dt.reshape(-1, _BLOCK), flat, axis=0)
         self.room[r, b] = (lim - dt).min(axis=1)
         self.dmax[r, b] = dt.max(axis=1)
 
@@ -567,14 +576,14 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
     tid = idx[first.pos]
     s.speed = speed[start]
     s.group = rows
-    s.v[row, col] = limit[first.pos]
-    s.scale = np.zeros(rows.shape[0])
-    np.maximum.at(s.scale, row, np.abs(limit[first.pos]))
-    s.entry[row, col] = first.at
-    s.dt[row, col] = store.extra[first.at] / s.speed[row]
-    s.key[row, col] = store.rank[first.at] * width + col
-    s.table[row, col] = first.table
-    s.cand[row, col] = np.arange(chain.shape[0])
+    cell = row * width + col  # in the cells, raveled
+    s.v.ravel()[cell] = limit[first.pos]
+    s.scale = np.maximum.reduceat(np.abs(limit[first.pos]), np.flatnonzero(new_row))
+    s.entry.ravel()[cell] = first.at
+    s.dt.ravel()[cell] = store.extra[first.at] / s.speed[row]
+    s.key.ravel()[cell] = store.rank[first.at] * width + col
+    s.table.ravel()[cell] = first.table
+    s.cand.ravel()[cell] = np.arange(chain.shape[0])
     every = np.arange(rows.shape[0] * nb)
     s.refresh(every // nb, every % nb, s.v.reshape(-1, _BLOCK))
     final = config[tid].copy()
@@ -630,8 +639,10 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         room[np.arange(r.shape[0]), b] = -np.inf
         fr, fb = np.nonzero(room <= 1e-9 * s.scale[r][:, None])
         fr = r[fr]
-        lim = np.minimum(v3[fr, fb] + s.add[fr, fb][:, None], s.cap[fr, fb][:, None])
-        stale_r, stale_c = np.nonzero(s.dt.reshape(-1, nb, _BLOCK)[fr, fb] > lim)
+        flat = fr * nb + fb
+        lim = np.minimum(np.take(s.v.reshape(-1, _BLOCK), flat, axis=0) + s.add.ravel()[flat][:, None],
+                         s.cap.ravel()[flat][:, None])
+        stale_r, stale_c = np.nonzero(np.take(s.dt.reshape(-1, _BLOCK), flat, axis=0) > lim)
         rr, cc = fr[stale_r], fb[stale_r] * _BLOCK + stale_c
         at = store.first_within(s.table[rr, cc], lim[stale_r, stale_c], s.speed[rr])
         s.entry[rr, cc] = at

@@ -222,22 +222,39 @@ class Ramps:
     task_start: np.ndarray | None = None
 
 
+#: at most this many groups asked: one search per group (:func:`ragged_searchsorted`)
+_FEW_GROUPS = 8
+
+
 def ragged_searchsorted(values: np.ndarray, offset: np.ndarray, group: np.ndarray, x: np.ndarray,
                         side: str = "left") -> np.ndarray:
     """Per query ``q``: ``searchsorted(values[offset[g]:offset[g + 1]], x[q], side)`` with
-    ``g = group[q]`` (each group's values sorted), vectorised for any number of groups:
-    values and queries sorted together by group, then value (queries before equal values
-    for ``side="left"``, after them for ``"right"``). O((S + Q) log(S + Q))."""
-    s = values.shape[0]
-    owner = np.repeat(np.arange(offset.shape[0] - 1), np.diff(offset))
-    query_first = side == "left"
-    kind = np.concatenate((np.full(s, query_first, dtype=np.int8), np.full(x.shape[0], not query_first, dtype=np.int8)))
-    order = np.lexsort((kind, np.concatenate((values, x)), np.concatenate((owner, group))))
-    is_value = order < s
-    before = np.cumsum(is_value)  # values at or before each place (a query's: strictly before)
-    place = np.empty(x.shape[0], dtype=np.intp)
-    place[order[~is_value] - s] = np.flatnonzero(~is_value)
-    return before[place] - offset[group]
+    ``g = group[q]`` (each group's values sorted, none NaN), vectorised for any number of
+    groups: a binary search per query within its group, all queries a step at a time (NaN
+    queries after every value, as :func:`numpy.searchsorted` puts them), or one
+    :func:`numpy.searchsorted` per group when at most :data:`_FEW_GROUPS` groups are asked
+    (fewer passes over the queries). O(Q log L + G) for Q queries and G groups of at most L
+    values."""
+    present = np.flatnonzero(np.bincount(group, minlength=offset.shape[0] - 1))
+    if present.shape[0] <= _FEW_GROUPS:
+        out = np.empty(group.shape[0], dtype=np.intp)
+        for g in present.tolist():
+            sel = group == g
+            out[sel] = np.searchsorted(values[offset[g]:offset[g + 1]], x[sel], side=side)
+        return out
+    lo = offset[group].astype(np.intp)
+    first = lo.copy()
+    hi = offset[group + 1].astype(np.intp)
+    last = max(values.shape[0] - 1, 0)
+    for _ in range(int((hi - lo).max(initial=0)).bit_length()):
+        mid = (lo + hi) >> 1
+        v = values[np.minimum(mid, last)]
+        # the answer is past mid: "left", the first value >= x; "right", the first value > x
+        past = ~(v >= x) if side == "left" else ~(v > x)
+        past &= lo < hi
+        lo = np.where(past, mid + 1, lo)
+        hi = np.where(past, hi, mid)
+    return lo - first
 
 
 #: groups up to this long are summed all at once, longer ones one by one

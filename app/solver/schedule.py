@@ -131,7 +131,8 @@ def machine_chains(problem: Problem, machine: np.ndarray) -> tuple[np.ndarray, n
     """Tasks grouped by machine, each group in deadline order (ties by input order).
 
     Returns ``(idx, group_starts)`` for :func:`app.solver.fractional.nested_allocation`;
-    unassigned tasks (-1) are left out. O(n log n).
+    unassigned tasks (-1) are left out. O(n) past the problem's deadline order (O(n log n),
+    made once) where machines fit 16 bits (a stable radix sort by machine), else O(n log n).
     """
     order = problem.order  # deadline order, ties by input order; then a stable sort by machine
     assigned = order[machine[order] >= 0]
@@ -142,9 +143,10 @@ def machine_chains(problem: Problem, machine: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _stable_order(machine: np.ndarray, m: int) -> np.ndarray:
-    """Stable argsort of machine indices in ``[0, m)``: numpy sorts 8- and 16-bit integers
-    stably by radix, O(n), so they are narrowed first when ``m`` fits (the same
-    permutation: a stable sort's is unique); otherwise a merge sort, O(n log n)."""
+    """Stable argsort of machine indices in ``[0, m)`` (the caller's to ensure: larger ones
+    would wrap): numpy sorts 8- and 16-bit integers stably by radix, O(n), so they are
+    narrowed first when ``m`` fits (the same permutation: a stable sort's is unique);
+    otherwise a merge sort, O(n log n)."""
     if m <= np.iinfo(np.uint8).max + 1:
         machine = machine.astype(np.uint8)
     elif m <= np.iinfo(np.uint16).max + 1:

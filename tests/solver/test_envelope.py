@@ -214,6 +214,27 @@ def test_staircase_lookups_against_counting(monkeypatch: pytest.MonkeyPatch) -> 
             assert st.step_at(k, x) == pytest.approx(length, abs=1e-15)
 
 
+@pytest.mark.parametrize("few", [0, 64])
+def test_ragged_searchsorted_against_one_search_per_group(few: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search per query within its group, by the vectorised binary search or a search per
+    group, is numpy's search in that group alone: ties on either side, empty groups, queries
+    below, above and between the values, NaN queries."""
+    monkeypatch.setattr(kernel, "_FEW_GROUPS", few)
+    rng = np.random.default_rng(12)
+    for _ in range(200):
+        sizes = rng.integers(0, 9, int(rng.integers(1, 15)))
+        groups = [np.sort(rng.integers(0, 6, s).astype(float)) for s in sizes]
+        offset = np.concatenate(([0], np.cumsum(sizes)))
+        values = np.concatenate(groups)
+        q = int(rng.integers(0, 20))
+        group = rng.integers(0, sizes.shape[0], q)
+        x = rng.integers(-1, 7, q).astype(float)
+        x[rng.random(q) < 0.1] = np.nan
+        for side in ("left", "right"):
+            want = [np.searchsorted(groups[g], v, side=side) for g, v in zip(group, x, strict=True)]
+            assert kernel.ragged_searchsorted(values, offset, group, x, side=side).tolist() == want
+
+
 def test_paths_agree_at_scale() -> None:
     rng = np.random.default_rng(11)
     p = model_instance(rng, "mixed_curves", 3000, 20)
