@@ -25,7 +25,6 @@ from .kernel import Ramps, Stairs, ragged_searchsorted
 from .problem import Models, Problem
 
 _SATURATION = 746.0  # exp(-746) underflows to 0.0
-_FEW_MODELS = 16  # up to this many models present, look up envelopes model by model
 #: a lookup table of models x distinct breakpoints up to this many cells is kept
 _TABLE_CELLS = 1 << 16
 
@@ -216,23 +215,14 @@ class EnvelopeFamily:
         envelope's end). One binary search per task: among the distinct breakpoints of all
         models, then a lookup in :class:`BreakpointTable`, when models are few enough and
         the works many enough to pay for the table (built once); otherwise in its model's
-        breakpoints, a loop over the models when they are few, or all at once
-        (:func:`ragged_searchsorted`). O(n log k) for k breakpoints."""
+        breakpoints (:func:`ragged_searchsorted`). O(n log k) for k breakpoints."""
         model = self.model if idx is None else self.model[idx]
         work = np.maximum(np.broadcast_to(np.asarray(work, dtype=np.float64), model.shape), 0.0)
         table = self._breakpoint_table if model.shape[0] >= self._table_floor else None
         if table is not None:
             at = table.at[model * table.width + np.searchsorted(table.levels, work, side="right")]
             return work, at, self.env_slope[at]
-        present = np.flatnonzero(np.bincount(model, minlength=self.env_start.shape[0] - 1))
-        if present.shape[0] <= _FEW_MODELS:
-            at = np.empty(model.shape[0], dtype=np.intp)
-            for k in present.tolist():
-                sel = model == k
-                lo, hi = self.env_start[k], self.env_start[k + 1]
-                at[sel] = np.searchsorted(self.env_w[lo:hi], work[sel], side="right")
-        else:
-            at = ragged_searchsorted(self.env_w, self.env_start, model, work, side="right")
+        at = ragged_searchsorted(self.env_w, self.env_start, model, work, side="right")
         last = self.env_start[model + 1] - 1
         at = np.minimum(self.env_start[model] + at - 1, last)
         return work, at, self.env_slope[at]

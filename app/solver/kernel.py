@@ -223,7 +223,7 @@ class Ramps:
 
 
 #: at most this many groups asked: one search per group (:func:`ragged_searchsorted`)
-_FEW_GROUPS = 8
+_FEW_GROUPS = 16
 
 
 def ragged_searchsorted(values: np.ndarray, offset: np.ndarray, group: np.ndarray, x: np.ndarray,
