@@ -534,11 +534,13 @@ class _Lockstep:
             setattr(self, name, getattr(self, name)[rows])
         self.shape = self.v.shape
 
-    def refresh(self, r: np.ndarray, b: np.ndarray, lim: np.ndarray) -> None:
-        """The per-block summaries of blocks ``b`` of rows ``r``, whose limits are ``lim``."""
+    def refresh(self, r: np.ndarray, b: np.ndarray, lim: np.ndarray, dt: np.ndarray | None = None) -> None:
+        """The per-block summaries of blocks ``b`` of rows ``r``, whose limits are ``lim``
+        (and extra seconds ``dt``, when the caller has them)."""
         flat = r * self.add.shape[1] + b  # the blocks' rows in the cells seen as rows of a block
         self.kmin[r, b] = np.take(self.key.reshape(-1, _BLOCK), flat, axis=0).min(axis=1)
-        dt = np.take(self.dt.reshape(-1, _BLOCK), flat, axis=0)
+        if dt is None:
+            dt = np.take(self.dt.reshape(-1, _BLOCK), flat, axis=0)
         self.room[r, b] = (lim - dt).min(axis=1)
         self.dmax[r, b] = dt.max(axis=1)
 
@@ -598,26 +600,28 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
             s.keep(r)
             best, r = best[r], np.arange(r.shape[0])
         p = best[r] % width
-        e = s.entry[r, p]
+        cell = r * width + p  # the task's cell, raveled
+        e = s.entry.ravel()[cell]
         if less[e].any():  # its limits would rise: that machine runs alone
             rising = less[e]
             out.update(s.group[r[rising]].tolist())
             s.kmin[r[rising]] = dead
-            r, p, e = r[~rising], p[~rising], e[~rising]
+            r, p, e, cell = r[~rising], p[~rising], e[~rising], cell[~rising]
             if r.shape[0] == 0:
                 continue
         b, i = p // _BLOCK, p % _BLOCK
-        step = s.dt[r, p]
+        step = s.dt.ravel()[cell]
         s.scale[r] += step
         # the limits, as _Limits.grow
-        v3 = s.v.reshape(-1, nb, _BLOCK)
-        vb = np.minimum(v3[r, b] + s.add[r, b][:, None], s.cap[r, b][:, None])
-        s.add[r, b], s.cap[r, b] = 0.0, np.inf
+        rb = r * nb + b  # the task's block, raveled
+        v2, add1, cap1 = s.v.reshape(-1, _BLOCK), s.add.ravel(), s.cap.ravel()
+        vb = np.minimum(np.take(v2, rb, axis=0) + add1[rb][:, None], cap1[rb][:, None])
+        add1[rb], cap1[rb] = 0.0, np.inf
         later = cols >= i[:, None]
         np.subtract(vb, step[:, None], out=vb, where=later)
         now = vb[np.arange(r.shape[0]), i]
         np.minimum(vb, now[:, None], out=vb, where=~later)
-        v3[r, b] = vb
+        v2[rb] = vb
         after, before = blocks > b[:, None], blocks < b[:, None]
         add, cap, room = s.add[r], s.cap[r], s.room[r]
         np.subtract(add, step[:, None], out=add, where=after)
@@ -628,13 +632,13 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         s.add[r], s.cap[r] = add, cap
         # the upgrade made; the task's table now
         up = store.config[e]
-        final[s.cand[r, p]] = up
+        final[s.cand.ravel()[cell]] = up
         tab = store.by_key[up]  # the table of (model, up), up >= 0
         lost = r[tab == store.missing]
         if lost.shape[0]:  # not foreseen (see _TableStore): that machine runs alone
             out.update(s.group[lost].tolist())
-        s.table[r, p] = tab
-        s.dt[r, p] = np.inf  # its next upgrade is found below
+        s.table.ravel()[cell] = tab
+        s.dt.ravel()[cell] = np.inf  # its next upgrade is found below
         # blocks where an upgrade may no longer fit: the task's, any whose room may be gone
         room[np.arange(r.shape[0]), b] = -np.inf
         fr, fb = np.nonzero(room <= 1e-9 * s.scale[r][:, None])
@@ -642,14 +646,15 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         flat = fr * nb + fb
         lim = np.minimum(np.take(s.v.reshape(-1, _BLOCK), flat, axis=0) + s.add.ravel()[flat][:, None],
                          s.cap.ravel()[flat][:, None])
-        stale_r, stale_c = np.nonzero(np.take(s.dt.reshape(-1, _BLOCK), flat, axis=0) > lim)
-        rr, cc = fr[stale_r], fb[stale_r] * _BLOCK + stale_c
-        at = store.first_within(s.table[rr, cc], lim[stale_r, stale_c], s.speed[rr])
-        s.entry[rr, cc] = at
-        s.dt[rr, cc] = store.extra[at] / s.speed[rr]
-        s.key[rr, cc] = store.rank[at] * width + cc
+        dt = np.take(s.dt.reshape(-1, _BLOCK), flat, axis=0)
+        stale_r, stale_c = np.nonzero(dt > lim)
+        rr, cell = fr[stale_r], flat[stale_r] * _BLOCK + stale_c  # the cells, raveled
+        at = store.first_within(s.table.ravel()[cell], lim[stale_r, stale_c], s.speed[rr])
+        s.entry.ravel()[cell] = at
+        dt[stale_r, stale_c] = s.dt.ravel()[cell] = store.extra[at] / s.speed[rr]
+        s.key.ravel()[cell] = store.rank[at] * width + cell % width
         s.room[r] = room
-        s.refresh(fr, fb, lim)
+        s.refresh(fr, fb, lim, dt)
         if lost.shape[0]:
             s.kmin[lost] = dead
     done = ~np.isin(chain, np.fromiter(out, dtype=np.int64, count=len(out))) & (final != config[tid])
