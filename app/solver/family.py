@@ -35,7 +35,9 @@ class BreakpointTable:
     breakpoints of all models: a work in ``[levels[g - 1], levels[g])`` (``g`` from
     :func:`numpy.searchsorted`, side ``"right"``) lies on model ``k``'s segment that starts
     at breakpoint ``at[k * width + g]`` (an index into ``env_w``; its last breakpoint past
-    the envelope's end), which is what a search in the model's own breakpoints finds."""
+    the envelope's end), which is what a search in the model's own breakpoints finds.
+    Column ``g = 0`` (a work below ``levels[0] = 0``) holds no breakpoint of the model and
+    is never read: works are clipped at 0 first."""
 
     levels: np.ndarray
     at: np.ndarray
@@ -175,8 +177,9 @@ class EnvelopeFamily:
         self._first_top = np.full(models.count, -np.inf)
         self._first_top[count > 0] = top[start[:-1][count > 0]]
         self.u = self.env_w[self.env_start[1:] - 1][self.model]  # the envelope's last work
-        #: the fewest cells a :class:`BreakpointTable` could have (models times the most
-        #: breakpoints of one): a lookup of fewer works than that searches model by model
+        #: the fewest cells a :class:`BreakpointTable` could have (models times one more than
+        #: the most breakpoints of one): a lookup of fewer works than that searches each
+        #: work among its own model's breakpoints (:func:`ragged_searchsorted`)
         self._table_floor = models.count * (int(np.diff(self.env_start).max(initial=0)) + 1)
 
     def envelope(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -214,8 +217,10 @@ class EnvelopeFamily:
         into ``env_w``), and the slope of the segment that starts there (0 past the
         envelope's end). One binary search per task: among the distinct breakpoints of all
         models, then a lookup in :class:`BreakpointTable`, when models are few enough and
-        the works many enough to pay for the table (built once); otherwise in its model's
-        breakpoints (:func:`ragged_searchsorted`). O(n log k) for k breakpoints."""
+        the works many enough to pay for the table (built once): O(n log G) for G distinct
+        breakpoints in all; otherwise in its model's breakpoints (:func:`ragged_searchsorted`:
+        O(n log k) for models of at most k breakpoints, or a pass over the works per model
+        when few models are asked)."""
         model = self.model if idx is None else self.model[idx]
         work = np.maximum(np.broadcast_to(np.asarray(work, dtype=np.float64), model.shape), 0.0)
         table = self._breakpoint_table if model.shape[0] >= self._table_floor else None
@@ -257,8 +262,6 @@ class MixedFamily:
         self.u[self.model_tasks] = self.envelope.u
 
     def ramps(self) -> Ramps:
-        if self.curve_tasks.shape[0] == 0:  # every task on a model: its own index there
-            return self.envelope.ramps()
         env, curve = self.envelope.ramps(), self.curve.ramps()
         n = self.sub.shape[0]
         top, steep, u = np.empty(n), np.empty(n), np.empty(n)
@@ -269,8 +272,6 @@ class MixedFamily:
         return Ramps(top=top, steep=steep, u=u, stair=stair, stairs=env.stairs)
 
     def _split(self, work, idx, name: str) -> np.ndarray:
-        if self.curve_tasks.shape[0] == 0:  # every task on a model: its own index there
-            return getattr(self.envelope, name)(work, idx)
         tasks = np.arange(self.sub.shape[0]) if idx is None else np.asarray(idx)
         work = np.broadcast_to(np.asarray(work, dtype=np.float64), tasks.shape)
         out = np.empty(tasks.shape[0])
@@ -289,7 +290,10 @@ class MixedFamily:
 
 def family_of(problem: Problem) -> AccuracyFamily:
     """The accuracy family of a problem's tasks: exponential when every task is a curve task,
-    otherwise each task on its own (:class:`MixedFamily`)."""
+    the envelopes when every task runs a model, otherwise each task on its own
+    (:class:`MixedFamily`)."""
     if problem.model is None or problem.n_model == 0:
         return ExponentialFamily.of(problem)
+    if problem.n_model == problem.n:
+        return EnvelopeFamily(problem.models, problem.model)
     return MixedFamily(problem)

@@ -172,8 +172,9 @@ class Stairs:
                 above: np.ndarray | None = None) -> np.ndarray:
         """Per unit on staircase ``k`` at log-price ``x``: the length of its step whose top is
         exactly ``x`` (0 if none), that is the work between taking that step and not.
-        ``work``: the unit's work above ``x`` (:meth:`work` at :meth:`above`), if known;
-        ``above``: :meth:`above` of ``x``, if known."""
+        ``work``: the unit's work above ``x``, if known; it must be exactly :meth:`work` at
+        :meth:`above` (a saving, not an input: the dense table's step lengths, read when
+        the units are many, do not use it); ``above``: :meth:`above` of ``x``, if known."""
         out = np.zeros(x.shape[0])
         g = self.levels.shape[0]
         if g == 0:

@@ -80,8 +80,8 @@ def make_solution(
         else:
             on = problem.model >= 0
             curve = np.flatnonzero(~on)
-            # a model task's accuracy is its configuration's, not the envelope's
             accuracy[curve] = problem.family.value(np.maximum(work[curve], 0.0), curve)
+        # a model task's accuracy is its configuration's, not the envelope's
         chosen = config[on]
         accuracy[on] = np.where(chosen >= 0, models.accuracy[np.maximum(chosen, 0)], models.a_min[problem.model[on]])
         config.setflags(write=False)
