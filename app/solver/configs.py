@@ -529,6 +529,20 @@ class _Lockstep:
         self.room = np.full((rows, nb), np.inf)
         self.dmax = np.full((rows, nb), -np.inf)
 
+    def limits(self, blocks: np.ndarray) -> np.ndarray:
+        """The limits of whole blocks (raveled indices ``row * blocks per row + block``),
+        ``min(v + add, cap)``, a row of :data:`_BLOCK` per block."""
+        return np.minimum(np.take(self.v.reshape(-1, _BLOCK), blocks, axis=0) + self.add.ravel()[blocks][:, None],
+                          self.cap.ravel()[blocks][:, None])
+
+    def set_best(self, store: _TableStore, cells: np.ndarray, at: np.ndarray, speed: np.ndarray) -> np.ndarray:
+        """Cells (raveled) hold the upgrades at table places ``at`` on machines of ``speed``
+        as their best: entry, extra seconds and key. Returns the extra seconds."""
+        self.entry.ravel()[cells] = at
+        dt = self.dt.ravel()[cells] = store.extra[at] / speed
+        self.key.ravel()[cells] = store.rank[at] * self.shape[1] + cells % self.shape[1]
+        return dt
+
     def keep(self, rows: np.ndarray) -> None:
         for name in self.cells + self.blocks + self.per_row:
             setattr(self, name, getattr(self, name)[rows])
@@ -581,9 +595,7 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
     cell = row * width + col  # in the cells, raveled
     s.v.ravel()[cell] = limit[first.pos]
     s.scale = np.maximum.reduceat(np.abs(limit[first.pos]), np.flatnonzero(new_row))
-    s.entry.ravel()[cell] = first.at
-    s.dt.ravel()[cell] = store.extra[first.at] / s.speed[row]
-    s.key.ravel()[cell] = store.rank[first.at] * width + col
+    s.set_best(store, cell, first.at, s.speed[row])
     s.table.ravel()[cell] = first.table
     s.cand.ravel()[cell] = np.arange(chain.shape[0])
     every = np.arange(rows.shape[0] * nb)
@@ -614,14 +626,13 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         s.scale[r] += step
         # the limits, as _Limits.grow
         rb = r * nb + b  # the task's block, raveled
-        v2, add1, cap1 = s.v.reshape(-1, _BLOCK), s.add.ravel(), s.cap.ravel()
-        vb = np.minimum(np.take(v2, rb, axis=0) + add1[rb][:, None], cap1[rb][:, None])
-        add1[rb], cap1[rb] = 0.0, np.inf
+        vb = s.limits(rb)
+        s.add.ravel()[rb], s.cap.ravel()[rb] = 0.0, np.inf
         later = cols >= i[:, None]
         np.subtract(vb, step[:, None], out=vb, where=later)
         now = vb[np.arange(r.shape[0]), i]
         np.minimum(vb, now[:, None], out=vb, where=~later)
-        v2[rb] = vb
+        s.v.reshape(-1, _BLOCK)[rb] = vb
         after, before = blocks > b[:, None], blocks < b[:, None]
         add, cap, room = s.add[r], s.cap[r], s.room[r]
         np.subtract(add, step[:, None], out=add, where=after)
@@ -644,15 +655,12 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         fr, fb = np.nonzero(room <= 1e-9 * s.scale[r][:, None])
         fr = r[fr]
         flat = fr * nb + fb
-        lim = np.minimum(np.take(s.v.reshape(-1, _BLOCK), flat, axis=0) + s.add.ravel()[flat][:, None],
-                         s.cap.ravel()[flat][:, None])
+        lim = s.limits(flat)
         dt = np.take(s.dt.reshape(-1, _BLOCK), flat, axis=0)
         stale_r, stale_c = np.nonzero(dt > lim)
         rr, cell = fr[stale_r], flat[stale_r] * _BLOCK + stale_c  # the cells, raveled
         at = store.first_within(s.table.ravel()[cell], lim[stale_r, stale_c], s.speed[rr])
-        s.entry.ravel()[cell] = at
-        dt[stale_r, stale_c] = s.dt.ravel()[cell] = store.extra[at] / s.speed[rr]
-        s.key.ravel()[cell] = store.rank[at] * width + cell % width
+        dt[stale_r, stale_c] = s.set_best(store, cell, at, s.speed[rr])
         s.room[r] = room
         s.refresh(fr, fb, lim, dt)
         if lost.shape[0]:

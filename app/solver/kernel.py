@@ -777,11 +777,8 @@ class WorkCurves:
             at = self._pick("jump", idx) & (self._pick("top", idx) == x)
             step[at] = self._pick("u", idx)[at]
         if self.has_stairs:  # a staircase's step at x: the work between taking it and not
-            if on is None:
-                step += self.stairs.step_at(k, x, work, above)
-            else:
-                step[on] = self.stairs.step_at(k, x[on], None if work is None else work[on],
-                                               None if above is None else above[on])
+            step[on] = self.stairs.step_at(k, x[on], None if work is None else work[on],
+                                           None if above is None else above[on])
         ramp = self._pick("steep", idx) > 0.0
         sens = self.sensitivity(x, idx) if ramp.any() else np.zeros(x.shape[0])
         if not step.any():
