@@ -552,11 +552,11 @@ class _Lockstep:
         """The per-block summaries of blocks ``b`` of rows ``r``, whose limits are ``lim``
         (and extra seconds ``dt``, when the caller has them)."""
         flat = r * self.add.shape[1] + b  # the blocks' rows in the cells seen as rows of a block
-        self.kmin[r, b] = np.take(self.key.reshape(-1, _BLOCK), flat, axis=0).min(axis=1)
+        self.kmin.ravel()[flat] = np.take(self.key.reshape(-1, _BLOCK), flat, axis=0).min(axis=1)
         if dt is None:
             dt = np.take(self.dt.reshape(-1, _BLOCK), flat, axis=0)
-        self.room[r, b] = (lim - dt).min(axis=1)
-        self.dmax[r, b] = dt.max(axis=1)
+        self.room.ravel()[flat] = (lim - dt).min(axis=1)
+        self.dmax.ravel()[flat] = dt.max(axis=1)
 
 
 def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bounds: np.ndarray, chain: np.ndarray,
@@ -652,15 +652,16 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         s.dt.ravel()[cell] = np.inf  # its next upgrade is found below
         # blocks where an upgrade may no longer fit: the task's, any whose room may be gone
         room[np.arange(r.shape[0]), b] = -np.inf
-        fr, fb = np.nonzero(room <= 1e-9 * s.scale[r][:, None])
+        fr, fb = np.divmod(np.flatnonzero(room <= 1e-9 * s.scale[r][:, None]), nb)
         fr = r[fr]
         flat = fr * nb + fb
         lim = s.limits(flat)
         dt = np.take(s.dt.reshape(-1, _BLOCK), flat, axis=0)
-        stale_r, stale_c = np.nonzero(dt > lim)
+        stale = np.flatnonzero(dt > lim)  # in the flagged blocks' cells, raveled
+        stale_r, stale_c = np.divmod(stale, _BLOCK)
         rr, cell = fr[stale_r], flat[stale_r] * _BLOCK + stale_c  # the cells, raveled
-        at = store.first_within(s.table.ravel()[cell], lim[stale_r, stale_c], s.speed[rr])
-        dt[stale_r, stale_c] = s.set_best(store, cell, at, s.speed[rr])
+        at = store.first_within(s.table.ravel()[cell], lim.ravel()[stale], s.speed[rr])
+        dt.ravel()[stale] = s.set_best(store, cell, at, s.speed[rr])
         s.room[r] = room
         s.refresh(fr, fb, lim, dt)
         if lost.shape[0]:
