@@ -323,11 +323,15 @@ class _TableStore:
         self.missing = keys.shape[0]
         #: per table, its running minima padded with +inf (one at least), when every table is short
         self.rows = None
+        #: with :attr:`rows`, per table and column the place in the flat arrays (:attr:`none` past its end)
+        self.place = None
         width = int((self.hi - self.lo).max(initial=0))
         if width <= 16:
             cols = np.arange(width + 1)
             at = self.lo[:, None] + cols
-            self.rows = np.where(at < self.hi[:, None], self.neg_least[np.minimum(at, self.none)], np.inf)
+            inside = at < self.hi[:, None]
+            self.rows = np.where(inside, self.neg_least[np.minimum(at, self.none)], np.inf)
+            self.place = np.where(inside, at, self.none)
 
     def _key(self, k: np.ndarray, c: np.ndarray) -> np.ndarray:
         return np.where(c >= 0, c, self.n_configs + k)
@@ -343,21 +347,26 @@ class _TableStore:
         ``room``), or :attr:`none`: every entry compared at once when the tables are short,
         else a binary search per task, vectorised."""
         x = -room
-        lo, hi = self.lo[table], self.hi[table]
         if self.rows is not None:  # the first that fits, in slices of a bounded size
-            at = np.empty_like(lo)
-            for i in range(0, table.shape[0], _COMPARE_ALL):
-                sl = slice(i, i + _COMPARE_ALL)
-                at[sl] = lo[sl] + (self.rows[table[sl]] / speed[sl, None] < x[sl, None]).argmin(axis=1)
-        else:
-            width = int((hi - lo).max(initial=0))
-            at, end = lo.copy(), hi.copy()
-            for _ in range(width.bit_length()):
-                mid = (at + end) >> 1
-                right = (self.neg_least[mid] / speed < x) & (at < end)
-                at = np.where(right, mid + 1, at)
-                end = np.where(right | (at >= end), end, mid)
+            if table.shape[0] <= _COMPARE_ALL:
+                return self._first_in_rows(table, x, speed)
+            return np.concatenate([self._first_in_rows(table[i:i + _COMPARE_ALL], x[i:i + _COMPARE_ALL],
+                                                       speed[i:i + _COMPARE_ALL])
+                                   for i in range(0, table.shape[0], _COMPARE_ALL)])
+        lo, hi = self.lo[table], self.hi[table]
+        width = int((hi - lo).max(initial=0))
+        at, end = lo.copy(), hi.copy()
+        for _ in range(width.bit_length()):
+            mid = (at + end) >> 1
+            right = (self.neg_least[mid] / speed < x) & (at < end)
+            at = np.where(right, mid + 1, at)
+            end = np.where(right | (at >= end), end, mid)
         return np.where(at < hi, at, self.none)
+
+    def _first_in_rows(self, table: np.ndarray, x: np.ndarray, speed: np.ndarray) -> np.ndarray:
+        """:meth:`first_within` (``x``: minus the room) of short tables, every entry compared."""
+        column = (self.rows[table] / speed[:, None] < x[:, None]).argmin(axis=1)
+        return self.place.ravel()[table * self.place.shape[1] + column]
 
 
 def _bands(count: np.ndarray) -> list[np.ndarray]:
