@@ -516,25 +516,30 @@ class _Lockstep:
     entry, extra seconds ``dt``, key ``rank * width + column``) and its table; per block,
     the least key, the most ``dt`` and ``room``, the least ``min(v + add, cap) - dt`` (kept
     up to rounding as the limits fall: below a tolerance, an upgrade in the block may no
-    longer fit); per row, a bound on every ``|v|`` and ``|add|`` (the limits' largest size
-    plus the extra seconds given so far), the scale of the rounding that tolerance allows
-    for."""
+    longer fit; ``+inf`` in a row whose machine is done, whose every ``dt`` is ``-inf``);
+    per row, a bound on every ``|v|`` and ``|add|`` (the limits' largest size plus the
+    extra seconds given so far), the scale of the rounding that tolerance allows for."""
 
     cells = ("v", "entry", "dt", "key", "table", "cand")
     blocks = ("add", "cap", "kmin", "room", "dmax")
     per_row = ("scale", "group", "speed")
 
-    def __init__(self, rows: int, nb: int, dead: int):
+    def __init__(self, rows: int, nb: int, store: _TableStore):
         self.shape = (rows, nb * _BLOCK)
+        self.nb = nb
+        #: per table entry, its key's rank part (a key: rank * width + column)
+        self.rank_w = store.rank * self.shape[1]
+        #: keys from here on: no upgrade
+        self.dead = int(self.rank_w[store.none])
         self.v = np.full(self.shape, np.inf)
         self.entry = np.zeros(self.shape, dtype=np.intp)
         self.dt = np.full(self.shape, -np.inf)
-        self.key = np.full(self.shape, dead, dtype=np.int64)
+        self.key = np.full(self.shape, self.dead, dtype=np.int64)
         self.table = np.zeros(self.shape, dtype=np.intp)
         self.cand = np.full(self.shape, -1, dtype=np.intp)
         self.add = np.zeros((rows, nb))
         self.cap = np.full((rows, nb), np.inf)
-        self.kmin = np.full((rows, nb), dead, dtype=np.int64)
+        self.kmin = np.full((rows, nb), self.dead, dtype=np.int64)
         self.room = np.full((rows, nb), np.inf)
         self.dmax = np.full((rows, nb), -np.inf)
 
@@ -549,7 +554,7 @@ class _Lockstep:
         as their best: entry, extra seconds and key. Returns the extra seconds."""
         self.entry.ravel()[cells] = at
         dt = self.dt.ravel()[cells] = store.extra[at] / speed
-        self.key.ravel()[cells] = store.rank[at] * self.shape[1] + cells % self.shape[1]
+        self.key.ravel()[cells] = self.rank_w[at] + cells % self.shape[1]
         return dt
 
     def keep(self, rows: np.ndarray) -> None:
@@ -557,10 +562,60 @@ class _Lockstep:
             setattr(self, name, getattr(self, name)[rows])
         self.shape = self.v.shape
 
-    def refresh(self, r: np.ndarray, b: np.ndarray, lim: np.ndarray, dt: np.ndarray | None = None) -> None:
-        """The per-block summaries of blocks ``b`` of rows ``r``, whose limits are ``lim``
+    def stop(self, rows: np.ndarray) -> None:
+        """Rows ``rows`` make no more upgrades here."""
+        self.kmin[rows] = self.dead
+        self.room[rows] = np.inf
+
+    def grow(self, r: np.ndarray, p: np.ndarray, step: np.ndarray) -> None:
+        """Rows ``r``'s tasks at columns ``p`` run ``step`` seconds longer: the limits fall
+        as :meth:`_Limits.grow` makes them (the task's block settled; in it, those from the
+        task on minus ``step``, the earlier ones capped by the task's new limit; later
+        blocks' pending add and cap minus ``step``, earlier blocks' cap capped), the blocks'
+        rooms with them, the task's own block's to ``-inf`` (it is checked whole)."""
+        b, i = np.divmod(p, _BLOCK)
+        rb = r * self.nb + b  # the task's block, raveled
+        vb = self.limits(rb)
+        self.add.ravel()[rb], self.cap.ravel()[rb] = 0.0, np.inf
+        later = np.arange(_BLOCK) >= i[:, None]
+        np.subtract(vb, step[:, None], out=vb, where=later)
+        now = vb[np.arange(r.shape[0]), i]
+        np.minimum(vb, now[:, None], out=vb, where=~later)
+        self.v.reshape(-1, _BLOCK)[rb] = vb
+        # every row's blocks at once: a row that makes no upgrade has its own block past its
+        # last, so that no block is after it, and every block before it is capped by +inf
+        rows = self.shape[0]
+        own, dt, cap = np.full(rows, self.nb), np.zeros(rows), np.full(rows, np.inf)
+        own[r], dt[r], cap[r] = b, step, now
+        blocks = np.arange(self.nb)
+        after, before = blocks > own[:, None], blocks < own[:, None]
+        np.subtract(self.add, dt[:, None], out=self.add, where=after)
+        np.subtract(self.cap, dt[:, None], out=self.cap, where=after)
+        np.minimum(self.cap, cap[:, None], out=self.cap, where=before)
+        np.subtract(self.room, dt[:, None], out=self.room, where=after)
+        np.minimum(self.room, cap[:, None] - self.dmax, out=self.room, where=before)
+        self.room.ravel()[rb] = -np.inf
+        self.scale += dt
+
+    def search_again(self, store: _TableStore) -> None:
+        """Every task whose upgrade may no longer fit (its block's room within the rounding
+        tolerance, then checked exactly) gets its best within its limit now; the blocks
+        checked are summed up again."""
+        flagged = np.flatnonzero(self.room <= self.scale[:, None] * 1e-9)  # blocks, raveled
+        lim = self.limits(flagged)
+        dt = np.take(self.dt.reshape(-1, _BLOCK), flagged, axis=0)
+        stale = np.flatnonzero(dt > lim)  # in the flagged blocks' cells, raveled
+        block, col = np.divmod(stale, _BLOCK)
+        block = flagged[block]
+        cell = block * _BLOCK + col  # the cells, raveled
+        speed = self.speed[block // self.nb]
+        at = store.first_within(self.table.ravel()[cell], lim.ravel()[stale], speed)
+        dt.ravel()[stale] = self.set_best(store, cell, at, speed)
+        self.refresh(flagged, lim, dt)
+
+    def refresh(self, flat: np.ndarray, lim: np.ndarray, dt: np.ndarray | None = None) -> None:
+        """The per-block summaries of blocks ``flat`` (raveled), whose limits are ``lim``
         (and extra seconds ``dt``, when the caller has them)."""
-        flat = r * self.add.shape[1] + b  # the blocks' rows in the cells seen as rows of a block
         self.kmin.ravel()[flat] = np.take(self.key.reshape(-1, _BLOCK), flat, axis=0).min(axis=1)
         if dt is None:
             dt = np.take(self.dt.reshape(-1, _BLOCK), flat, axis=0)
@@ -578,14 +633,11 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
     task's upgrade is its best within its limit now. Each round every machine makes its
     best one (the least rank, then the earliest position: the sequential rule's next
     upgrade, since its limits only fall, see :func:`_upgrade_machine`); its limits fall
-    with the floating-point operations of :meth:`_Limits.grow` (the block of the task
-    settled; in it, those from the task on minus the extra seconds, the earlier ones capped
-    by the task's new limit; later blocks' pending add and cap minus the extra seconds,
-    earlier blocks' cap capped), and every task whose upgrade may no longer fit (its block
-    flagged by the per-block room, then checked exactly) gets its best within its limit
-    now (a task with none is out for good). Rows of machines that are done are dropped as
-    they grow many. A machine whose best upgrade is to less work (its limits would rise)
-    or to a table not built is left out: returns those chains, for
+    with the floating-point operations of :meth:`_Limits.grow` (:meth:`_Lockstep.grow`),
+    and every task whose upgrade may no longer fit gets its best within its limit now (a
+    task with none is out for good; :meth:`_Lockstep.search_again`). Rows of machines that
+    are done are dropped as they grow many. A machine whose best upgrade is to less work
+    (its limits would rise) or to a table not built is left out: returns those chains, for
     :func:`_upgrade_machine`. O(B + L / B) per row and round for rows of at most L places,
     plus the tasks whose upgrade no longer fits (each compared with its table)."""
     out: set[int] = set()
@@ -596,8 +648,7 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
     col = first.pos - start[row]
     nb = max(1, -(-int((bounds[rows + 1] - start).max()) // _BLOCK))
     width = nb * _BLOCK
-    dead = int(store.rank[store.none]) * width  # keys from here on: no upgrade
-    s = _Lockstep(rows.shape[0], nb, dead)
+    s = _Lockstep(rows.shape[0], nb, store)
     tid = idx[first.pos]
     s.speed = speed[start]
     s.group = rows
@@ -607,14 +658,12 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
     s.set_best(store, cell, first.at, s.speed[row])
     s.table.ravel()[cell] = first.table
     s.cand.ravel()[cell] = np.arange(chain.shape[0])
-    every = np.arange(rows.shape[0] * nb)
-    s.refresh(every // nb, every % nb, s.v.reshape(-1, _BLOCK))
+    s.refresh(np.arange(rows.shape[0] * nb), s.v.reshape(-1, _BLOCK))
     final = config[tid].copy()
-    cols, blocks = np.arange(_BLOCK), np.arange(nb)
     less = store.extra < 0.0
     while True:
         best = s.kmin.min(axis=1)
-        r = np.flatnonzero(best < dead)
+        r = np.flatnonzero(best < s.dead)
         if r.shape[0] <= s.shape[0] >> 1:
             if r.shape[0] == 0:
                 break
@@ -626,30 +675,11 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         if less[e].any():  # its limits would rise: that machine runs alone
             rising = less[e]
             out.update(s.group[r[rising]].tolist())
-            s.kmin[r[rising]] = dead
+            s.stop(r[rising])
             r, p, e, cell = r[~rising], p[~rising], e[~rising], cell[~rising]
             if r.shape[0] == 0:
                 continue
-        b, i = p // _BLOCK, p % _BLOCK
-        step = s.dt.ravel()[cell]
-        s.scale[r] += step
-        # the limits, as _Limits.grow
-        rb = r * nb + b  # the task's block, raveled
-        vb = s.limits(rb)
-        s.add.ravel()[rb], s.cap.ravel()[rb] = 0.0, np.inf
-        later = cols >= i[:, None]
-        np.subtract(vb, step[:, None], out=vb, where=later)
-        now = vb[np.arange(r.shape[0]), i]
-        np.minimum(vb, now[:, None], out=vb, where=~later)
-        s.v.reshape(-1, _BLOCK)[rb] = vb
-        after, before = blocks > b[:, None], blocks < b[:, None]
-        add, cap, room = s.add[r], s.cap[r], s.room[r]
-        np.subtract(add, step[:, None], out=add, where=after)
-        np.subtract(cap, step[:, None], out=cap, where=after)
-        np.minimum(cap, now[:, None], out=cap, where=before)
-        np.subtract(room, step[:, None], out=room, where=after)
-        np.minimum(room, now[:, None] - s.dmax[r], out=room, where=before)
-        s.add[r], s.cap[r] = add, cap
+        s.grow(r, p, s.dt.ravel()[cell])
         # the upgrade made; the task's table now
         up = store.config[e]
         final[s.cand.ravel()[cell]] = up
@@ -659,22 +689,9 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
             out.update(s.group[lost].tolist())
         s.table.ravel()[cell] = tab
         s.dt.ravel()[cell] = np.inf  # its next upgrade is found below
-        # blocks where an upgrade may no longer fit: the task's, any whose room may be gone
-        room[np.arange(r.shape[0]), b] = -np.inf
-        fr, fb = np.divmod(np.flatnonzero(room <= 1e-9 * s.scale[r][:, None]), nb)
-        fr = r[fr]
-        flat = fr * nb + fb
-        lim = s.limits(flat)
-        dt = np.take(s.dt.reshape(-1, _BLOCK), flat, axis=0)
-        stale = np.flatnonzero(dt > lim)  # in the flagged blocks' cells, raveled
-        stale_r, stale_c = np.divmod(stale, _BLOCK)
-        rr, cell = fr[stale_r], flat[stale_r] * _BLOCK + stale_c  # the cells, raveled
-        at = store.first_within(s.table.ravel()[cell], lim.ravel()[stale], s.speed[rr])
-        dt.ravel()[stale] = s.set_best(store, cell, at, s.speed[rr])
-        s.room[r] = room
-        s.refresh(fr, fb, lim, dt)
+        s.search_again(store)
         if lost.shape[0]:
-            s.kmin[lost] = dead
+            s.stop(lost)
     done = ~np.isin(chain, np.fromiter(out, dtype=np.int64, count=len(out))) & (final != config[tid])
     config[tid[done]] = final[done]
     work[tid[done]] = problem.models.work[final[done]]
