@@ -25,13 +25,13 @@ import numpy as np
 
 from .kernel import ragged_searchsorted
 from .problem import Problem
+from .schedule import ChainRows, bands
 
 __all__ = ["best_within", "upgrade"]
 
 _BLOCK = 64  # places per block of limits (:class:`_Limits`): the rounding of every limit
 _COMPARE_ALL = 4096  # tasks per slice when short tables are compared whole (long ones: binary searches)
 _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
-_PAD = 1 << 16  # cells of padding a band of rows may add beyond twice its size
 _LOCKSTEP = 1 << 14  # machines of at most this many tasks make their upgrades in lockstep (longer ones: alone,
 #: where a Python loop of a few microseconds per trial costs less than a lockstep round per upgrade)
 
@@ -369,55 +369,14 @@ class _TableStore:
         return self.place.ravel()[table * self.place.shape[1] + column]
 
 
-def _bands(count: np.ndarray) -> list[np.ndarray]:
-    """Rows of lengths ``count`` in bands, each padded to its longest row at most twice
-    its own size plus :data:`_PAD` cells: from the longest row, a band takes the shorter
-    ones while that holds. Few bands (one, for rows of similar lengths)."""
-    order = np.argsort(count, kind="stable")
-    c = count[order].astype(np.int64)
-    total = np.concatenate(([0], np.cumsum(c)))
-    bands = []
-    hi = c.shape[0]
-    while hi > 0:
-        lo = np.arange(hi)
-        fits = (hi - lo) * c[hi - 1] <= 2 * (total[hi] - total[lo]) + _PAD
-        start = int(np.flatnonzero(~fits)[-1]) + 1 if not fits.all() else 0
-        bands.append(order[start:hi])
-        hi = start
-    return bands
-
-
-def _all_chain_limits(problem: Problem, idx: np.ndarray, bounds: np.ndarray, mach: np.ndarray,
+def _all_chain_limits(problem: Problem, idx: np.ndarray, chains: ChainRows, mach: np.ndarray,
                       w: np.ndarray) -> np.ndarray:
-    """:func:`chain_limits` of every chain at once, as rows of padded matrices (chains of
-    similar length together, :func:`_bands`): each row's end times summed left to right
-    from its machine's ``available_at`` (the rounding of ``available_at + cumsum`` on the
-    chain alone). O(n)."""
-    count = np.diff(bounds)
-    limit = np.empty(idx.shape[0])
-    for rows in _bands(count):
-        cnt = count[rows]
-        row = np.repeat(np.arange(rows.shape[0]), cnt)
-        col = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        at = bounds[rows][row] + col
-        r = mach[bounds[rows]]
-        wr = w[at]
-        width = int(cnt.max())
-        cell = row * width + col  # in the matrix, raveled
-        mat = np.zeros((rows.shape[0], width))
-        flat = mat.ravel()
-        flat[cell] = wr / problem.speed[r][row]
-        np.cumsum(mat, axis=1, out=mat)
-        own = problem.deadline[idx[at]] - (problem.available_at[r][row] + flat[cell])
-        mat.fill(np.inf)
-        flat[cell] = np.where(wr > 0.0, own, np.inf)
-        # each row reversed: place width - 1 - j holds the least from column j on
-        after = np.minimum.accumulate(mat[:, ::-1], axis=1).ravel()
-        later = np.full(at.shape[0], np.inf)
-        inside = col + 1 < cnt[row]
-        later[inside] = after[row[inside] * width + (width - 2 - col[inside])]
-        limit[at] = np.minimum(own, later)
-    return limit
+    """:func:`chain_limits` of every chain at once (:class:`~app.solver.schedule.ChainRows`):
+    each chain's end times summed left to right from its machine's ``available_at`` (the
+    rounding of ``available_at + cumsum`` on the chain alone). O(n)."""
+    end = problem.available_at[mach] + chains.cumsum(w / problem.speed[mach])
+    own = problem.deadline[idx] - end
+    return np.minimum(own, chains.least_after(np.where(w > 0.0, own, np.inf)))
 
 
 def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine: np.ndarray,
@@ -446,13 +405,13 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     upgrade on a machine of n_r tasks (blocks of B places) plus a binary search per task
     whose best upgrade no longer fits; in lockstep, as many rounds as the most upgrades
     one machine makes, each O(m' (B + L / B)) for the m' machines still upgrading and L
-    the longest of them (machines of similar length in one band, :func:`_bands`)."""
+    the longest of them (machines of similar length in one band, :func:`~app.solver.schedule.bands`)."""
     if idx.shape[0] == 0:
         return
     bounds = np.append(group_starts, idx.shape[0])
     mach = machine[idx]
     w = work[idx]
-    limit = _all_chain_limits(problem, idx, bounds, mach, w)
+    limit = _all_chain_limits(problem, idx, ChainRows(bounds), mach, w)
     # every model task's best upgrade within its limit
     kinds = problem.model[idx]
     on = np.flatnonzero(kinds >= 0)
@@ -468,7 +427,7 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     sequential = set(np.unique(chain[alone]).tolist())
     together = np.flatnonzero(~alone)
     used = np.where(np.bincount(chain[together], minlength=length.shape[0]) > 0, length, 0)
-    for rows in _bands(used):
+    for rows in bands(used):
         band = np.zeros(length.shape[0], dtype=bool)
         band[rows[used[rows] > 0]] = True
         mine = together[band[chain[together]]]
@@ -532,11 +491,11 @@ class _Lockstep:
         #: keys from here on: no upgrade
         self.dead = int(self.rank_w[store.none])
         self.v = np.full(self.shape, np.inf)
-        self.entry = np.zeros(self.shape, dtype=np.intp)
+        self.entry = np.zeros(self.shape, dtype=np.int32)  # places in the tables, fewer than 2**31
         self.dt = np.full(self.shape, -np.inf)
         self.key = np.full(self.shape, self.dead, dtype=np.int64)
-        self.table = np.zeros(self.shape, dtype=np.intp)
-        self.cand = np.full(self.shape, -1, dtype=np.intp)
+        self.table = np.zeros(self.shape, dtype=np.int32)
+        self.cand = np.full(self.shape, -1, dtype=np.int32)  # tasks, fewer than 2**31
         self.add = np.zeros((rows, nb))
         self.cap = np.full((rows, nb), np.inf)
         self.kmin = np.full((rows, nb), self.dead, dtype=np.int64)
@@ -661,6 +620,9 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
     s.refresh(np.arange(rows.shape[0] * nb), s.v.reshape(-1, _BLOCK))
     final = config[tid].copy()
     less = store.extra < 0.0
+    # (checked per round only when some entry could meet them)
+    any_less = bool(less.any())
+    any_lost = bool((store.by_key[store.config[:-1]] == store.missing).any())
     while True:
         best = s.kmin.min(axis=1)
         r = np.flatnonzero(best < s.dead)
@@ -672,7 +634,7 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         p = best[r] % width
         cell = r * width + p  # the task's cell, raveled
         e = s.entry.ravel()[cell]
-        if less[e].any():  # its limits would rise: that machine runs alone
+        if any_less and less[e].any():  # its limits would rise: that machine runs alone
             rising = less[e]
             out.update(s.group[r[rising]].tolist())
             s.stop(r[rising])
@@ -684,7 +646,7 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
         up = store.config[e]
         final[s.cand.ravel()[cell]] = up
         tab = store.by_key[up]  # the table of (model, up), up >= 0
-        lost = r[tab == store.missing]
+        lost = r[tab == store.missing] if any_lost else r[:0]
         if lost.shape[0]:  # not foreseen (see _TableStore): that machine runs alone
             out.update(s.group[lost].tolist())
         s.table.ravel()[cell] = tab

@@ -27,6 +27,8 @@ NO_FIT = "no_fit"
 UNBOUNDED_T_MAX = "unbounded_t_max"
 BELOW_MIN_ACCURACY = "below_min_accuracy"
 
+_PAD = 1 << 16  # cells of padding a band of padded rows may add beyond twice its size (see bands)
+
 REASONS = (DEADLINE_BEFORE_AVAILABLE, COMPRESSED_TO_ZERO, CUT_AT_DEADLINE, NO_FIT, UNBOUNDED_T_MAX,
            BELOW_MIN_ACCURACY)
 
@@ -158,20 +160,78 @@ def sequence_on_machines(
     problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine: np.ndarray, work: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Back-to-back start times and durations for chains of tasks, from each machine's
-    ``available_at``: ``start_k = available_at + sum_{i<k} work_i / speed``. O(n)."""
+    ``available_at``: ``start_k = available_at + sum_{i<k} work_i / speed``, summed along
+    each machine alone (:class:`ChainRows`). O(n)."""
     start = np.zeros(problem.n)
     duration = np.zeros(problem.n)
     if idx.shape[0] == 0:
         return start, duration
     mach = machine[idx]
     dur = work[idx] / problem.speed[mach]
+    # one running sum per machine: a single global one would carry the rounding error of
+    # every earlier machine into later ones
+    ran = ChainRows(np.append(group_starts, idx.shape[0])).cumsum(dur)
     before = np.empty_like(dur)
-    bounds = np.append(group_starts, idx.shape[0])
-    # one cumsum per machine (m is bounded by the service limits): a single global cumsum
-    # would carry the rounding error of every earlier machine into later ones
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        before[lo] = 0.0
-        np.cumsum(dur[lo:hi - 1], out=before[lo + 1:hi])
+    before[1:] = ran[:-1]
+    before[group_starts] = 0.0
     start[idx] = problem.available_at[mach] + before
     duration[idx] = dur
     return start, duration
+
+
+def bands(count: np.ndarray) -> list[np.ndarray]:
+    """Rows of lengths ``count`` in bands, each padded to its longest row at most twice
+    its own size plus :data:`_PAD` cells: from the longest row, a band takes the shorter
+    ones while that holds. Few bands (one, for rows of similar lengths)."""
+    order = np.argsort(count, kind="stable")
+    c = count[order].astype(np.int64)
+    total = np.concatenate(([0], np.cumsum(c)))
+    out = []
+    hi = c.shape[0]
+    while hi > 0:
+        lo = np.arange(hi)
+        fits = (hi - lo) * c[hi - 1] <= 2 * (total[hi] - total[lo]) + _PAD
+        start = int(np.flatnonzero(~fits)[-1]) + 1 if not fits.all() else 0
+        out.append(order[start:hi])
+        hi = start
+    return out
+
+
+class ChainRows:
+    """Chains (runs of consecutive places: ``bounds`` holds each one's first place, then
+    the end) as the rows of padded matrices, chains of similar length in one band
+    (:func:`bands`), so that a running sum or minimum along every chain is one numpy pass
+    per band. A running sum along a row is sequential, so each chain's is bit for bit
+    :func:`numpy.cumsum` on that chain alone. O(n) per pass, padding included."""
+
+    def __init__(self, bounds: np.ndarray):
+        count = np.diff(bounds)
+        #: per band: the places (into the chained arrays), their cells (raveled), their
+        #: columns and the matrix's shape
+        self.bands: list[tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]] = []
+        for rows in bands(count):
+            cnt = count[rows]
+            row = np.repeat(np.arange(rows.shape[0]), cnt)
+            col = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            width = int(cnt.max()) + 1  # one column more, past every chain's end
+            self.bands.append((bounds[rows][row] + col, row * width + col, col, (rows.shape[0], width)))
+
+    def cumsum(self, values: np.ndarray) -> np.ndarray:
+        """Per place, the sum of its chain's ``values`` up to it, itself included."""
+        out = np.empty(values.shape[0])
+        for at, cell, _, shape in self.bands:
+            mat = np.zeros(shape)
+            mat.ravel()[cell] = values[at]
+            out[at] = np.cumsum(mat, axis=1, out=mat).ravel()[cell]
+        return out
+
+    def least_after(self, values: np.ndarray) -> np.ndarray:
+        """Per place, the least of its chain's ``values`` after it (``+inf`` for the last)."""
+        out = np.empty(values.shape[0])
+        for at, cell, col, shape in self.bands:
+            mat = np.full(shape, np.inf)
+            mat.ravel()[cell] = values[at]
+            # each row reversed: place width - 1 - j holds the least from column j on
+            back = np.minimum.accumulate(mat[:, ::-1], axis=1).ravel()
+            out[at] = back[cell - col + (shape[1] - 2 - col)]
+        return out

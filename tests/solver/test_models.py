@@ -439,20 +439,6 @@ def test_upgrades_in_lockstep_as_alone_from_any_start(block: int, monkeypatch: p
     assert met > 0
 
 
-def test_bands_pad_little() -> None:
-    """Rows of any lengths are split into bands that cover each row once, each padded to its
-    longest row at most twice its size plus the allowance."""
-    from app.solver import configs
-
-    rng = np.random.default_rng(5)
-    for count in (np.array([1]), np.array([0, 0, 3]), rng.integers(1, 5000, 300),
-                  np.concatenate((np.ones(100_000, dtype=int), [100_000]))):
-        bands = configs._bands(count)
-        assert np.array_equal(np.sort(np.concatenate(bands)), np.arange(count.shape[0]))
-        for rows in bands:
-            assert rows.shape[0] * count[rows].max() <= 2 * count[rows].sum() + configs._PAD
-
-
 def test_upgrades_when_a_table_was_not_foreseen(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables built for no reach at all (only those of the tasks' present configurations):
     every machine whose upgrade leads to a table not built leaves the lockstep and runs
