@@ -28,6 +28,8 @@ UNBOUNDED_T_MAX = "unbounded_t_max"
 BELOW_MIN_ACCURACY = "below_min_accuracy"
 
 _PAD = 1 << 16  # cells of padding a band of padded rows may add beyond twice its size (see bands)
+_FEW_CHAINS = 16  # chains summed one at a time (ChainRows), at most
+_LONG_CHAIN = 128  # places per chain, on average, from which chains are summed one at a time
 
 REASONS = (DEADLINE_BEFORE_AVAILABLE, COMPRESSED_TO_ZERO, CUT_AT_DEADLINE, NO_FIT, UNBOUNDED_T_MAX,
            BELOW_MIN_ACCURACY)
@@ -199,17 +201,23 @@ def bands(count: np.ndarray) -> list[np.ndarray]:
 
 class ChainRows:
     """Chains (runs of consecutive places: ``bounds`` holds each one's first place, then
-    the end) as the rows of padded matrices, chains of similar length in one band
-    (:func:`bands`), so that a running sum or minimum along every chain is one numpy pass
-    per band. A running sum along a row is sequential, so each chain's is bit for bit
-    :func:`numpy.cumsum` on that chain alone. O(n) per pass, padding included."""
+    the end) for running sums and minima along every chain: a few long chains one at a
+    time, many short ones as the rows of padded matrices, chains of similar length in one
+    band (:func:`bands`), one numpy pass per band. Either way each chain's running sum is
+    bit for bit :func:`numpy.cumsum` on that chain alone (a running sum along a row is
+    sequential). O(n) per pass, padding included."""
 
     def __init__(self, bounds: np.ndarray):
         count = np.diff(bounds)
+        #: with few chains or long ones (on average :data:`_LONG_CHAIN` places or more), a
+        #: loop over them costs less than the matrices
+        self.runs = None
+        if count.shape[0] <= _FEW_CHAINS or bounds[-1] >= _LONG_CHAIN * count.shape[0]:
+            self.runs = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
         #: per band: the places (into the chained arrays), their cells (raveled), their
         #: columns and the matrix's shape
         self.bands: list[tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]] = []
-        for rows in bands(count):
+        for rows in bands(count) if self.runs is None else ():
             cnt = count[rows]
             row = np.repeat(np.arange(rows.shape[0]), cnt)
             col = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
@@ -219,6 +227,8 @@ class ChainRows:
     def cumsum(self, values: np.ndarray) -> np.ndarray:
         """Per place, the sum of its chain's ``values`` up to it, itself included."""
         out = np.empty(values.shape[0])
+        for lo, hi in self.runs or ():
+            np.cumsum(values[lo:hi], out=out[lo:hi])
         for at, cell, _, shape in self.bands:
             mat = np.zeros(shape)
             mat.ravel()[cell] = values[at]
@@ -228,6 +238,10 @@ class ChainRows:
     def least_after(self, values: np.ndarray) -> np.ndarray:
         """Per place, the least of its chain's ``values`` after it (``+inf`` for the last)."""
         out = np.empty(values.shape[0])
+        for lo, hi in self.runs or ():
+            out[hi - 1] = np.inf
+            if hi - lo > 1:  # from the last place back, the least so far
+                out[lo:hi - 1] = np.minimum.accumulate(values[hi - 1:lo:-1])[::-1]
         for at, cell, col, shape in self.bands:
             mat = np.full(shape, np.inf)
             mat.ravel()[cell] = values[at]
