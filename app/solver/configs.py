@@ -30,6 +30,7 @@ from .schedule import ChainRows, bands
 __all__ = ["best_within", "upgrade"]
 
 _BLOCK = 64  # places per block of limits (:class:`_Limits`): the rounding of every limit
+_ALL_TABLES = 1 << 12  # upgrades in all, up to which every table of the models run is built (_TableStore)
 _COMPARE_ALL = 4096  # tasks per slice when short tables are compared whole (long ones: binary searches)
 _SWEEP = 16  # tasks found that can no longer be upgraded, before a sweep of the queue
 _LOCKSTEP = 1 << 14  # machines of at most this many tasks make their upgrades in lockstep (longer ones: alone,
@@ -279,25 +280,7 @@ class _TableStore:
         covers the rounding); :meth:`table` says where one is missing all the same."""
         self.n_configs = int(models.work.shape[0])
         possible = self.n_configs + int(models.a_min.shape[0])
-        task_key = self._key(k, c)
-        reach_of = np.full(possible, -np.inf)
-        np.maximum.at(reach_of, task_key, speed * room)
-        wanted = np.zeros(possible, dtype=bool)
-        wanted[task_key] = True
-        now = np.flatnonzero(wanted)
-        has = now < self.n_configs
-        kk = np.where(has, 0, now - self.n_configs)
-        kk[has] = np.searchsorted(models.start, now[has], side="right") - 1
-        a0 = np.where(has, models.accuracy[np.minimum(now, self.n_configs - 1)], models.a_min[kk])
-        w0 = np.where(has, models.work[np.minimum(now, self.n_configs - 1)], 0.0)
-        size = (models.start[kk + 1] - models.start[kk]).astype(np.intp)
-        owner = np.repeat(np.arange(kk.shape[0]), size)
-        c2 = models.start[kk][owner] + np.arange(owner.shape[0]) - np.repeat(np.cumsum(size) - size, size)
-        reach = np.maximum(reach_of[now], 0.0)[owner]
-        extra = models.work[c2] - w0[owner]
-        better = (models.accuracy[c2] > a0[owner]) & (extra <= reach + 1e-9 * (models.work[c2] + w0[owner] + reach))
-        wanted[c2[better]] = True
-        keys = np.flatnonzero(wanted)
+        keys = np.flatnonzero(self._wanted(models, k, c, speed, room, possible))
         has = keys < self.n_configs
         kk = np.where(has, 0, keys - self.n_configs)
         kk[has] = np.searchsorted(models.start, keys[has], side="right") - 1
@@ -332,6 +315,38 @@ class _TableStore:
             inside = at < self.hi[:, None]
             self.rows = np.where(inside, self.neg_least[np.minimum(at, self.none)], np.inf)
             self.place = np.where(inside, at, self.none)
+
+    def _wanted(self, models, k: np.ndarray, c: np.ndarray, speed: np.ndarray, room: np.ndarray,
+                possible: int) -> np.ndarray:
+        """Per key, whether its table is built: every key of every model the tasks run when
+        those tables hold at most :data:`_ALL_TABLES` upgrades in all (a table more changes
+        the order of no two upgrades), else the tasks' own keys and those they may reach."""
+        wanted = np.zeros(possible, dtype=bool)
+        present = np.zeros(possible - self.n_configs, dtype=bool)
+        present[k] = True
+        size = np.diff(models.start)
+        if int((size * (size + 1))[present].sum()) <= _ALL_TABLES:
+            wanted[:self.n_configs] = np.repeat(present, size)
+            wanted[self.n_configs:] = present
+            return wanted
+        task_key = self._key(k, c)
+        reach_of = np.full(possible, -np.inf)
+        np.maximum.at(reach_of, task_key, speed * room)
+        wanted[task_key] = True
+        now = np.flatnonzero(wanted)
+        has = now < self.n_configs
+        kk = np.where(has, 0, now - self.n_configs)
+        kk[has] = np.searchsorted(models.start, now[has], side="right") - 1
+        a0 = np.where(has, models.accuracy[np.minimum(now, self.n_configs - 1)], models.a_min[kk])
+        w0 = np.where(has, models.work[np.minimum(now, self.n_configs - 1)], 0.0)
+        size = (models.start[kk + 1] - models.start[kk]).astype(np.intp)
+        owner = np.repeat(np.arange(kk.shape[0]), size)
+        c2 = models.start[kk][owner] + np.arange(owner.shape[0]) - np.repeat(np.cumsum(size) - size, size)
+        reach = np.maximum(reach_of[now], 0.0)[owner]
+        extra = models.work[c2] - w0[owner]
+        better = (models.accuracy[c2] > a0[owner]) & (extra <= reach + 1e-9 * (models.work[c2] + w0[owner] + reach))
+        wanted[c2[better]] = True
+        return wanted
 
     def _key(self, k: np.ndarray, c: np.ndarray) -> np.ndarray:
         return np.where(c >= 0, c, self.n_configs + k)

@@ -439,10 +439,34 @@ def test_upgrades_in_lockstep_as_alone_from_any_start(block: int, monkeypatch: p
     assert met > 0
 
 
+def test_upgrades_the_same_with_every_table_or_those_in_reach(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building every table of the models run (when they are few) or only those the tasks
+    may reach gives the same upgrades: a table more changes the order of no two upgrades."""
+    from app.solver import configs
+    from app.solver.schedule import machine_chains
+
+    rng = np.random.default_rng(13)
+    for i in range(60):
+        kind = KINDS[i % len(KINDS)]
+        p = model_instance(rng, kind, int(rng.integers(1, 80)), int(rng.integers(1, 4)))
+        machine, work, config = _any_start(p, rng)
+        idx, starts = machine_chains(p, machine)
+        results = []
+        for every in (1 << 30, -1):
+            with monkeypatch.context() as patch:
+                patch.setattr(configs, "_ALL_TABLES", every)
+                w, c = work.copy(), config.copy()
+                configs.upgrade(p, idx, starts, machine, w, c)
+                results.append((w, c))
+        assert np.array_equal(results[0][1], results[1][1]), (kind, i)
+        assert np.array_equal(results[0][0], results[1][0]), (kind, i)
+
+
 def test_upgrades_when_a_table_was_not_foreseen(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables built for no reach at all (only those of the tasks' present configurations):
     every machine whose upgrade leads to a table not built leaves the lockstep and runs
     alone, and every machine makes the upgrades it makes alone."""
+    monkeypatch.setattr("app.solver.configs._ALL_TABLES", -1)  # not every table, however few
     from app.solver import configs
     from app.solver.schedule import machine_chains
 
