@@ -8,8 +8,9 @@
 Model tasks (``--models``, also after the full table): four models of 10 configurations each
 (work log-spaced over [0.3, 8] on a speed-1 machine, accuracy a noisy concave curve in
 [0.001, 0.82], some points below the envelope), each task one of them at random, the same
-machines and deadline rule; beside curve tasks of the same n and m, with CPU times and the
-peak memory (tracemalloc) of the fractional solve and of dsct-approx. A last row gives every
+machines and deadline rule; beside curve tasks of the same n and m, with CPU times (medians;
+curve and model solves called in turn, their ratio the median of the call-by-call ratios) and
+the peak memory (tracemalloc) of the fractional solve and of dsct-approx. A last row gives every
 task its own model (one of the four, accuracies times a weight of its own, as a batch with
 distinct weights is solved): its fractional time includes building the 10,000 envelopes
 (dsct-approx's does not: the problem keeps its family).
@@ -78,13 +79,24 @@ def weighted_model_instance(n: int, m: int, seed: int = 0) -> Problem:
     return dataclasses.replace(p, model=np.arange(n), models=own)
 
 
-def cpu_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
+def paired_cpu_times(fns, repeat: int) -> list[list[float]]:
+    """CPU seconds of each of ``fns``, called in turn ``repeat`` times after one untimed call
+    each: a drift of the machine's speed (it moves by a third from one minute to the next
+    on a shared machine) touches them alike, and their ratios are taken call by call."""
+    for fn in fns:
         fn()
-        times.append(time.process_time() - t0)
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, spent in zip(fns, times, strict=True):
+            t0 = time.process_time()
+            fn()
+            spent.append(time.process_time() - t0)
+    return times
+
+
+def paired_ratio(base: list[float], other: list[float]) -> float:
+    """The median of ``other / base`` taken call by call."""
+    return statistics.median(o / b for b, o in zip(base, other, strict=True))
 
 
 def models_table(repeat: int) -> None:
@@ -99,26 +111,28 @@ def models_table(repeat: int) -> None:
     for n in (10**4, 10**5):
         m = 100
         curve, models = instance(n, m), model_instance(n, m)
-        tc = cpu_time(lambda p=curve: fractional_relaxation(p), repeat)
-        tm = cpu_time(lambda p=models: fractional_relaxation(p), repeat)
-        ac = cpu_time(lambda p=curve: solve(p, "dsct-approx"), repeat)
-        am = cpu_time(lambda p=models: solve(p, "dsct-approx"), repeat)
+        fc, fm, ac, am = paired_cpu_times([lambda p=curve: fractional_relaxation(p),
+                                           lambda p=models: fractional_relaxation(p),
+                                           lambda p=curve: solve(p, "dsct-approx"),
+                                           lambda p=models: solve(p, "dsct-approx")], repeat)
         peaks = []
         for fn in (lambda p=models: fractional_relaxation(p), lambda p=models: solve(p, "dsct-approx")):
             tracemalloc.start()
             fn()
             peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
             tracemalloc.stop()
-        print(f"| {n:.0e} | {m} | {tc:.4f} | {tm:.4f} | {tm / tc:.2f}x | {ac:.4f} | {am:.4f} | {am / ac:.2f}x "
-              f"| {peaks[0]:.0f} / {peaks[1]:.0f} |", flush=True)
+        med = statistics.median
+        print(f"| {n:.0e} | {m} | {med(fc):.4f} | {med(fm):.4f} | {paired_ratio(fc, fm):.2f}x | {med(ac):.4f} "
+              f"| {med(am):.4f} | {paired_ratio(ac, am):.2f}x | {peaks[0]:.0f} / {peaks[1]:.0f} |", flush=True)
     n, m = 10**4, 100
     curve, own = instance(n, m), weighted_model_instance(n, m)
-    tc = cpu_time(lambda p=curve: fractional_relaxation(p), repeat)
-    tm = cpu_time(lambda p=own: fractional_relaxation(p, family_of(p)), repeat)  # with the envelopes
-    ac = cpu_time(lambda p=curve: solve(p, "dsct-approx"), repeat)
-    am = cpu_time(lambda p=own: solve(p, "dsct-approx"), repeat)
-    print(f"| {n:.0e}, a model per task | {m} | {tc:.4f} | {tm:.4f} | {tm / tc:.2f}x | {ac:.4f} | {am:.4f} "
-          f"| {am / ac:.2f}x | - |", flush=True)
+    fc, fm, ac, am = paired_cpu_times([lambda p=curve: fractional_relaxation(p),
+                                       lambda p=own: fractional_relaxation(p, family_of(p)),  # with the envelopes
+                                       lambda p=curve: solve(p, "dsct-approx"),
+                                       lambda p=own: solve(p, "dsct-approx")], repeat)
+    med = statistics.median
+    print(f"| {n:.0e}, a model per task | {m} | {med(fc):.4f} | {med(fm):.4f} | {paired_ratio(fc, fm):.2f}x "
+          f"| {med(ac):.4f} | {med(am):.4f} | {paired_ratio(ac, am):.2f}x | - |", flush=True)
 
 
 def median_time(fn, repeat: int) -> tuple[float, object]:
