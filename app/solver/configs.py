@@ -244,7 +244,7 @@ def _build_tables(models, k: np.ndarray, c: np.ndarray) -> _Tables:
     keep = gain > 0.0
     group, c2, gain = group[keep], c2[keep], gain[keep]
     extra = ms.work[c2] - w0[group]
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # a gain over a subnormal extra work: -inf, as none
         negr = np.where(extra > 0.0, -(gain / np.where(extra > 0.0, extra, 1.0)), -np.inf)
     order = np.lexsort((c2, extra, negr, group))
     group, c2, extra, negr = group[order], c2[order], extra[order], negr[order]
@@ -285,7 +285,7 @@ class _TableStore:
         kk = np.where(has, 0, keys - self.n_configs)
         kk[has] = np.searchsorted(models.start, keys[has], side="right") - 1
         tables = _build_tables(models, kk, np.where(has, keys, -1))
-        #: every key's place among the keys (-1: not built)
+        #: every key's place among the keys (:attr:`missing`: not built)
         self.by_key = np.full(possible, keys.shape[0], dtype=np.intp)
         self.by_key[keys] = np.arange(keys.shape[0])
         self.negr = np.append(tables.negr, np.inf)
@@ -537,9 +537,11 @@ class _Lockstep:
         self.shape = self.v.shape
 
     def stop(self, rows: np.ndarray) -> None:
-        """Rows ``rows`` make no more upgrades here."""
+        """Rows ``rows`` make no more upgrades here: no upgrade, and no block ever flagged
+        (room ``+inf`` against a tolerance of 0, even where the limits' scale overflowed)."""
         self.kmin[rows] = self.dead
         self.room[rows] = np.inf
+        self.scale[rows] = 0.0
 
     def grow(self, r: np.ndarray, p: np.ndarray, step: np.ndarray) -> None:
         """Rows ``r``'s tasks at columns ``p`` run ``step`` seconds longer: the limits fall
@@ -635,8 +637,8 @@ def _upgrade_lockstep(problem: Problem, store: _TableStore, idx: np.ndarray, bou
     s.refresh(np.arange(rows.shape[0] * nb), s.v.reshape(-1, _BLOCK))
     final = config[tid].copy()
     less = store.extra < 0.0
-    # (checked per round only when some entry could meet them)
-    any_less = bool(less.any())
+    # (checked per round only when some entry, "none" left out, could meet them)
+    any_less = bool(less[:-1].any())
     any_lost = bool((store.by_key[store.config[:-1]] == store.missing).any())
     while True:
         best = s.kmin.min(axis=1)

@@ -172,7 +172,11 @@ def sequence_on_machines(
     dur = work[idx] / problem.speed[mach]
     # one running sum per machine: a single global one would carry the rounding error of
     # every earlier machine into later ones
-    ran = ChainRows(np.append(group_starts, idx.shape[0])).cumsum(dur)
+    bounds = np.append(group_starts, idx.shape[0])
+    last = dur[bounds[1:] - 1]  # (left out of the sums: nothing starts after it)
+    dur[bounds[1:] - 1] = 0.0
+    ran = ChainRows(bounds).cumsum(dur)
+    dur[bounds[1:] - 1] = last
     before = np.empty_like(dur)
     before[1:] = ran[:-1]
     before[group_starts] = 0.0
@@ -239,8 +243,9 @@ class ChainRows:
         """Per place, the least of its chain's ``values`` after it (``+inf`` for the last)."""
         out = np.empty(values.shape[0])
         for lo, hi in self.runs or ():
-            out[hi - 1] = np.inf
-            if hi - lo > 1:  # from the last place back, the least so far
+            if hi > lo:
+                out[hi - 1] = np.inf
+                # from the last place back, the least so far
                 out[lo:hi - 1] = np.minimum.accumulate(values[hi - 1:lo:-1])[::-1]
         for at, cell, col, shape in self.bands:
             mat = np.full(shape, np.inf)

@@ -46,6 +46,20 @@ def test_chain_rows_match_each_chain_alone() -> None:
         assert np.array_equal(chains.least_after(values), after), n
 
 
+def test_chain_rows_with_empty_chains() -> None:
+    """Empty chains take no place, whether chains are summed one at a time or as rows."""
+    rng = np.random.default_rng(9)
+    for bounds in ([0, 0], [0, 0, 3, 3, 4], [0, 2, 2, *range(3, 40)]):
+        bounds = np.array(bounds)
+        values = rng.random(int(bounds[-1]))
+        runs = [values[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+        sums = np.concatenate([np.cumsum(v) for v in runs]) if runs else np.zeros(0)
+        after = (np.concatenate([np.append(np.minimum.accumulate(v[::-1])[::-1][1:], np.inf) for v in runs])
+                 if runs else np.zeros(0))
+        assert np.array_equal(ChainRows(bounds).cumsum(values), sums)
+        assert np.array_equal(ChainRows(bounds).least_after(values), after)
+
+
 def test_sequence_on_machines_runs_each_machine_back_to_back() -> None:
     """Start times are the machine's ``available_at`` plus the durations before, summed in
     order on each machine alone; unassigned tasks keep zeros."""
