@@ -4,13 +4,15 @@
     .venv/bin/python benchmarks/bench_solver.py --quick        # n <= 1e5
     /usr/bin/time -v .venv/bin/python benchmarks/bench_solver.py --single 1000000 1000   # peak memory
     .venv/bin/python benchmarks/bench_solver.py --models       # measured-model tasks only
+    .venv/bin/python benchmarks/bench_solver.py --models --steady-heap   # the same, glibc's thresholds fixed
 
 Model tasks (``--models``, also after the full table): four models of 10 configurations each
 (work log-spaced over [0.3, 8] on a speed-1 machine, accuracy a noisy concave curve in
 [0.001, 0.82], some points below the envelope), each task one of them at random, the same
 machines and deadline rule; beside curve tasks of the same n and m, with CPU times (medians;
-curve and model solves called in turn, their ratio the median of the call-by-call ratios) and
-the peak memory (tracemalloc) of the fractional solve and of dsct-approx. A last row gives every
+curve and model solves called in turn, their ratio the median of the call-by-call ratios), the
+minor page faults per solve (see ``steady_heap``) and the peak memory (tracemalloc) of the
+fractional solve and of dsct-approx. A last row gives every
 task its own model (one of the four, accuracies times a weight of its own, as a batch with
 distinct weights is solved): its fractional time includes building the 10,000 envelopes
 (dsct-approx's does not: the problem keeps its family).
@@ -79,24 +81,46 @@ def weighted_model_instance(n: int, m: int, seed: int = 0) -> Problem:
     return dataclasses.replace(p, model=np.arange(n), models=own)
 
 
-def paired_cpu_times(fns, repeat: int) -> list[list[float]]:
-    """CPU seconds of each of ``fns``, called in turn ``repeat`` times after one untimed call
-    each: a drift of the machine's speed (it moves by a third from one minute to the next
-    on a shared machine) touches them alike, and their ratios are taken call by call."""
+def paired_cpu_times(fns, repeat: int) -> tuple[list[list[float]], list[list[int]]]:
+    """CPU seconds and minor page faults of each of ``fns``, called in turn ``repeat`` times
+    after one untimed call each: a drift of the machine's speed (it moves by a third from
+    one minute to the next on a shared machine) touches them alike, and their ratios are
+    taken call by call."""
+    import resource
+
     for fn in fns:
         fn()
     times: list[list[float]] = [[] for _ in fns]
+    faults: list[list[int]] = [[] for _ in fns]
     for _ in range(repeat):
-        for fn, spent in zip(fns, times, strict=True):
-            t0 = time.process_time()
+        for fn, spent, fault in zip(fns, times, faults, strict=True):
+            f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
             fn()
             spent.append(time.process_time() - t0)
-    return times
+            fault.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+    return times, faults
 
 
 def paired_ratio(base: list[float], other: list[float]) -> float:
     """The median of ``other / base`` taken call by call."""
     return statistics.median(o / b for b, o in zip(base, other, strict=True))
+
+
+def steady_heap() -> bool:
+    """Fix glibc's thresholds for giving freed memory back (256 MiB) and for mapping large
+    blocks on their own (32 MiB). By default both grow with the largest block the process
+    has freed, so whether a solve's arrays land in memory already mapped, or are faulted in
+    again page by page, depends on what the process ran before: the same solve then costs
+    0 or some 700 page faults (about 2 ms at 1e4 tasks here) from one process to the next.
+    Returns whether both were set (False off glibc)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameters
+    return bool(libc.mallopt(m_trim_threshold, 256 << 20)) and bool(libc.mallopt(m_mmap_threshold, 32 << 20))
 
 
 def models_table(repeat: int) -> None:
@@ -106,15 +130,16 @@ def models_table(repeat: int) -> None:
 
     print("\n| n | m | curve tasks: fractional (CPU s) | model tasks, 10 configs: fractional (CPU s) | ratio "
           "| curve tasks: dsct-approx (CPU s) | model tasks: dsct-approx (CPU s) | ratio "
+          "| page faults per dsct-approx, curve / model tasks "
           "| peak memory, model tasks: fractional / dsct-approx (MiB) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n in (10**4, 10**5):
         m = 100
         curve, models = instance(n, m), model_instance(n, m)
-        fc, fm, ac, am = paired_cpu_times([lambda p=curve: fractional_relaxation(p),
-                                           lambda p=models: fractional_relaxation(p),
-                                           lambda p=curve: solve(p, "dsct-approx"),
-                                           lambda p=models: solve(p, "dsct-approx")], repeat)
+        (fc, fm, ac, am), faults = paired_cpu_times([lambda p=curve: fractional_relaxation(p),
+                                                     lambda p=models: fractional_relaxation(p),
+                                                     lambda p=curve: solve(p, "dsct-approx"),
+                                                     lambda p=models: solve(p, "dsct-approx")], repeat)
         peaks = []
         for fn in (lambda p=models: fractional_relaxation(p), lambda p=models: solve(p, "dsct-approx")):
             tracemalloc.start()
@@ -123,16 +148,18 @@ def models_table(repeat: int) -> None:
             tracemalloc.stop()
         med = statistics.median
         print(f"| {n:.0e} | {m} | {med(fc):.4f} | {med(fm):.4f} | {paired_ratio(fc, fm):.2f}x | {med(ac):.4f} "
-              f"| {med(am):.4f} | {paired_ratio(ac, am):.2f}x | {peaks[0]:.0f} / {peaks[1]:.0f} |", flush=True)
+              f"| {med(am):.4f} | {paired_ratio(ac, am):.2f}x | {med(faults[2]):.0f} / {med(faults[3]):.0f} "
+              f"| {peaks[0]:.0f} / {peaks[1]:.0f} |", flush=True)
     n, m = 10**4, 100
     curve, own = instance(n, m), weighted_model_instance(n, m)
-    fc, fm, ac, am = paired_cpu_times([lambda p=curve: fractional_relaxation(p),
-                                       lambda p=own: fractional_relaxation(p, family_of(p)),  # with the envelopes
-                                       lambda p=curve: solve(p, "dsct-approx"),
-                                       lambda p=own: solve(p, "dsct-approx")], repeat)
+    (fc, fm, ac, am), faults = paired_cpu_times([lambda p=curve: fractional_relaxation(p),
+                                                 lambda p=own: fractional_relaxation(p, family_of(p)),  # envelopes
+                                                 lambda p=curve: solve(p, "dsct-approx"),
+                                                 lambda p=own: solve(p, "dsct-approx")], repeat)
     med = statistics.median
     print(f"| {n:.0e}, a model per task | {m} | {med(fc):.4f} | {med(fm):.4f} | {paired_ratio(fc, fm):.2f}x "
-          f"| {med(ac):.4f} | {med(am):.4f} | {paired_ratio(ac, am):.2f}x | - |", flush=True)
+          f"| {med(ac):.4f} | {med(am):.4f} | {paired_ratio(ac, am):.2f}x | {med(faults[2]):.0f} / {med(faults[3]):.0f} "
+          f"| - |", flush=True)
 
 
 def median_time(fn, repeat: int) -> tuple[float, object]:
@@ -166,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--single", nargs=2, type=int, metavar=("N", "M"), help="one dsct-approx solve")
     ap.add_argument("--models", action="store_true", help="only the table of measured-model tasks")
+    ap.add_argument("--steady-heap", action="store_true",
+                    help="fix glibc's thresholds for returning and mapping memory (see steady_heap)")
     args = ap.parse_args(argv)
+    if args.steady_heap and not steady_heap():
+        print("warning: --steady-heap needs glibc; the thresholds are the default ones", file=sys.stderr)
     if args.models:
         models_table(args.repeat)
         return 0
