@@ -401,6 +401,41 @@ def _any_start(p: Problem, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     return machine, work, config
 
 
+@dataclasses.dataclass(frozen=True)
+class _Start:
+    """A batch of model tasks with an arbitrary feasible start (:func:`_any_start`) and its
+    chains by machine, as the upgrade pass takes them."""
+
+    name: tuple[str, int]  # (kind, number), for failure messages
+    p: Problem
+    machine: np.ndarray
+    work: np.ndarray
+    config: np.ndarray
+    idx: np.ndarray
+    starts: np.ndarray
+
+    def upgraded(self) -> tuple[np.ndarray, np.ndarray]:
+        """Work and configuration per task after the upgrade pass (as configured now)."""
+        from app.solver import configs
+
+        work, config = self.work.copy(), self.config.copy()
+        configs.upgrade(self.p, self.idx, self.starts, self.machine, work, config)
+        return work, config
+
+
+def _starts(seed: int, count: int, most: int):
+    """``count`` batches of fewer than ``most`` model tasks of every kind on 1 to 3 machines,
+    each with an arbitrary feasible start."""
+    from app.solver.schedule import machine_chains
+
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        kind = KINDS[i % len(KINDS)]
+        p = model_instance(rng, kind, int(rng.integers(1, most)), int(rng.integers(1, 4)))
+        machine, work, config = _any_start(p, rng)
+        yield _Start((kind, i), p, machine, work, config, *machine_chains(p, machine))
+
+
 @pytest.mark.parametrize("block", [4, 64])
 def test_upgrades_in_lockstep_as_alone_from_any_start(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """From any feasible start (dominated configurations too, so that some machines meet an
@@ -408,10 +443,8 @@ def test_upgrades_in_lockstep_as_alone_from_any_start(block: int, monkeypatch: p
     the upgrades every machine makes alone, bit for bit (one rounding of the limits, in
     blocks: small ones exercise them), and some starts do meet such an upgrade."""
     from app.solver import configs
-    from app.solver.schedule import machine_chains
 
     monkeypatch.setattr(configs, "_BLOCK", block)
-    rng = np.random.default_rng(77)
     met = 0
     real = configs._upgrade_alone
     seen: list[int] = []
@@ -421,21 +454,15 @@ def test_upgrades_in_lockstep_as_alone_from_any_start(block: int, monkeypatch: p
         return real(*args, **kwargs)
 
     monkeypatch.setattr(configs, "_upgrade_alone", alone)
-    for i in range(60):
-        kind = KINDS[i % len(KINDS)]
-        p = model_instance(rng, kind, int(rng.integers(1, 80)), int(rng.integers(1, 4)))
-        machine, work, config = _any_start(p, rng)
-        idx, starts = machine_chains(p, machine)
-        got_w, got_c = work.copy(), config.copy()
+    for start in _starts(77, 60, 80):
         seen.clear()
-        configs.upgrade(p, idx, starts, machine, got_w, got_c)
+        got_w, got_c = start.upgraded()
         met += bool(seen)
         with monkeypatch.context() as patch:
             patch.setattr(configs, "_LOCKSTEP", 0)
-            want_w, want_c = work.copy(), config.copy()
-            configs.upgrade(p, idx, starts, machine, want_w, want_c)
-        assert np.array_equal(got_c, want_c), (kind, i)
-        assert np.array_equal(got_w, want_w), (kind, i)
+            want_w, want_c = start.upgraded()
+        assert np.array_equal(got_c, want_c), start.name
+        assert np.array_equal(got_w, want_w), start.name
     assert met > 0
 
 
@@ -443,32 +470,24 @@ def test_upgrades_the_same_with_every_table_or_those_in_reach(monkeypatch: pytes
     """Building every table of the models run (when they are few) or only those the tasks
     may reach gives the same upgrades: a table more changes the order of no two upgrades."""
     from app.solver import configs
-    from app.solver.schedule import machine_chains
 
-    rng = np.random.default_rng(13)
-    for i in range(60):
-        kind = KINDS[i % len(KINDS)]
-        p = model_instance(rng, kind, int(rng.integers(1, 80)), int(rng.integers(1, 4)))
-        machine, work, config = _any_start(p, rng)
-        idx, starts = machine_chains(p, machine)
+    for start in _starts(13, 60, 80):
         results = []
         for every in (1 << 30, -1):
             with monkeypatch.context() as patch:
                 patch.setattr(configs, "_ALL_TABLES", every)
-                w, c = work.copy(), config.copy()
-                configs.upgrade(p, idx, starts, machine, w, c)
-                results.append((w, c))
-        assert np.array_equal(results[0][1], results[1][1]), (kind, i)
-        assert np.array_equal(results[0][0], results[1][0]), (kind, i)
+                results.append(start.upgraded())
+        assert np.array_equal(results[0][1], results[1][1]), start.name
+        assert np.array_equal(results[0][0], results[1][0]), start.name
 
 
 def test_upgrades_when_a_table_was_not_foreseen(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables built for no reach at all (only those of the tasks' present configurations):
     every machine whose upgrade leads to a table not built leaves the lockstep and runs
     alone, and every machine makes the upgrades it makes alone."""
-    monkeypatch.setattr("app.solver.configs._ALL_TABLES", -1)  # not every table, however few
     from app.solver import configs
-    from app.solver.schedule import machine_chains
+
+    monkeypatch.setattr(configs, "_ALL_TABLES", -1)  # not every table, however few
 
     class Short(configs._TableStore):
         def __init__(self, models, k, c, speed, room):
@@ -481,21 +500,14 @@ def test_upgrades_when_a_table_was_not_foreseen(monkeypatch: pytest.MonkeyPatch)
         left.append(len(args[8]))
         return real(*args, **kwargs)
 
-    rng = np.random.default_rng(12)
-    for i in range(40):
-        kind = KINDS[i % len(KINDS)]
-        p = model_instance(rng, kind, int(rng.integers(1, 60)), int(rng.integers(1, 4)))
-        machine, work, config = _any_start(p, rng)
-        idx, starts = machine_chains(p, machine)
+    for start in _starts(12, 40, 60):
         with monkeypatch.context() as patch:
             patch.setattr(configs, "_LOCKSTEP", 0)
-            want_w, want_c = work.copy(), config.copy()
-            configs.upgrade(p, idx, starts, machine, want_w, want_c)
+            want_w, want_c = start.upgraded()
         with monkeypatch.context() as patch:
             patch.setattr(configs, "_TableStore", Short)
             patch.setattr(configs, "_upgrade_alone", alone)
-            got_w, got_c = work.copy(), config.copy()
-            configs.upgrade(p, idx, starts, machine, got_w, got_c)
-        assert np.array_equal(got_c, want_c), (kind, i)
-        assert np.array_equal(got_w, want_w), (kind, i)
+            got_w, got_c = start.upgraded()
+        assert np.array_equal(got_c, want_c), start.name
+        assert np.array_equal(got_w, want_w), start.name
     assert sum(left) > 0
