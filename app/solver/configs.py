@@ -244,7 +244,7 @@ def _build_tables(models, k: np.ndarray, c: np.ndarray) -> _Tables:
     keep = gain > 0.0
     group, c2, gain = group[keep], c2[keep], gain[keep]
     extra = ms.work[c2] - w0[group]
-    with np.errstate(divide="ignore", over="ignore"):  # a gain over a subnormal extra work: -inf, as none
+    with np.errstate(divide="ignore", over="ignore"):  # a gain over a tiny extra work may overflow: -inf
         negr = np.where(extra > 0.0, -(gain / np.where(extra > 0.0, extra, 1.0)), -np.inf)
     order = np.lexsort((c2, extra, negr, group))
     group, c2, extra, negr = group[order], c2[order], extra[order], negr[order]
