@@ -5,6 +5,7 @@
     /usr/bin/time -v .venv/bin/python benchmarks/bench_solver.py --single 1000000 1000   # peak memory
     .venv/bin/python benchmarks/bench_solver.py --models       # measured-model tasks only
     .venv/bin/python benchmarks/bench_solver.py --models --steady-heap   # the same, glibc's thresholds fixed
+    .venv/bin/python benchmarks/bench_solver.py --models --worker-thread # solves in a worker thread, as served
 
 Model tasks (``--models``, also after the full table): four models of 10 configurations each
 (work log-spaced over [0.3, 8] on a speed-1 machine, accuracy a noisy concave curve in
@@ -81,23 +82,31 @@ def weighted_model_instance(n: int, m: int, seed: int = 0) -> Problem:
     return dataclasses.replace(p, model=np.arange(n), models=own)
 
 
-def paired_cpu_times(fns, repeat: int) -> tuple[list[list[float]], list[list[int]]]:
+def paired_cpu_times(fns, repeat: int, worker: bool = False) -> tuple[list[list[float]], list[list[int]]]:
     """CPU seconds and minor page faults of each of ``fns``, called in turn ``repeat`` times
     after one untimed call each: a drift of the machine's speed (it moves by a third from
     one minute to the next on a shared machine) touches them alike, and their ratios are
-    taken call by call."""
+    taken call by call. ``worker``: every call runs in one worker thread, as the service
+    runs a solve (`app/api/runner.py`)."""
     import resource
+    from concurrent.futures import ThreadPoolExecutor
 
-    for fn in fns:
+    def timed(fn) -> tuple[float, int]:
+        f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
         fn()
-    times: list[list[float]] = [[] for _ in fns]
-    faults: list[list[int]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, spent, fault in zip(fns, times, faults, strict=True):
-            f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
-            fn()
-            spent.append(time.process_time() - t0)
-            fault.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+        return time.process_time() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+
+    with ThreadPoolExecutor(1) as pool:
+        run = (lambda fn: pool.submit(timed, fn).result()) if worker else timed
+        for fn in fns:
+            run(fn)
+        times: list[list[float]] = [[] for _ in fns]
+        faults: list[list[int]] = [[] for _ in fns]
+        for _ in range(repeat):
+            for fn, spent, fault in zip(fns, times, faults, strict=True):
+                seconds, count = run(fn)
+                spent.append(seconds)
+                fault.append(count)
     return times, faults
 
 
@@ -123,7 +132,7 @@ def steady_heap() -> bool:
     return bool(libc.mallopt(m_trim_threshold, 256 << 20)) and bool(libc.mallopt(m_mmap_threshold, 32 << 20))
 
 
-def models_table(repeat: int) -> None:
+def models_table(repeat: int, worker: bool = False) -> None:
     import tracemalloc
 
     from app.solver import solve
@@ -139,7 +148,7 @@ def models_table(repeat: int) -> None:
         (fc, fm, ac, am), faults = paired_cpu_times([lambda p=curve: fractional_relaxation(p),
                                                      lambda p=models: fractional_relaxation(p),
                                                      lambda p=curve: solve(p, "dsct-approx"),
-                                                     lambda p=models: solve(p, "dsct-approx")], repeat)
+                                                     lambda p=models: solve(p, "dsct-approx")], repeat, worker)
         peaks = []
         for fn in (lambda p=models: fractional_relaxation(p), lambda p=models: solve(p, "dsct-approx")):
             tracemalloc.start()
@@ -155,7 +164,7 @@ def models_table(repeat: int) -> None:
     (fc, fm, ac, am), faults = paired_cpu_times([lambda p=curve: fractional_relaxation(p),
                                                  lambda p=own: fractional_relaxation(p, family_of(p)),  # envelopes
                                                  lambda p=curve: solve(p, "dsct-approx"),
-                                                 lambda p=own: solve(p, "dsct-approx")], repeat)
+                                                 lambda p=own: solve(p, "dsct-approx")], repeat, worker)
     med = statistics.median
     print(f"| {n:.0e}, a model per task | {m} | {med(fc):.4f} | {med(fm):.4f} | {paired_ratio(fc, fm):.2f}x "
           f"| {med(ac):.4f} | {med(am):.4f} | {paired_ratio(ac, am):.2f}x | {med(faults[2]):.0f} / {med(faults[3]):.0f} "
@@ -193,13 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--single", nargs=2, type=int, metavar=("N", "M"), help="one dsct-approx solve")
     ap.add_argument("--models", action="store_true", help="only the table of measured-model tasks")
+    ap.add_argument("--worker-thread", action="store_true",
+                    help="the measured-model table's solves in a worker thread, as the service runs them")
     ap.add_argument("--steady-heap", action="store_true",
                     help="fix glibc's thresholds for returning and mapping memory (see steady_heap)")
     args = ap.parse_args(argv)
     if args.steady_heap and not steady_heap():
         print("warning: --steady-heap needs glibc; the thresholds are the default ones", file=sys.stderr)
     if args.models:
-        models_table(args.repeat)
+        models_table(args.repeat, args.worker_thread)
         return 0
     if args.single:
         p = instance(*args.single)
@@ -231,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                 except cp.error.SolverError:
                     cl = "failed"
             print(f"| {n:.0e} | {m} | {tf:.4f} | {ta:.4f} | {tr:.4f} | {cl} | {ratio} | {diff} |", flush=True)
-    models_table(args.repeat)
+    models_table(args.repeat, args.worker_thread)
     return 0
 
 
