@@ -120,16 +120,6 @@ class _Limits:
         np.minimum(self.cap[:b], v[p], out=self.cap[:b])
 
 
-def chain_limits(deadline: np.ndarray, end: np.ndarray, runs: np.ndarray) -> np.ndarray:
-    """Per position of a chain (tasks back to back, ending at ``end``; ``runs``: given
-    work), the most its task may grow: its own ``deadline - end`` and the least slack of
-    the running tasks after it. O(n)."""
-    own = deadline - end
-    slack = np.where(runs, own, np.inf)
-    after = np.append(np.minimum.accumulate(slack[::-1])[::-1][1:], np.inf)
-    return np.minimum(own, after)
-
-
 class _Queue:
     """One machine's model tasks, each with its first upgrade, in the order they are tried,
     and the fewest extra seconds any upgrade of each needs. Limits only fall, so a task
@@ -384,11 +374,13 @@ class _TableStore:
         return self.place.ravel()[table * self.place.shape[1] + column]
 
 
-def _all_chain_limits(problem: Problem, idx: np.ndarray, chains: ChainRows, mach: np.ndarray,
-                      w: np.ndarray) -> np.ndarray:
-    """:func:`chain_limits` of every chain at once (:class:`~app.solver.schedule.ChainRows`):
-    each chain's end times summed left to right from its machine's ``available_at`` (the
-    rounding of ``available_at + cumsum`` on the chain alone). O(n)."""
+def chain_limits(problem: Problem, idx: np.ndarray, chains: ChainRows, mach: np.ndarray,
+                 w: np.ndarray) -> np.ndarray:
+    """Per place of the chains ``chains`` (tasks ``idx`` back to back on machines ``mach``
+    with works ``w``, zero: not run), the most its task may grow: its own deadline minus
+    end and the least slack of the running tasks after it. Each chain's end times are
+    summed left to right from its machine's ``available_at`` (the rounding of
+    ``available_at + cumsum`` on the chain alone). O(n)."""
     end = problem.available_at[mach] + chains.cumsum(w / problem.speed[mach])
     own = problem.deadline[idx] - end
     return np.minimum(own, chains.least_after(np.where(w > 0.0, own, np.inf)))
@@ -426,7 +418,7 @@ def upgrade(problem: Problem, idx: np.ndarray, group_starts: np.ndarray, machine
     bounds = np.append(group_starts, idx.shape[0])
     mach = machine[idx]
     w = work[idx]
-    limit = _all_chain_limits(problem, idx, ChainRows(bounds), mach, w)
+    limit = chain_limits(problem, idx, ChainRows(bounds), mach, w)
     # every model task's best upgrade within its limit
     kinds = problem.model[idx]
     on = np.flatnonzero(kinds >= 0)
@@ -722,8 +714,8 @@ def _upgrade_machine(problem: Problem, options: _Upgrades, tasks: np.ndarray, r:
             changed.append(p)
             if dt < 0.0:  # less work (a dominated configuration left): limits rise
                 w[changed] = problem.models.work[np.array(cs)[changed]]
-                end = problem.available_at[r] + np.cumsum(w / speed)
-                limits = _Limits(chain_limits(problem.deadline[tasks], end, w > 0.0))
+                alone = ChainRows(np.array([0, tasks.shape[0]]))
+                limits = _Limits(chain_limits(problem, tasks, alone, np.full(tasks.shape[0], r), w))
                 read = limits.v.item if not limits.blocks else limits.__getitem__
                 queue.rising = True
                 room = read(p)
